@@ -1,0 +1,1 @@
+"""wavewire: real-time voice agents."""

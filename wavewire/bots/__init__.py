@@ -1,0 +1,1 @@
+"""wavewire.bots"""

@@ -1,0 +1,52 @@
+"""Clocks: the one place wavewire reads time, so tests can replace it.
+
+:class:`MonotonicClock` is the real one (the event loop's monotonic time).
+:class:`~wavewire.testing.FakeClock` moves only when a test advances it, which makes
+pacing, idle timeouts and drain deadlines deterministic and instant to test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+__all__ = ["Clock", "TimerHandle", "MonotonicClock"]
+
+
+class TimerHandle(Protocol):
+    """What :meth:`Clock.call_later` returns."""
+
+    def cancel(self) -> None:
+        """Stop the timer if it has not fired yet."""
+
+
+class Clock(Protocol):
+    """Time for one session: now, sleep and timers, all in seconds."""
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Suspend for ``seconds`` of this clock's time."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run ``callback(*args)`` after ``delay`` seconds; the handle cancels it."""
+        ...
+
+
+class MonotonicClock:
+    """The event loop's monotonic time (``loop.time()``)."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, callback, *args)

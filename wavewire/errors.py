@@ -1,0 +1,115 @@
+"""The whole exception tree of wavewire, in one place.
+
+::
+
+    WavewireError
+    ├── InvalidStateError        an illegal lifecycle transition (send after close, …)
+    ├── FrameFormatError         audio whose bytes, rate or channels do not fit (ValueError)
+    ├── ProtocolError            bad input on a wire; carries the close code to use
+    │   └── MessageTooLargeError   over the protocol's size limit (close 1009)
+    ├── ServiceError             a provider or peer failed; the shared taxonomy for reconnects
+    │   ├── ConnectError           could not connect (DNS, refused, handshake)
+    │   ├── AuthError              credentials refused (401/403, close 1008 on auth)
+    │   ├── RateLimitError         too many requests / concurrency (429)
+    │   ├── RemoteClosedError      the peer closed the connection
+    │   └── ServiceTimeoutError    a deadline passed (also a TimeoutError)
+    └── RefusedError             a server refused a session (cap reached, auth, origin)
+
+Messages never include secrets: tokens and keys are redacted before they get here.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "WavewireError",
+    "InvalidStateError",
+    "FrameFormatError",
+    "ProtocolError",
+    "MessageTooLargeError",
+    "ServiceError",
+    "ConnectError",
+    "AuthError",
+    "RateLimitError",
+    "RemoteClosedError",
+    "ServiceTimeoutError",
+    "RefusedError",
+]
+
+
+class WavewireError(Exception):
+    """Base of every error wavewire raises on purpose."""
+
+
+class InvalidStateError(WavewireError):
+    """An operation is not legal in the object's current lifecycle state."""
+
+
+class FrameFormatError(WavewireError, ValueError):
+    """Audio whose byte count, sample rate or channel count does not fit."""
+
+
+class ProtocolError(WavewireError):
+    """A wire message could not be understood or breaks the protocol's rules.
+
+    ``close_code`` is the WebSocket close code a transport should use if the error
+    ends the connection (1003 unsupported data, 1007 invalid payload, 1008 policy,
+    1009 too big); ``fatal`` says whether the connection must end at all (most bad
+    messages are counted and skipped)."""
+
+    def __init__(self, message: str, *, close_code: int = 1007, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.fatal = fatal
+
+
+class MessageTooLargeError(ProtocolError):
+    """A message exceeds the protocol's maximum size."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message, close_code=1009, fatal=fatal)
+
+
+class ServiceError(WavewireError):
+    """A remote service or peer failed. ``retryable`` tells reconnect logic what to do."""
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class ConnectError(ServiceError):
+    """The connection could not be established."""
+
+
+class AuthError(ServiceError):
+    """The credentials were refused. Not retryable."""
+
+    retryable = False
+
+
+class RateLimitError(ServiceError):
+    """Too many requests or too much concurrency; retry later."""
+
+
+class RemoteClosedError(ServiceError):
+    """The peer closed the connection."""
+
+    def __init__(self, message: str, *, close_code: int | None = None, reason: str = ""):
+        super().__init__(message, code=reason or None)
+        self.close_code = close_code
+        self.reason = reason
+
+
+class ServiceTimeoutError(ServiceError, TimeoutError):
+    """A deadline passed while waiting for the service."""
+
+
+class RefusedError(WavewireError):
+    """A server refused to start a session; ``close_code`` says how it told the client."""
+
+    def __init__(self, message: str, *, close_code: int = 1008) -> None:
+        super().__init__(message)
+        self.close_code = close_code
