@@ -1,1 +1,79 @@
-"""wavewire.audio"""
+"""Pure audio code: resampling, channels, G.711, WAV, chunking, pacing, VAD.
+
+No I/O, no sockets, no tasks. Importing this package is cheap: numpy, soxr and the VAD
+back-ends load only when a function that needs them runs. Submodules:
+
+* :mod:`~wavewire.audio.resample` — :class:`StreamResampler` (≈ 1-2 ms delay), :func:`resample`
+* :mod:`~wavewire.audio.channels` — :func:`convert_channels`, mono↔stereo, downmix
+* :mod:`~wavewire.audio.g711` — μ-law / A-law encode and decode
+* :mod:`~wavewire.audio.wav` — :func:`read_wav`, :func:`write_wav`
+* :mod:`~wavewire.audio.chunker` — :class:`Chunker`
+* :mod:`~wavewire.audio.pacer` — :class:`MediaPacer`
+* :mod:`~wavewire.audio.vad` — :class:`VAD`, :class:`VADParams` and the analyzers
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wavewire.audio.channels import (
+        convert_channels,
+        downmix,
+        mono_to_stereo,
+        stereo_to_mono,
+        upmix,
+    )
+    from wavewire.audio.chunker import Chunker
+    from wavewire.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+    from wavewire.audio.pacer import MediaPacer
+    from wavewire.audio.resample import StreamResampler, resample
+    from wavewire.audio.wav import read_wav, wav_bytes, write_wav
+
+_EXPORTS = {
+    "StreamResampler": "resample",
+    "resample": "resample",
+    "convert_channels": "channels",
+    "downmix": "channels",
+    "upmix": "channels",
+    "mono_to_stereo": "channels",
+    "stereo_to_mono": "channels",
+    "ulaw_encode": "g711",
+    "ulaw_decode": "g711",
+    "alaw_encode": "g711",
+    "alaw_decode": "g711",
+    "read_wav": "wav",
+    "write_wav": "wav",
+    "wav_bytes": "wav",
+    "Chunker": "chunker",
+    "MediaPacer": "pacer",
+}
+
+__all__ = [
+    "StreamResampler",
+    "resample",
+    "convert_channels",
+    "downmix",
+    "upmix",
+    "mono_to_stereo",
+    "stereo_to_mono",
+    "ulaw_encode",
+    "ulaw_decode",
+    "alaw_encode",
+    "alaw_decode",
+    "read_wav",
+    "write_wav",
+    "wav_bytes",
+    "Chunker",
+    "MediaPacer",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"wavewire.audio.{module}"), name)
+    globals()[name] = value
+    return value

@@ -30,7 +30,7 @@ re-measures the delays; ``tests/audio/test_resample.py`` checks the LD figures.)
 30 dB SNR upsampling and no alias rejection at all downsampling. So the default,
 ``"LD"`` (low delay), is wavewire's own polyphase FIR: a Kaiser-windowed sinc
 (β = 7.86, ≈ 80 dB stopband) with its passband to 0.43·min(rate) and stopband from
-0.57·min(rate) — what folds onto 0.43–0.5 is the transition band, which no speech codec
+0.57·min(rate) — what folds onto 0.43-0.5 is the transition band, which no speech codec
 keeps. It is linear phase, delay-compensated (output sample *m* is aligned with input
 time *m*/out_rate, as with soxr), and returns every output sample as soon as the input it
 needs has arrived: after the first chunk, each chunk in gives exactly its share of
