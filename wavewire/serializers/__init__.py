@@ -1,1 +1,68 @@
-"""wavewire.serializers"""
+"""Wire protocols as pure, per-connection objects (see :mod:`.base` for the contract).
+
+One module per protocol, named as the provider names it:
+
+* :mod:`.raw` — :class:`RawSerializer`: s16le PCM binary + JSON text;
+* :mod:`.pipecat` — :class:`PipecatSerializer`: Pipecat's protobuf ``Frame`` envelope;
+* :mod:`.cloudflare` — :class:`CloudflareAdapterSerializer`: Realtime SFU WebSocket
+  adapter ``Packet`` (``stream`` egress / ``ingest`` buffer roles);
+* :mod:`.twilio` — :class:`TwilioSerializer`: Twilio Media Streams;
+* :mod:`.vapi` — :class:`VapiSerializer` (client) and :class:`VapiServerSerializer`;
+* :mod:`.videosdk` — :class:`VideoSDKSerializer` (client) and
+  :class:`VideoSDKServerSerializer` (emulator side).
+
+Protocol modules are imported on first use of their class, so importing this package
+costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
+
+if TYPE_CHECKING:
+    from .cloudflare import CloudflareAdapterSerializer
+    from .pipecat import PipecatSerializer
+    from .raw import RawSerializer
+    from .twilio import TwilioSerializer
+    from .vapi import VapiSerializer, VapiServerSerializer
+    from .videosdk import VideoSDKSerializer, VideoSDKServerSerializer
+
+__all__ = [
+    "ALAW",
+    "MULAW",
+    "PCM_S16LE",
+    "FrameSerializer",
+    "Message",
+    "WireFormat",
+    "CloudflareAdapterSerializer",
+    "PipecatSerializer",
+    "RawSerializer",
+    "TwilioSerializer",
+    "VapiSerializer",
+    "VapiServerSerializer",
+    "VideoSDKSerializer",
+    "VideoSDKServerSerializer",
+]
+
+_LAZY = {
+    "CloudflareAdapterSerializer": "cloudflare",
+    "PipecatSerializer": "pipecat",
+    "RawSerializer": "raw",
+    "TwilioSerializer": "twilio",
+    "VapiSerializer": "vapi",
+    "VapiServerSerializer": "vapi",
+    "VideoSDKSerializer": "videosdk",
+    "VideoSDKServerSerializer": "videosdk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,189 @@
+"""Pipecat's protobuf ``Frame`` envelope (what Pipecat calls ``ProtobufFrameSerializer``).
+
+Wire-compatible with pipecat-ai 1.14.0 (protocols.md §10): every binary WebSocket
+message is one serialized ``pipecat.Frame`` whose ``oneof frame`` is one of
+
+* 1 ``text``: :class:`TextFrame` (incl. LLM/TTS text) out, :class:`TextFrame` in;
+* 2 ``audio``: :class:`OutputAudioFrame` out, :class:`InputAudioFrame` in;
+* 3 ``transcription``: :class:`TranscriptionFrame` both ways;
+* 4 ``message``: ``Output*TransportMessage*Frame`` out (``data`` = JSON text),
+  :class:`InputTransportMessageFrame` in;
+* 5 ``interruption``: :class:`InterruptionFrame` both ways.
+
+Inbound audio keeps the frame's own ``sample_rate`` / ``num_channels`` (the input
+edge converts). Pipecat's ``pts`` is in nanoseconds and wavewire's in samples; both
+directions convert. Pipecat's per-frame ``id`` / ``name`` are read past and never sent
+(Pipecat treats them as optional).
+
+Policy for odd input: a text (non-binary) message, truncated or malformed protobuf,
+audio without a rate or channel count or with a partial sample frame, invalid UTF-8 in
+a string field, and invalid JSON in a ``message`` raise
+:class:`~wavewire.errors.ProtocolError` (Pipecat logs and drops the last). An empty
+envelope or an unknown ``oneof`` member (a newer Pipecat) is counted in
+:attr:`PipecatSerializer.unknown_messages` and ignored. Unknown fields inside known
+messages are skipped.
+
+The codec is hand-written (:mod:`wavewire.serializers._proto`); the generated
+``wavewire/protos/frames_pb2.py`` is used only to cross-check it in tests.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ProtocolError
+from ..frames import (
+    InputAudioFrame,
+    InputTransportMessageFrame,
+    InterruptionFrame,
+    OutputAudioFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    TextFrame,
+    TranscriptionFrame,
+)
+from ._common import check_audio, dumps
+from ._proto import LEN, VARINT, encode_varint, field_bytes, parse, parse_merging
+from .base import FrameSerializer, Message, WireFormat
+
+if TYPE_CHECKING:
+    from ..frames import Frame
+
+__all__ = ["PipecatSerializer"]
+
+_P = "pipecat"
+_ENVELOPE = {1: LEN, 2: LEN, 3: LEN, 4: LEN, 5: LEN}
+_TEXT = {3: LEN}
+_AUDIO = {3: LEN, 4: VARINT, 5: VARINT, 6: VARINT}
+_TRANSCRIPTION = {3: LEN, 4: LEN, 5: LEN}
+_MESSAGE = {1: LEN}
+_INTERRUPTION_MSG = b"\x2a\x00"
+_NS = 1_000_000_000
+_U32 = 0xFFFFFFFF
+_loads = json.loads
+
+
+def _utf8(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{_P}: {what} is not valid UTF-8: {exc}") from None
+
+
+class PipecatSerializer(FrameSerializer):
+    """Pipecat's protobuf frames over binary WebSocket messages.
+
+    ``sample_rate`` / ``num_channels`` describe the *outbound* audio (what wavewire's
+    output edge converts to); inbound audio carries its own format."""
+
+    protocol = "pipecat"
+
+    def __init__(self, sample_rate: int = 16000, num_channels: int = 1) -> None:
+        if sample_rate <= 0 or num_channels <= 0:
+            raise ValueError("pipecat: sample_rate and num_channels must be positive")
+        self.wire = WireFormat(sample_rate=sample_rate, num_channels=num_channels)
+        self._audio_tail = (
+            b"\x20" + encode_varint(sample_rate) + b"\x28" + encode_varint(num_channels)
+        )
+        self.unknown_messages = 0
+        """Envelopes that were empty or carried an unknown ``oneof`` member (ignored)."""
+
+    # --- outbound ---------------------------------------------------------------
+
+    def encode(self, frame: Frame) -> list[Message]:
+        if isinstance(frame, OutputAudioFrame):
+            check_audio(frame, self.wire, _P)
+            audio = frame.audio
+            inner = [b"\x1a", encode_varint(len(audio)), audio, self._audio_tail]
+            if frame.pts is not None and frame.pts >= 0:
+                inner.append(b"\x30" + encode_varint(frame.pts * _NS // frame.sample_rate))
+            return [field_bytes(0x12, b"".join(inner))]
+        if isinstance(frame, TextFrame):
+            return [field_bytes(0x0A, _str_field(0x1A, frame.text))]
+        if isinstance(frame, TranscriptionFrame):
+            body = (
+                _str_field(0x1A, frame.text)
+                + _str_field(0x22, frame.user_id)
+                + _str_field(0x2A, frame.timestamp)
+            )
+            return [field_bytes(0x1A, body)]
+        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            return [field_bytes(0x22, _str_field(0x0A, dumps(frame.message)))]
+        if isinstance(frame, InterruptionFrame):
+            return [_INTERRUPTION_MSG]
+        return []
+
+    # --- inbound ----------------------------------------------------------------
+
+    def decode(self, message: Message) -> list[Frame]:
+        if isinstance(message, str):
+            raise ProtocolError(
+                f"{_P}: expected a binary protobuf Frame, got text ({len(message)} characters)",
+                close_code=1003,
+            )
+        env = parse_merging(message, f"{_P} Frame", _ENVELOPE)
+        if not env:
+            self.unknown_messages += 1
+            return []
+        which = next(reversed(env))  # the oneof member seen last wins
+        body = env[which]
+        assert isinstance(body, bytes)
+        if which == 2:
+            return self._audio(body)
+        if which == 1:
+            f = parse(body, f"{_P} TextFrame", _TEXT)
+            return [TextFrame(_utf8(f.get(3), "TextFrame.text"))]
+        if which == 3:
+            f = parse(body, f"{_P} TranscriptionFrame", _TRANSCRIPTION)
+            return [
+                TranscriptionFrame(
+                    _utf8(f.get(3), "TranscriptionFrame.text"),
+                    user_id=_utf8(f.get(4), "TranscriptionFrame.user_id"),
+                    timestamp=_utf8(f.get(5), "TranscriptionFrame.timestamp"),
+                )
+            ]
+        if which == 4:
+            f = parse(body, f"{_P} MessageFrame", _MESSAGE)
+            data = _utf8(f.get(1), "MessageFrame.data")
+            try:
+                value = _loads(data)
+            except ValueError as exc:
+                raise ProtocolError(f"{_P}: MessageFrame.data is not JSON: {exc}") from None
+            return [InputTransportMessageFrame(message=value)]
+        # which == 5: nothing inside an interruption matters, but it must be well-formed
+        parse(body, f"{_P} InterruptionFrame", {})
+        return [InterruptionFrame()]
+
+    def _audio(self, body: bytes) -> list[Frame]:
+        f = parse(body, f"{_P} AudioRawFrame", _AUDIO)
+        rate = f.get(4, 0)
+        channels = f.get(5, 0)
+        assert isinstance(rate, int) and isinstance(channels, int)
+        rate &= _U32
+        channels &= _U32
+        if not rate or not channels:
+            raise ProtocolError(
+                f"{_P}: AudioRawFrame without sample_rate/num_channels ({rate}, {channels})"
+            )
+        audio = f.get(3, b"")
+        assert isinstance(audio, bytes)
+        if len(audio) % (2 * channels):
+            raise ProtocolError(
+                f"{_P}: {len(audio)} bytes of audio is not a whole number of"
+                f" {channels}-channel 16-bit sample frames"
+            )
+        if not audio:
+            return []
+        pts_ns = f.get(6)
+        pts = None if pts_ns is None else int(pts_ns) * rate // _NS
+        return [InputAudioFrame(audio, rate, channels, pts)]
+
+
+def _str_field(tag: int, value: str) -> bytes:
+    """A proto3 string field, omitted when empty (proto3 default)."""
+    if not value:
+        return b""
+    return field_bytes(tag, value.encode("utf-8"))

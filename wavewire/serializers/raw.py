@@ -1,0 +1,73 @@
+"""Raw PCM over WebSocket: the simplest protocol, for browsers and test clients.
+
+* binary message = interleaved signed 16-bit little-endian PCM at the wire's rate and
+  channel count, both ways; a message that is not a whole number of sample frames
+  is a :class:`~wavewire.errors.ProtocolError`; an empty one carries nothing;
+* text message = one JSON value, both ways: inbound it becomes an
+  :class:`~wavewire.frames.InputTransportMessageFrame`, outbound
+  :class:`~wavewire.frames.OutputTransportMessageFrame` /
+  :class:`~wavewire.frames.OutputTransportMessageUrgentFrame` are sent as JSON.
+  Invalid JSON is a :class:`~wavewire.errors.ProtocolError`.
+
+Nothing else is carried (``encode`` returns ``[]``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..errors import ProtocolError
+from ..frames import (
+    InputAudioFrame,
+    InputTransportMessageFrame,
+    OutputAudioFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+)
+from ._common import check_audio, dumps
+from .base import FrameSerializer, Message, WireFormat
+
+if TYPE_CHECKING:
+    from ..frames import Frame
+
+__all__ = ["RawSerializer"]
+
+_loads = json.loads
+
+
+class RawSerializer(FrameSerializer):
+    """Raw s16le PCM in binary messages, JSON transport messages in text messages."""
+
+    protocol = "raw"
+
+    def __init__(self, sample_rate: int = 16000, num_channels: int = 1) -> None:
+        if sample_rate <= 0 or num_channels <= 0:
+            raise ValueError("raw: sample_rate and num_channels must be positive")
+        self.wire = WireFormat(sample_rate=sample_rate, num_channels=num_channels)
+        self._align = 2 * num_channels
+
+    def encode(self, frame: Frame) -> list[Message]:
+        if isinstance(frame, OutputAudioFrame):
+            check_audio(frame, self.wire, self.protocol)
+            return [bytes(frame.audio)] if frame.audio else []
+        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            return [dumps(frame.message)]
+        return []
+
+    def decode(self, message: Message) -> list[Frame]:
+        if isinstance(message, str):
+            try:
+                value = _loads(message)
+            except ValueError as exc:
+                raise ProtocolError(f"raw: invalid JSON in text message: {exc}") from None
+            return [InputTransportMessageFrame(message=value)]
+        n = len(message)
+        if n % self._align:
+            raise ProtocolError(
+                f"raw: {n} bytes is not a whole number of {self.wire.num_channels}-channel"
+                " 16-bit sample frames"
+            )
+        if not n:
+            return []
+        return [InputAudioFrame(bytes(message), self.wire.sample_rate, self.wire.num_channels)]
