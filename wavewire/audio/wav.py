@@ -27,14 +27,13 @@ def read_wav(source: PathOrBytes) -> tuple[bytes, int, int]:
     """
     if isinstance(source, bytes | bytearray | memoryview):
         name = "<bytes>"
-        handle: io.IOBase | str | os.PathLike[str] = io.BytesIO(bytes(source))
+        handle: io.BytesIO | str = io.BytesIO(bytes(source))
     elif isinstance(source, str | os.PathLike):
-        name = os.fspath(source)
-        handle = source
+        name = handle = os.fspath(source)
     else:
         raise FrameFormatError(f"read_wav needs a path or bytes, got {type(source).__name__}")
     try:
-        with wave.open(handle, "rb") as w:  # type: ignore[arg-type]
+        with wave.open(handle, "rb") as w:
             width = w.getsampwidth()
             rate = w.getframerate()
             channels = w.getnchannels()

@@ -1,0 +1,109 @@
+"""Media pacing on a fake clock: real-time rate, catch-up, no ratchet."""
+
+from __future__ import annotations
+
+import pytest
+
+from wavewire.audio.pacer import MediaPacer
+from wavewire.errors import FrameFormatError
+
+RATE = 16000
+CHUNK = 320  # 20 ms
+
+
+async def _send(pacer: MediaPacer, clock, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        await pacer.wait()
+        times.append(clock.now())
+        pacer.advance(CHUNK)
+    return times
+
+
+async def test_real_time_rate_over_many_chunks(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.0)
+    t0 = clock.now()
+    times = await _send(pacer, clock, 500)
+    for i, t in enumerate(times):
+        assert t == pytest.approx(t0 + i * 0.02, abs=1e-9)
+
+
+async def test_lead_sends_early_by_at_most_max_lead(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.04)
+    t0 = clock.now()
+    times = await _send(pacer, clock, 50)
+    assert times[0] == times[1] == times[2] == t0  # three chunks fit in the 40 ms lead
+    for i, t in enumerate(times):
+        assert t0 + i * 0.02 - 0.04 - 1e-9 <= t <= t0 + i * 0.02 + 1e-9
+
+
+async def test_catch_up_after_100ms_stall_returns_to_the_original_timeline(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.0, max_lag=0.2)
+    t0 = clock.now()
+    await _send(pacer, clock, 50)
+    await clock.advance(0.02 + 0.1)  # next slot is 20 ms away; we come back 100 ms after it
+    after = await _send(pacer, clock, 100)
+    burst = [t for t in after if t == after[0]]
+    assert len(burst) == 6  # due at +0, +20 … +100 ms into the stall: sent back to back
+    for i, t in enumerate(after[len(burst) :], start=50 + len(burst)):
+        assert t == pytest.approx(t0 + i * 0.02, abs=1e-9)  # the original timeline
+    assert pacer.reanchors == 0
+
+
+async def test_long_stall_reanchors_once_and_bounds_the_burst(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.0, max_lag=0.06)
+    t0 = clock.now()
+    await _send(pacer, clock, 10)
+    await clock.advance(0.5)
+    after = await _send(pacer, clock, 100)
+    burst = [t for t in after if t == after[0]]
+    # Re-anchored so the next chunk is max_lag (3 chunks) late: it and the two after it,
+    # plus the one due now, go at once; never more than max_lag + one chunk.
+    assert len(burst) == 4
+    late_by = 0.5 - 0.02  # the stall began 20 ms before the next chunk was due
+    shift = after[-1] - (t0 + 109 * 0.02)
+    assert shift == pytest.approx(late_by - 0.06, abs=1e-9)  # bounded: lag - max_lag, once
+    assert pacer.reanchors == 1
+
+
+async def test_repeated_short_stalls_never_ratchet(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.0, max_lag=0.2)
+    t0 = clock.now()
+    sent = 0
+    for _ in range(20):
+        sent += len(await _send(pacer, clock, 25))
+        await clock.advance(0.1)  # a 100 ms stall every half second
+    times = await _send(pacer, clock, 30)
+    sent_before = sent
+    # After the last catch-up the sends are back on the original timeline.
+    assert times[-1] == pytest.approx(t0 + (sent_before + 29) * 0.02, abs=1e-9)
+    assert pacer.reanchors == 0
+
+
+async def test_reset_restarts_the_timeline_from_now(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.0)
+    await _send(pacer, clock, 10)
+    await clock.advance(3.0)  # idle between utterances
+    pacer.reset()
+    t1 = clock.now()
+    times = await _send(pacer, clock, 5)
+    assert times == pytest.approx([t1 + i * 0.02 for i in range(5)])
+    assert pacer.samples_sent == 5 * CHUNK
+
+
+async def test_delay_is_zero_when_late_and_lag_reports_it(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.0, max_lag=1.0)
+    pacer.start()
+    pacer.advance(RATE)  # one second of audio sent at once
+    assert pacer.delay() == pytest.approx(1.0)
+    await clock.advance(1.5)
+    assert pacer.lag() == pytest.approx(0.5) and pacer.delay() == 0.0
+
+
+def test_bad_arguments(clock) -> None:
+    with pytest.raises(FrameFormatError):
+        MediaPacer(0, clock)
+    with pytest.raises(FrameFormatError):
+        MediaPacer(RATE, clock, max_lag=-1)
+    with pytest.raises(FrameFormatError):
+        MediaPacer(RATE, clock).advance(-1)
