@@ -49,6 +49,10 @@ class PipelineRunner:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            for control in list(self._control):
+                control.cancel()
+            if self._control:
+                await asyncio.wait(self._control, timeout=1.0)
             if self._drain_deadline is not None:
                 self._drain_deadline.cancel()
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -273,6 +273,16 @@ class PipelineTask(SessionContext, EventEmitter):
             raise InvalidStateError(f"{self.name}: cannot {event} while {self._state.value}")
         self._state = nxt
 
+    def set_taps(
+        self,
+        down: Callable[[Frame], None] | None = None,
+        up: Callable[[Frame], None] | None = None,
+    ) -> None:
+        """See every frame that reaches the end of the pipeline (``down``, after stale data
+        was discarded) or its top (``up``). For tests and diagnostics; keep them quick."""
+        self._sink.downstream_hook = down
+        self._source.upstream_hook = up
+
     # -- SessionContext ------------------------------------------------------------
 
     def create_task(self, coro: Any, name: str | None = None) -> asyncio.Task:
@@ -328,10 +338,17 @@ class PipelineTask(SessionContext, EventEmitter):
         for frame in frames:
             await self.queue_frame(frame)
 
-    async def stop_when_done(self) -> None:
-        """End gracefully: an EndFrame drains the pipeline (within ``end_timeout``)."""
-        if self._state in (TaskState.IDLE, TaskState.STARTING, TaskState.RUNNING):
-            await self.queue_frame(EndFrame())
+    async def stop_when_done(self, reason: str = "") -> None:
+        """End gracefully: an EndFrame drains the pipeline (within ``end_timeout``).
+
+        Returns at once; the EndFrame travels in a task the session owns, so a processor
+        that holds it cannot trap the caller (:meth:`wait_closed` waits for the end)."""
+        state = self._state
+        if state is TaskState.RUNNING:
+            self._begin_end()
+            self.create_task(self._source.push(EndFrame(reason), DOWNSTREAM), "end")
+        elif state is TaskState.IDLE or state is TaskState.STARTING:
+            await self.queue_frame(EndFrame(reason))
 
     async def cancel(self, reason: str = "cancelled", *, timeout: float | None = None) -> None:
         """Stop at once. Waits (up to ``cancel_timeout`` + slack) for the session to close
@@ -384,7 +401,8 @@ class PipelineTask(SessionContext, EventEmitter):
 
     def _schedule_end(self, reason: str) -> None:
         if self._state is TaskState.RUNNING:
-            self.create_task(self.queue_frame(EndFrame(reason)), "end")
+            self._begin_end()
+            self.create_task(self._source.push(EndFrame(reason), DOWNSTREAM), "end")
 
     async def _on_error(self, frame: ErrorFrame) -> None:
         self.stats.errors += 1
@@ -423,8 +441,7 @@ class PipelineTask(SessionContext, EventEmitter):
             )
 
     def _max_duration_reached(self) -> None:
-        if self._state is TaskState.RUNNING:
-            self.create_task(self.queue_frame(EndFrame("max duration")), "max-duration")
+        self._schedule_end("max duration")
 
     # -- running -------------------------------------------------------------------
 

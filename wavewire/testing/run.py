@@ -76,8 +76,7 @@ async def run_test(
     """
     task = PipelineTask(processors, params=params, observers=observers, clock=clock)
     result = RunResult(task=task)
-    task._sink.downstream_hook = result.down.append
-    task._source.upstream_hook = result.up.append
+    task.set_taps(down=result.down.append, up=result.up.append)
     runner = asyncio.get_running_loop().create_task(task.run(), name="run_test")
     try:
         async with asyncio.timeout(timeout):
