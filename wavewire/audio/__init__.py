@@ -3,7 +3,8 @@
 No I/O, no sockets, no tasks. Importing this package is cheap: numpy, soxr and the VAD
 back-ends load only when a function that needs them runs. Submodules:
 
-* :mod:`~wavewire.audio.resample` — :class:`StreamResampler` (≈ 1-2 ms delay), :func:`resample`
+* :mod:`~wavewire.audio.resample` — :class:`StreamResampler` (≈ 1-2 ms delay) and
+  ``resample.resample`` (one-shot; not re-exported here, the submodule shares its name)
 * :mod:`~wavewire.audio.channels` — :func:`convert_channels`, mono↔stereo, downmix
 * :mod:`~wavewire.audio.g711` — μ-law / A-law encode and decode
 * :mod:`~wavewire.audio.wav` — :func:`read_wav`, :func:`write_wav`
@@ -28,12 +29,11 @@ if TYPE_CHECKING:
     from wavewire.audio.chunker import Chunker
     from wavewire.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
     from wavewire.audio.pacer import MediaPacer
-    from wavewire.audio.resample import StreamResampler, resample
+    from wavewire.audio.resample import StreamResampler
     from wavewire.audio.wav import read_wav, wav_bytes, write_wav
 
 _EXPORTS = {
     "StreamResampler": "resample",
-    "resample": "resample",
     "convert_channels": "channels",
     "downmix": "channels",
     "upmix": "channels",
@@ -52,7 +52,6 @@ _EXPORTS = {
 
 __all__ = [
     "StreamResampler",
-    "resample",
     "convert_channels",
     "downmix",
     "upmix",
