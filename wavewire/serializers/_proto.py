@@ -77,13 +77,21 @@ def read_varint(buf: bytes, pos: int, what: str) -> tuple[int, int]:
             raise ProtocolError(f"{what}: varint longer than 10 bytes at byte {pos - 10}")
 
 
+def _read_key(buf: bytes, pos: int, what: str) -> tuple[int, int]:
+    """A field key: a varint of at most 32 bits (field numbers stop at 2**29 - 1)."""
+    key, end = read_varint(buf, pos, what)
+    if key > 0xFFFFFFFF:
+        raise ProtocolError(f"{what}: field key too large at byte {pos}")
+    return key, end
+
+
 def _skip_group(buf: bytes, pos: int, field: int, what: str, depth: int) -> int:
     """Skip a (deprecated) group up to its matching end-group tag."""
     if depth > 32:
         raise ProtocolError(f"{what}: groups nested too deeply")
     n = len(buf)
     while pos < n:
-        key, pos = read_varint(buf, pos, what)
+        key, pos = _read_key(buf, pos, what)
         wt = key & 7
         f = key >> 3
         if wt == EGROUP:
@@ -132,7 +140,7 @@ def parse(buf: bytes, what: str, known: dict[int, int]) -> dict[int, int | bytes
         if key < 0x80:
             pos += 1
         else:
-            key, pos = read_varint(buf, pos, what)
+            key, pos = _read_key(buf, pos, what)
         field = key >> 3
         wt = key & 7
         if field == 0:
@@ -166,7 +174,7 @@ def parse_merging(buf: bytes, what: str, known: dict[int, int]) -> dict[int, int
     pos = 0
     n = len(buf)
     while pos < n:
-        key, pos = read_varint(buf, pos, what)
+        key, pos = _read_key(buf, pos, what)
         field = key >> 3
         wt = key & 7
         if field == 0:

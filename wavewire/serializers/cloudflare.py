@@ -14,8 +14,11 @@ before counts in :attr:`duplicates`. Late and duplicate packets are dropped: the
 pipeline has moved past their time. A payload that is not a whole number of 4-byte
 sample frames has its trailing partial frame dropped (counted in
 :attr:`trimmed_bytes`), as Cloudflare's reference implementation drops an odd byte.
-A packet with no sequence number whose payload is a JPEG (``FF D8 FF`` … ``FF D9``) is a
-video frame and becomes :class:`~wavewire.frames.InputImageFrame`. Empty payloads (the
+An audio packet without the field is sequence number 0 (proto3 omits zeros); empty
+payloads are not counted. A packet with no sequence number whose payload is a JPEG
+(``FF D8 FF`` … ``FF D9``) is a video frame and becomes
+:class:`~wavewire.frames.InputImageFrame` (a PCM payload would have to start with those
+bytes, end with ``FF D9`` *and* be number 0 to be mistaken for one). Empty payloads (the
 reference implementation's end-of-utterance marker) carry nothing.
 
 ``"ingest"`` — buffer mode (adapter ``location: "local"``): ``encode`` turns
@@ -152,12 +155,12 @@ class CloudflareAdapterSerializer(FrameSerializer):
         payload = f.get(5, b"")
         assert isinstance(payload, bytes)
         seq = f.get(1)
-        if seq is None:
-            if payload[:3] == b"\xff\xd8\xff" and payload[-2:] == b"\xff\xd9":
-                self.images += 1
-                ts = f.get(2)
-                return [InputImageFrame(payload, "jpeg", None if ts is None else int(ts) & _U32)]
-        elif not self._in_order(int(seq) & _U32):
+        if seq is None and payload[:3] == b"\xff\xd8\xff" and payload[-2:] == b"\xff\xd9":
+            self.images += 1
+            ts = f.get(2)
+            return [InputImageFrame(payload, "jpeg", None if ts is None else int(ts) & _U32)]
+        # proto3 leaves a zero out, so an audio packet without the field is number 0
+        if not payload or not self._in_order(int(seq or 0) & _U32):
             return []
         n = len(payload)
         odd = n % _FRAME

@@ -97,6 +97,8 @@ class PipecatSerializer(FrameSerializer):
         if isinstance(frame, OutputAudioFrame):
             check_audio(frame, self.wire, _P)
             audio = frame.audio
+            if not audio:
+                return []
             inner = [b"\x1a", encode_varint(len(audio)), audio, self._audio_tail]
             if frame.pts is not None and frame.pts >= 0:
                 inner.append(b"\x30" + encode_varint(frame.pts * _NS // frame.sample_rate))
