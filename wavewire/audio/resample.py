@@ -255,31 +255,59 @@ class StreamResampler:
         if count <= 0:
             self._buf = buf
             return b""
-        windows = sliding_window_view(buf, taps, axis=0)  # (rows, ch, K)
         pos0 = m0 * down + centre
         first = pos0 // up - taps + 1 - self._buf_start  # window row of output m0
-        if up == 1:
-            rows = windows[first : first + count * down : down]
-            y = rows @ self._table[0]
-        elif down == 1:
-            phase0 = pos0 % up
-            n_rows = (phase0 + count - 1) // up + 1
-            rows = windows[first : first + n_rows]
-            y = np.einsum("rck,pk->rpc", rows, self._table).reshape(-1, self.num_channels)
-            y = y[phase0 : phase0 + count]
+        if self.num_channels == 1:
+            y = self._mono(buf.reshape(-1), first, pos0, count)[:, None]
         else:
-            pos = np.arange(m0, ready, dtype=np.int64) * down + centre
-            starts = pos // up - taps + 1 - self._buf_start
-            y = np.einsum("nck,nk->nc", windows[starts], self._table[pos % up])
+            windows = sliding_window_view(buf, taps, axis=0)  # (rows, ch, K)
+            if up == 1:
+                rows = windows[first : first + count * down : down]
+                y = rows @ self._table[0]
+            elif down == 1:
+                phase0 = pos0 % up
+                n_rows = (phase0 + count - 1) // up + 1
+                rows = windows[first : first + n_rows]
+                y = np.einsum("rck,pk->rpc", rows, self._table).reshape(-1, self.num_channels)
+                y = y[phase0 : phase0 + count]
+            else:
+                pos = np.arange(m0, ready, dtype=np.int64) * down + centre
+                starts = pos // up - taps + 1 - self._buf_start
+                y = np.einsum("nck,nk->nc", windows[starts], self._table[pos % up])
         self._m = ready
         # Keep only what the next output still needs.
         keep_from = (ready * down + centre) // up - taps + 1 - self._buf_start
         keep_from = min(max(keep_from, 0), len(buf))
         self._buf = buf[keep_from:].copy()
         self._buf_start += keep_from
-        out = np.rint(y, out=y) if y.flags.writeable else np.rint(y)
-        np.clip(out, -32768, 32767, out=out)
-        return out.astype("<i2").tobytes()
+        np.rint(y, out=y)
+        np.maximum(y, -32768.0, out=y)
+        np.minimum(y, 32767.0, out=y)
+        return y.astype("<i2").tobytes()
+
+    def _mono(self, buf: np.ndarray, first: int, pos0: int, count: int) -> np.ndarray:
+        """The mono fast path: contiguous windows and one BLAS product."""
+        import numpy as np
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        up, down, taps, table = self._up, self._down, self._taps, self._table
+        assert table is not None
+        item = buf.itemsize
+        if up == 1:
+            # Row i is the window of output m0 + i: starts `down` samples apart.
+            rows = np.ndarray(
+                (count, taps), buf.dtype, buf, first * item, (down * item, item)
+            ).copy()
+            return rows @ table[0]
+        if down == 1:
+            phase0 = pos0 % up
+            n_rows = (phase0 + count - 1) // up + 1
+            rows = np.ndarray((n_rows, taps), buf.dtype, buf, first * item, (item, item)).copy()
+            return (rows @ table.T).reshape(-1)[phase0 : phase0 + count]
+        windows = sliding_window_view(buf, taps)  # (rows, K), a view
+        pos = np.arange(self._m, self._m + count, dtype=np.int64) * down + self._centre
+        starts = pos // up - taps + 1 - self._buf_start
+        return np.einsum("nk,nk->n", windows[starts], table[pos % up])
 
 
 def resample(pcm: BytesLike, in_rate: int, out_rate: int, num_channels: int = 1) -> bytes:
