@@ -1,0 +1,305 @@
+"""``ServerSession``: one session on the server and the sockets attached to it.
+
+A session is a :class:`~wavewire.pipelines.task.PipelineTask` running
+``InputEdge → bot processors → OutputEdge``. One socket (role ``both``) or two (an
+``input`` and an ``output`` socket, joined by key) attach to it:
+
+* the input socket's reader task feeds :meth:`InputEdge.feed`;
+* the output edge sends through :meth:`ServerSession.send`, which writes to the output
+  socket.
+
+**Output policy while no output socket is attached** (before the partner socket arrives,
+or while it reconnects): messages wait in a bounded buffer of ``output_buffer``
+messages (default 50, one second of 20 ms audio); when it is full the *oldest* message is
+dropped and counted (``dropped_no_output``, and in the task's drops as
+``output-absent``). The buffer is flushed, after the serializer's ``open()`` messages,
+when an output socket attaches. Stale audio is worth less than fresh audio, hence
+drop-oldest.
+
+**Lifecycle.** When the task closes, every attached socket is closed (1000, or 1001 when
+the server is going away). When the input socket closes first, the session is cancelled
+("client disconnected") -- unless the route gives a ``resume_window``: then a new input
+socket with the same key may attach within the window and the session goes on.
+A newer socket for a role replaces the older one (closed with 1008).
+
+Idle timeout (no message received for ``idle_timeout`` seconds, detected within
+1.5 times the timeout) cancels the session; the absolute ``max_duration`` ends it
+gracefully. Both use event-loop timers, not tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import ConnectionClosed
+
+from ..pipelines.task import PipelineParams, PipelineTask, TaskState
+from .edges import InputEdge, OutputEdge
+
+if TYPE_CHECKING:
+    from websockets.asyncio.connection import Connection
+
+    from ..audio.vad import VAD
+    from ..processors.base import FrameProcessor
+    from ..serializers.base import FrameSerializer, Message
+    from .metrics import SessionTotals
+    from .routes import ConnectionInfo, Role
+
+__all__ = ["ServerSession"]
+
+_ids = itertools.count(1)
+_LIVE = (TaskState.STARTING, TaskState.RUNNING, TaskState.ENDING)
+
+
+class ServerSession:
+    """One session on the server (built by the server; see the module docstring).
+
+    :param info: details of the connection that created the session (redacted).
+    :param input_serializer: the input socket's protocol object (the same object as
+        ``output_serializer`` for a ``both`` route).
+    :param processors: the bot, run between the edges.
+    :param params: the session's pipeline settings.
+    :param vad: a per-session VAD for the input edge.
+    :param pace: pace output audio in real time (the output edge's media clock).
+    :param output_buffer: messages held while no output socket is attached.
+    :param resume_window: seconds a keyed session waits for a dropped input socket.
+    """
+
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        input_serializer: FrameSerializer,
+        output_serializer: FrameSerializer,
+        processors: Sequence[FrameProcessor],
+        *,
+        params: PipelineParams | None = None,
+        vad: VAD | None = None,
+        pace: bool = True,
+        output_buffer: int = 50,
+        resume_window: float = 0.0,
+    ) -> None:
+        self.id = next(_ids)
+        self.info = info
+        self.key = info.key
+        self.input_serializer = input_serializer
+        self.output_serializer = output_serializer
+        self.input_edge = InputEdge(input_serializer, vad=vad, name=f"session#{self.id}::in")
+        self.output_edge = OutputEdge(
+            output_serializer, self.send, pace=pace, name=f"session#{self.id}::out"
+        )
+        self.task = PipelineTask(
+            [self.input_edge, *processors, self.output_edge],
+            params=params,
+            name=f"session#{self.id}",
+        )
+        self.started = asyncio.Event()
+        """Set once the pipeline runs (the StartFrame went through)."""
+        self.task.add_event_handler("on_pipeline_started", self._on_started)
+        self.resume_window = resume_window
+        self.close_code = 1000
+        """Close code used for the sockets when the session ends (1001 when draining)."""
+        self.dropped_no_output = 0
+        """Messages dropped because no output socket was attached and the buffer was full."""
+        self._input: Connection | None = None
+        self._output: Connection | None = None
+        self._held: deque[Message] = deque()
+        self._held_max = max(0, output_buffer)
+        self._timers: list[asyncio.TimerHandle] = []
+        self._resume_timer: asyncio.TimerHandle | None = None
+        self._idle_seen = -1
+
+    def _on_started(self, task: PipelineTask, frame: Any) -> None:
+        self.started.set()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """True until the session's task has closed (or is being cancelled)."""
+        return self.task.state in _LIVE
+
+    @property
+    def input_attached(self) -> bool:
+        """An input socket is attached now."""
+        return self._input is not None
+
+    @property
+    def output_attached(self) -> bool:
+        """An output socket is attached now."""
+        return self._output is not None
+
+    @property
+    def held(self) -> int:
+        """Messages waiting for an output socket."""
+        return len(self._held)
+
+    def totals(self) -> SessionTotals:
+        """This session's counters, for the metrics endpoint."""
+        from .metrics import SessionTotals
+
+        i, o = self.input_edge.stats, self.output_edge.stats
+        return SessionTotals(
+            messages_in=i.messages_in,
+            frames_in=i.frames_in,
+            messages_out=o.messages_out,
+            audio_ms_sent=o.audio_ms_sent,
+            protocol_errors=i.protocol_errors,
+            format_errors=i.format_errors,
+            dropped=self.task.stats.total_dropped,
+            errors=self.task.stats.errors,
+        )
+
+    # -- output --------------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """The output edge's ``send``: to the output socket, or into the bounded buffer."""
+        conn = self._output
+        if conn is not None:
+            try:
+                await conn.send(message)
+                return
+            except ConnectionClosed:
+                if self._output is conn:
+                    self._output = None
+        self._hold(message)
+
+    def _hold(self, message: Message) -> None:
+        held = self._held
+        if len(held) >= self._held_max:
+            if not held:
+                self._drop_held(1)
+                return
+            held.popleft()
+            self._drop_held(1)
+        held.append(message)
+
+    def _drop_held(self, n: int) -> None:
+        self.dropped_no_output += n
+        self.task.count_drop("output-absent", n)
+
+    # -- sockets -------------------------------------------------------------------------
+
+    async def attach(self, conn: Connection, role: Role) -> None:
+        """Attach a socket in ``role``; sends its serializer's ``open()`` messages (and,
+        for an output socket, what was held while none was attached)."""
+        if role in ("both", "input"):
+            old, self._input = self._input, conn
+            if self._resume_timer is not None:
+                self._resume_timer.cancel()
+                self._resume_timer = None
+            if old is not None and old is not conn:
+                await _close(old, 1008, "replaced by a newer connection")
+        if role == "input":
+            for message in self.input_serializer.open():
+                await conn.send(message)
+        if role in ("both", "output"):
+            old, self._output = self._output, None
+            if old is not None and old is not conn and role == "output":
+                await _close(old, 1008, "replaced by a newer connection")
+            for message in self.output_serializer.open():
+                await conn.send(message)
+            held = self._held
+            while held:  # sends made meanwhile land in the buffer and are flushed too
+                await conn.send(held.popleft())
+            self._output = conn
+
+    async def detach(self, conn: Connection, role: Role) -> None:
+        """A socket has closed. Ends the session when it was the input socket (unless a
+        resume window applies)."""
+        if self._output is conn:
+            self._output = None
+        if role == "output" or self._input is not conn:
+            return
+        self._input = None
+        if not self.live:
+            return
+        if self.key is not None and self.resume_window > 0:
+            loop = asyncio.get_running_loop()
+            self._resume_timer = loop.call_later(self.resume_window, self._resume_expired)
+            return
+        await self.task.cancel("client disconnected")
+
+    def _resume_expired(self) -> None:
+        self._resume_timer = None
+        if self._input is None and self.live:
+            self._cancel_soon("input did not come back")
+
+    def _cancel_soon(self, reason: str) -> None:
+        try:
+            self.task.create_task(self.task.cancel(reason), "cancel")
+        except Exception:  # not running any more
+            pass
+
+    async def close_sockets(self, timeout: float) -> None:
+        """Close every attached socket with :attr:`close_code` (bounded by ``timeout``)."""
+        conns = {c for c in (self._input, self._output) if c is not None}
+        self._input = self._output = None
+        if self._held:
+            self._drop_held(len(self._held))
+            self._held.clear()
+        if conns:
+            await asyncio.wait(
+                [asyncio.ensure_future(_close(c, self.close_code, "")) for c in conns],
+                timeout=timeout,
+            )
+
+    # -- timeouts ----------------------------------------------------------------------------
+
+    def arm_timeouts(
+        self,
+        idle_timeout: float | None,
+        max_duration: float | None,
+        fire: Callable[[ServerSession, str], Awaitable[None]],
+    ) -> None:
+        """Start the idle and absolute timers; ``fire(session, kind)`` runs in the session."""
+        loop = asyncio.get_running_loop()
+        if idle_timeout:
+            step = idle_timeout / 2
+            self._idle_seen = -1
+            self._timers.append(loop.call_later(step, self._idle_check, step, 0, fire))
+        if max_duration:
+            self._timers.append(loop.call_later(max_duration, self._fire, fire, "max_duration"))
+
+    def _idle_check(self, step: float, quiet: int, fire: Any) -> None:
+        if not self.live:
+            return
+        seen = self.input_edge.stats.messages_in
+        quiet = quiet + 1 if seen == self._idle_seen else 0
+        self._idle_seen = seen
+        if quiet >= 2:
+            self._fire(fire, "idle")
+            return
+        self._timers.append(
+            asyncio.get_running_loop().call_later(step, self._idle_check, step, quiet, fire)
+        )
+
+    def _fire(self, fire: Any, kind: str) -> None:
+        if self.live:
+            try:
+                self.task.create_task(fire(self, kind), f"timeout-{kind}")
+            except Exception:
+                pass
+
+    def cancel_timers(self) -> None:
+        """Stop every timer (the session has ended)."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+
+    def __repr__(self) -> str:
+        key = f" key={self.key}" if self.key else ""
+        return f"<ServerSession #{self.id} {self.info.route}{key} {self.task.state.value}>"
+
+
+async def _close(conn: Connection, code: int, reason: str) -> None:
+    try:
+        await conn.close(code, reason)
+    except Exception:
+        pass
