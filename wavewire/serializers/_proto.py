@@ -148,16 +148,21 @@ def parse(buf: bytes, what: str, known: dict[int, int]) -> dict[int, int | bytes
         if known.get(field) != wt:
             pos = _skip(buf, pos, field, wt, what)
             continue
-        if wt == VARINT:
+        # inline one- and two-byte varints (values below 16 384), the common case
+        b0 = buf[pos] if pos < n else 0x80
+        if b0 < 0x80:
+            value = b0
+            pos += 1
+        elif pos + 1 < n and buf[pos + 1] < 0x80:
+            value = (b0 & 0x7F) | buf[pos + 1] << 7
+            pos += 2
+        else:
             value, pos = read_varint(buf, pos, what)
+        if wt == VARINT:
             fields.pop(field, None)
             fields[field] = value
         else:
-            length = buf[pos] if pos < n else 0x80
-            if length < 0x80:
-                pos += 1
-            else:
-                length, pos = read_varint(buf, pos, what)
+            length = value
             end = pos + length
             if end > n:
                 raise ProtocolError(f"{what}: field {field} wants {length} bytes, {n - pos} left")

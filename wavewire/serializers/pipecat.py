@@ -126,13 +126,17 @@ class PipecatSerializer(FrameSerializer):
                 f"{_P}: expected a binary protobuf Frame, got text ({len(message)} characters)",
                 close_code=1003,
             )
-        env = parse_merging(message, f"{_P} Frame", _ENVELOPE)
-        if not env:
-            self.unknown_messages += 1
-            return []
-        which = next(reversed(env))  # the oneof member seen last wins
-        body = env[which]
-        assert isinstance(body, bytes)
+        body = _single_field(message)
+        if body is not None:  # fast path: one oneof member, nothing else
+            which = message[0] >> 3
+        else:
+            env = parse_merging(message, f"{_P} Frame", _ENVELOPE)
+            if not env:
+                self.unknown_messages += 1
+                return []
+            which = next(reversed(env))  # the oneof member seen last wins
+            body = env[which]  # type: ignore[assignment]
+            assert isinstance(body, bytes)
         if which == 2:
             return self._audio(body)
         if which == 1:
@@ -182,6 +186,24 @@ class PipecatSerializer(FrameSerializer):
         pts_ns = f.get(6)
         pts = None if pts_ns is None else int(pts_ns) * rate // _NS
         return [InputAudioFrame(audio, rate, channels, pts)]
+
+
+def _single_field(message: bytes) -> bytes | None:
+    """The body of a message made of exactly one length-delimited field 1..5 (what
+    every sender emits), or None to take the general path."""
+    n = len(message)
+    if n < 2 or message[0] not in (0x0A, 0x12, 0x1A, 0x22, 0x2A):
+        return None
+    b1 = message[1]
+    if b1 < 0x80:
+        start, length = 2, b1
+    elif n > 2 and message[2] < 0x80:
+        start, length = 3, (b1 & 0x7F) | message[2] << 7
+    else:
+        return None
+    if start + length != n:
+        return None
+    return message[start:]
 
 
 def _str_field(tag: int, value: str) -> bytes:
