@@ -265,6 +265,7 @@ class WebSocketServer(EventEmitter):
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,  # type: ignore[arg-type]
             create_connection=_Connection,
+            compression=None,  # PCM barely compresses; deflate would cost more than the rest
             origins=self.origins,  # type: ignore[arg-type]
             max_size=max((r.max_message_size or 0 for r in self._routes), default=1 << 20)
             or None,

@@ -1,0 +1,191 @@
+"""The ``wavewire`` command (also ``python -m wavewire``).
+
+* ``wavewire serve`` -- every protocol on one port (``/ws`` raw PCM, ``/pipecat``
+  Pipecat protobuf, …), the browser page at ``/``, ``/healthz`` and ``/metrics``.
+* ``wavewire connect`` -- run a bot as a client of a WebSocket server.
+
+Importing this module costs only ``argparse``; servers, serializers and bots load when a
+command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser", "PROTOCOLS"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+PROTOCOLS: dict[str, str] = {
+    "raw": "wavewire.serializers.raw:RawSerializer",
+    "pipecat": "wavewire.serializers.pipecat:PipecatSerializer",
+}
+"""``wavewire connect --protocol`` name → serializer class (``module:attr``)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``wavewire`` command."""
+    from .bots import bot_names
+
+    bots = bot_names()
+    parser = argparse.ArgumentParser(prog="wavewire", description="Real-time voice agents.")
+    parser.add_argument("--log-level", default="INFO",
+                        help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve every protocol on one port",
+                           description="Serve WebSocket voice sessions (/ws raw PCM, /pipecat "
+                           "Pipecat protobuf), the browser page, /healthz and /metrics.")
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help=f"interface to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"TCP port, 0 for any free one (default {DEFAULT_PORT})")
+    serve.add_argument("--bot", default="echo", choices=bots, help="bot to run (default echo)")
+    serve.add_argument("--token", default=os.environ.get("WAVEWIRE_TOKEN"),
+                       help="require this token on every WebSocket route (?token=, "
+                       "'Authorization: Bearer', or a 'bearer.<token>' subprotocol); "
+                       "default $WAVEWIRE_TOKEN, which keeps it out of the process list")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the port with SO_REUSEPORT (default 1)")
+    serve.add_argument("--max-sessions", type=int, default=None,
+                       help="session cap per process; beyond it connections close with 1013")
+    serve.add_argument("--origin", action="append", default=None, metavar="ORIGIN",
+                       help="allowed Origin (repeat); clients without an Origin stay allowed")
+    serve.add_argument("--certfile", default=None, help="TLS certificate chain (PEM)")
+    serve.add_argument("--keyfile", default=None, help="TLS private key (PEM)")
+    serve.add_argument("--idle-timeout", type=float, default=None,
+                       help="cancel a session after this many seconds without a message")
+    serve.add_argument("--session-timeout", type=float, default=None,
+                       help="end a session after this many seconds")
+    serve.add_argument("--drain-timeout", type=float, default=10.0,
+                       help="seconds sessions get to end on SIGTERM (default 10)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+
+    connect = sub.add_parser("connect", help="run a bot as a WebSocket client",
+                             description="Connect to a WebSocket server and run a bot there.")
+    connect.add_argument("--protocol", default="raw", choices=sorted(PROTOCOLS),
+                         help="wire protocol (default raw)")
+    connect.add_argument("--url", required=True, help="ws:// or wss:// URL")
+    connect.add_argument("--bot", default="echo", choices=bots, help="bot to run (default echo)")
+    connect.add_argument("--token", default=os.environ.get("WAVEWIRE_TOKEN"),
+                         help="sent as 'Authorization: Bearer' (default $WAVEWIRE_TOKEN)")
+    connect.add_argument("--sample-rate", type=int, default=16000,
+                         help="wire sample rate (default 16000)")
+    connect.add_argument("--channels", type=int, default=1, help="wire channels (default 1)")
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level=level.upper())
+
+
+def _ssl_context(certfile: str | None, keyfile: str | None) -> Any:
+    if certfile is None:
+        return None
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def _worker_args(args: argparse.Namespace) -> list[str]:
+    out = ["--bot", args.bot, "--drain-timeout", str(args.drain_timeout)]
+    for flag, value in (("--max-sessions", args.max_sessions),
+                        ("--certfile", args.certfile), ("--keyfile", args.keyfile),
+                        ("--idle-timeout", args.idle_timeout),
+                        ("--session-timeout", args.session_timeout)):
+        if value is not None:
+            out += [flag, str(value)]
+    for origin in args.origin or ():
+        out += ["--origin", origin]
+    return out
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from .bots import get_bot
+    from .transports.auth import token_auth
+    from .transports.server import WebSocketServer
+
+    origins: list[str | None] | None = None
+    if args.origin:
+        origins = [*args.origin, None]
+    server = WebSocketServer(
+        get_bot(args.bot),
+        host=args.host,
+        port=args.port,
+        auth=token_auth(args.token) if args.token else None,
+        max_sessions=args.max_sessions,
+        origins=origins,
+        ssl=_ssl_context(args.certfile, args.keyfile),
+        idle_timeout=args.idle_timeout,
+        session_timeout=args.session_timeout,
+        drain_timeout=args.drain_timeout,
+        reuse_port=args.reuse_port,
+    )
+    await server.start()
+    scheme = "https" if server.ssl is not None else "http"
+    routes = ", ".join(r.pattern for r in server.routes)
+    print(f"wavewire: serving on {scheme}://{args.host}:{server.port} (WebSocket: {routes})",
+          file=sys.stderr, flush=True)
+    await server.serve_forever()
+    return 0
+
+
+async def _connect(args: argparse.Namespace) -> int:
+    import importlib
+
+    from .bots import get_bot
+    from .errors import WavewireError
+    from .transports.client import WebSocketClient
+    from .transports.client_session import ClientSession
+
+    module, _, attr = PROTOCOLS[args.protocol].partition(":")
+    serializer_cls = getattr(importlib.import_module(module), attr)
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
+    client = WebSocketClient(
+        args.url, lambda: serializer_cls(args.sample_rate, args.channels), headers=headers
+    )
+    processors = get_bot(args.bot)(None)
+    if hasattr(processors, "__await__"):
+        processors = await processors
+    session = ClientSession(client, list(processors))
+    try:
+        await session.run()
+    except WavewireError as exc:
+        print(f"wavewire: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wavewire`` console script."""
+    import asyncio
+
+    args = build_parser().parse_args(argv)
+    if args.command == "serve" and args.workers > 1:
+        from .transports.workers import run_workers
+
+        env = dict(os.environ)
+        if args.token:
+            env["WAVEWIRE_TOKEN"] = args.token  # never on a command line
+        return run_workers(args.workers, args.host, args.port, _worker_args(args), env=env)
+    _setup_logging(args.log_level)
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        return asyncio.run(_connect(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
