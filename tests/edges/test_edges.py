@@ -1,0 +1,393 @@
+"""Input and output edges: format checks and conversion, VAD, pacing, barge-in, marks."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from array import array
+
+import pytest
+
+from wavewire.errors import ProtocolError
+from wavewire.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    BotUtterancePlayedFrame,
+    EndFrame,
+    ErrorFrame,
+    InputAudioFrame,
+    InterruptionFrame,
+    OutputAudioFrame,
+    OutputTransportMessageFrame,
+    PlaybackMarkFrame,
+    StartFrame,
+    TextFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from wavewire.pipelines import PipelineParams, PipelineTask, TaskState
+from wavewire.processors import FrameProcessor
+from wavewire.serializers.base import FrameSerializer, WireFormat
+from wavewire.serializers.raw import RawSerializer
+from wavewire.testing import FakeClock
+from wavewire.transports.edges import InputEdge, OutputEdge
+
+pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
+
+
+def tone(ms: int, rate: int, freq: float = 440.0, amp: int = 8000, channels: int = 1) -> bytes:
+    n = rate * ms // 1000
+    out = array("h")
+    for i in range(n):
+        v = int(amp * math.sin(2 * math.pi * freq * i / rate))
+        out.extend([v] * channels)
+    return out.tobytes()
+
+
+def silence(ms: int, rate: int, channels: int = 1) -> bytes:
+    return bytes(2 * channels * rate * ms // 1000)
+
+
+async def start(task: PipelineTask) -> asyncio.Task:
+    runner = asyncio.create_task(task.run())
+    while task.state in (TaskState.IDLE, TaskState.STARTING):
+        assert not runner.done()
+        await asyncio.sleep(0)
+    return runner
+
+
+class Sent:
+    """Records what an OutputEdge sends, with the fake clock's time."""
+
+    def __init__(self, clock=None):
+        self.clock = clock
+        self.messages: list[tuple[float, object]] = []
+
+    async def __call__(self, message):
+        self.messages.append((self.clock.now() if self.clock else 0.0, message))
+
+    def audio(self):
+        return [(t, m) for t, m in self.messages if isinstance(m, bytes)]
+
+
+# --- input edge -------------------------------------------------------------------
+
+
+async def test_input_edge_converts_rate_and_channels_to_the_pipeline_format():
+    edge = InputEdge(RawSerializer(sample_rate=48000, num_channels=2))
+    task = PipelineTask([edge], params=PipelineParams(sample_rate=16000, num_channels=1))
+    out: list = []
+    task.set_taps(down=out.append)
+    runner = await start(task)
+    for _ in range(10):
+        await edge.feed(tone(20, 48000, channels=2))
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    audio = [f for f in out if isinstance(f, InputAudioFrame)]
+    assert len(audio) == 10
+    assert all(f.sample_rate == 16000 and f.num_channels == 1 for f in audio)
+    total = sum(f.num_frames for f in audio)
+    assert abs(total - 10 * 320) <= 40  # a little filter look-ahead held back
+    assert all(abs(f.num_frames - 320) <= 40 for f in audio[1:])
+
+
+class Faulty(FrameSerializer):
+    protocol = "faulty"
+
+    def decode(self, message):
+        if message == b"fatal":
+            raise ProtocolError("peer broke the rules", close_code=1008, fatal=True)
+        if message == b"bad":
+            raise ProtocolError("garbled")
+        if message == b"odd":
+            return [InputAudioFrame(b"\x01\x02\x03", 16000, 1)]
+        if message == b"empty":
+            return [InputAudioFrame(b"", 16000, 1)]
+        if message == b"rate":
+            return [InputAudioFrame(b"\x00\x00", 0, 1)]
+        if message == b"chan":
+            return [InputAudioFrame(b"\x00\x00\x00\x00", 16000, 0)]
+        return [InputAudioFrame(bytes(640), 16000, 1)]
+
+
+async def test_input_edge_bad_input_is_reported_counted_and_the_session_goes_on():
+    edge = InputEdge(Faulty())
+    task = PipelineTask([edge])
+    up: list = []
+    down: list = []
+    task.set_taps(down=down.append, up=up.append)
+    runner = await start(task)
+    for msg in (b"good", b"bad", b"odd", b"empty", b"rate", b"chan", b"good"):
+        await edge.feed(msg)
+    with pytest.raises(ProtocolError) as info:
+        await edge.feed(b"fatal")
+    assert info.value.close_code == 1008
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    assert len(errors) == 5 and "garbled" in errors[0].error and "3 bytes" in errors[1].error
+    assert edge.stats.protocol_errors == 2 and edge.stats.format_errors == 4
+    assert len([f for f in down if isinstance(f, InputAudioFrame)]) == 2
+    assert sum(task.stats.dropped.values()) == 6
+
+
+async def test_input_edge_reports_only_the_first_errors_of_a_flood():
+    edge = InputEdge(Faulty())
+    task = PipelineTask([edge])
+    up: list = []
+    task.set_taps(up=up.append)
+    runner = await start(task)
+    for _ in range(100):
+        await edge.feed(b"bad")
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    assert edge.stats.protocol_errors == 100
+    assert len(up) == 10  # reported; the rest counted only
+
+
+async def test_input_edge_vad_emits_speaking_events_and_interrupts():
+    from wavewire.audio.vad import VAD, EnergyVAD, VADParams
+
+    vad = VAD(EnergyVAD(16000), VADParams(start_ms=60, stop_ms=200))
+    edge = InputEdge(RawSerializer(), vad=vad)
+    task = PipelineTask([edge])
+    down: list = []
+    task.set_taps(down=down.append)
+    runner = await start(task)
+    for chunk in [silence(20, 16000)] * 10 + [tone(20, 16000)] * 20 + [silence(20, 16000)] * 20:
+        await edge.feed(chunk)
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    kinds = [type(f) for f in down if not isinstance(f, InputAudioFrame | StartFrame | EndFrame)]
+    assert kinds == [UserStartedSpeakingFrame, InterruptionFrame, UserStoppedSpeakingFrame]
+    assert task.epoch == 1
+    # Audio is never dropped by the interruption it caused.
+    assert len([f for f in down if isinstance(f, InputAudioFrame)]) == 50
+
+
+# --- output edge ------------------------------------------------------------------
+
+
+class Bot(FrameProcessor):
+    """A processor to push frames from, as a TTS service would."""
+
+
+async def test_output_edge_paces_in_real_time_from_the_media_clock():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.04)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start(task)
+    await bot.push(OutputAudioFrame(tone(1000, 16000), 16000))  # 1 s at once (fast TTS)
+    await clock.advance(0)  # let the player run at t=0
+    for _ in range(60):
+        await clock.advance(0.02)
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)
+    audio = sent.audio()
+    assert len(audio) == 50 and all(len(m) == 640 for _, m in audio)
+    for i, (t, _) in enumerate(audio):
+        # chunk i is due at i*20 ms; it may go up to max_lead early, never late here
+        assert i * 0.02 - 0.04 - 1e-9 <= t <= i * 0.02 + 1e-9, (i, t)
+    assert edge.stats.audio_ms_sent == pytest.approx(1000)
+
+
+async def test_output_edge_catches_up_after_a_stall_without_lasting_delay():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start(task)
+    # Real-time producer: 20 ms every 20 ms, with a 100 ms stall after 1 s.
+    for i in range(100):
+        await bot.push(OutputAudioFrame(tone(20, 16000), 16000))
+        await clock.advance(0.12 if i == 50 else 0.02)
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)
+    audio = sent.audio()
+    assert len(audio) == 100
+    # After the stall the sender catches up: the last chunks are back on the original
+    # timeline (chunk i at i*20 ms + the 100 ms hole it could not fill), not later.
+    t_last, _ = audio[-1]
+    assert t_last <= 99 * 0.02 + 0.1 + 1e-9
+
+
+async def test_barge_in_clears_the_queue_within_one_frame_and_reports_what_was_heard():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    up: list = []
+    down: list = []
+    task.set_taps(down=down.append, up=up.append)
+    runner = await start(task)
+    await bot.push(TTSStartedFrame())
+    words = ["one", "two", "three", "four"]
+    for w in words:  # each word: a text frame then 500 ms of audio
+        await bot.push(TextFrame(w))
+        await bot.push(OutputAudioFrame(tone(500, 16000), 16000))
+    await bot.push(TTSStoppedFrame())
+    await clock.advance(0.7)  # "one" and part of "two" played
+    chunks_before = len(sent.audio())
+    await task.interrupt()
+    await clock.advance(0.02)
+    assert len(sent.audio()) <= chunks_before + 1  # within one frame
+    await clock.advance(2.0)
+    assert len(sent.audio()) <= chunks_before + 1  # and nothing after
+    await task.stop_when_done()
+    await clock.advance(0.5)
+    await asyncio.wait_for(runner, 2)
+    played = [f for f in up if isinstance(f, BotUtterancePlayedFrame)]
+    assert len(played) == 1 and played[0].interrupted
+    assert played[0].played_ms == pytest.approx(len(sent.audio()) * 20)
+    assert 680 <= played[0].played_ms <= 760
+    assert played[0].total_ms >= 2000
+    assert played[0].text == "one two"
+    kinds = [type(f) for f in up]
+    assert kinds.index(BotStartedSpeakingFrame) < kinds.index(BotStoppedSpeakingFrame)
+    stopped = [f for f in up if isinstance(f, BotStoppedSpeakingFrame)]
+    assert len(stopped) == 1 and stopped[0].interrupted
+    assert edge.stats.dropped > 0
+    # The control frame queued behind the audio survived the interruption.
+    assert TTSStoppedFrame in [type(f) for f in down]
+
+
+async def test_uninterrupted_utterance_is_reported_whole_after_playback_ends():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0, stop_grace=0.1)
+    task = PipelineTask([bot, edge], clock=clock)
+    up: list = []
+    task.set_taps(up=up.append)
+    runner = await start(task)
+    await bot.push(TextFrame("hello"))
+    await bot.push(OutputAudioFrame(tone(300, 16000), 16000))
+    await clock.advance(0.3)
+    assert not any(isinstance(f, BotStoppedSpeakingFrame) for f in up)  # still playing
+    await clock.advance(0.2)
+    stopped = [f for f in up if isinstance(f, BotStoppedSpeakingFrame)]
+    assert len(stopped) == 1 and not stopped[0].interrupted
+    played = next(f for f in up if isinstance(f, BotUtterancePlayedFrame))
+    assert played.played_ms == pytest.approx(300) and not played.interrupted
+    await task.stop_when_done()
+    await clock.advance(0.1)
+    await asyncio.wait_for(runner, 2)
+
+
+class Marks(RawSerializer):
+    """A raw wire that echoes marks, like Twilio."""
+
+    playback_marks = True
+    protocol = "marks"
+
+    def encode(self, frame):
+        if isinstance(frame, PlaybackMarkFrame):
+            return [f"mark:{frame.name}"]
+        if isinstance(frame, InterruptionFrame):
+            return ["clear"]
+        return super().encode(frame)
+
+
+async def test_with_marks_the_bot_stops_speaking_when_the_last_mark_comes_back():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    ser = Marks()
+    edge = OutputEdge(ser, sent, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    up: list = []
+    task.set_taps(up=up.append)
+    runner = await start(task)
+    await bot.push(OutputAudioFrame(tone(200, 16000), 16000))
+    await bot.push(TTSStoppedFrame())
+    await clock.advance(1.0)
+    marks = [m for _, m in sent.messages if isinstance(m, str) and m.startswith("mark:")]
+    assert len(marks) == 1
+    assert not any(isinstance(f, BotStoppedSpeakingFrame) for f in up)  # peer still playing
+    await bot.push(PlaybackMarkFrame(marks[0][5:]))  # the echo arrives
+    await clock.advance(0.01)
+    assert any(isinstance(f, BotStoppedSpeakingFrame) for f in up)
+    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await clock.advance(0.01)
+    await task.interrupt()
+    assert "clear" in [m for _, m in sent.messages]
+    await task.stop_when_done()
+    await clock.advance(0.5)
+    await asyncio.wait_for(runner, 2)
+
+
+async def test_end_frame_drains_the_playback_queue_then_closes_the_protocol():
+    clock = FakeClock()
+    sent = Sent(clock)
+
+    class Closing(RawSerializer):
+        def close(self):
+            return ["bye"]
+
+    bot = Bot()
+    edge = OutputEdge(Closing(), sent, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start(task)
+    await bot.push(OutputAudioFrame(tone(510, 16000), 16000))  # 25.5 chunks
+    await bot.push(OutputTransportMessageFrame({"after": "audio"}))
+    await task.stop_when_done()
+    for _ in range(40):
+        await clock.advance(0.02)
+    await asyncio.wait_for(runner, 2)
+    msgs = [m for _, m in sent.messages]
+    assert len([m for m in msgs if isinstance(m, bytes)]) == 26  # last chunk padded
+    # The message follows every full chunk; only the partial tail may come after it.
+    assert msgs.index('{"after":"audio"}') == 25
+    assert msgs[-1] == "bye" and len(msgs[-2]) == 640
+
+
+async def test_back_pressure_waits_instead_of_dropping():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_queue_ms=200, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start(task)
+    async def produce():
+        await bot.push(OutputAudioFrame(tone(1000, 16000), 16000))
+        for _ in range(5):
+            await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+
+    producer = asyncio.create_task(produce())
+    await clock.advance(0)
+    assert not producer.done()  # waiting for space
+    assert edge._queued_ms <= 200
+    for _ in range(100):
+        await clock.advance(0.02)
+        assert edge._queued_ms <= 200
+    await asyncio.wait_for(producer, 1)
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)
+    assert sum(len(m) for _, m in sent.audio()) == 2 * 16000 * 1.5
+    assert edge.stats.dropped == 0
+
+
+async def test_output_edge_converts_to_the_wire_format():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(sample_rate=8000), sent, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start(task)
+    await bot.push(OutputAudioFrame(tone(200, 16000, channels=2), 16000, 2))
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)
+    audio = sent.audio()
+    assert all(len(m) == 320 for _, m in audio)  # 20 ms of 8 kHz mono
+    assert 9 <= len(audio) <= 11
+    assert edge.serializer.wire == WireFormat(sample_rate=8000)

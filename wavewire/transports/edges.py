@@ -1,0 +1,603 @@
+"""The edges of every session: where wire messages become frames and frames become wire
+messages. Every transport (WebSocket server, client, anything else) uses these two.
+
+:class:`InputEdge` (first processor): decodes each message with the connection's
+serializer, checks the audio's declared format, converts it to the pipeline's rate and
+channels, runs the VAD, and pushes user started/stopped speaking (and, when allowed, an
+interruption) ahead of the audio.
+
+:class:`OutputEdge` (last processor): converts output audio to the wire format, chunks it
+to the wire's frame size, and plays it out from a bounded queue paced by a media clock
+(send time = start + samples sent ÷ rate; being late never adds permanent delay). It
+emits bot started/stopped speaking when playback really starts and ends, clears its queue
+at once on an interruption (and lets the serializer tell the peer, e.g. Twilio
+``clear``), and reports how much of each bot utterance was actually played
+(:class:`~wavewire.frames.BotUtterancePlayedFrame`, upstream), so a context aggregator
+can keep only what the user heard.
+
+Queue policy (OutputEdge): the playback queue holds up to ``max_queue_ms`` of audio. A
+producer that gets further ahead waits (back-pressure) until playback catches up, so TTS
+that runs a thousand times faster than real time loses nothing; nothing is dropped except
+by an interruption, a cancel, a failed send or a frame the protocol refuses, and each of
+those drops is counted. Messages keep their order with the audio, except that the last
+partial chunk of audio (< one wire frame) waits for more audio (or the end) and so may
+be sent after a message that followed it: padding it with silence mid-stream would put
+gaps into the speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FrameFormatError, ProtocolError
+from ..frames import (
+    DATA,
+    SYSTEM,
+    AudioFrame,
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    BotUtterancePlayedFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputAudioFrame,
+    InputDTMFFrame,
+    InputImageFrame,
+    InputTransportMessageFrame,
+    InterruptionFrame,
+    OutputAudioFrame,
+    PlaybackMarkFrame,
+    StartFrame,
+    TextFrame,
+    TTSStoppedFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from ..processors.base import DOWNSTREAM, UPSTREAM, FrameDirection, FrameProcessor
+
+if TYPE_CHECKING:
+    from ..audio.vad import VAD
+    from ..serializers.base import FrameSerializer, Message
+
+__all__ = ["EdgeStats", "InputEdge", "OutputEdge"]
+
+_REPORTED_ERRORS = 10
+"""Bad messages reported as ErrorFrames per connection; later ones are only counted,
+so a hostile peer cannot flood the logs."""
+
+_INPUT_ONLY = (InputAudioFrame, InputTransportMessageFrame, InputDTMFFrame, InputImageFrame)
+
+
+@dataclass(slots=True)
+class EdgeStats:
+    """Counters of one edge (every drop is counted here and in the session's stats)."""
+
+    messages_in: int = 0
+    """Wire messages received."""
+    frames_in: int = 0
+    """Frames pushed into the pipeline."""
+    protocol_errors: int = 0
+    """Messages the serializer rejected."""
+    format_errors: int = 0
+    """Audio frames with an impossible format (odd bytes, bad rate or channels, empty)."""
+    messages_out: int = 0
+    """Wire messages sent."""
+    audio_ms_sent: float = 0.0
+    """Milliseconds of audio sent."""
+    dropped: int = 0
+    """Audio chunks or messages dropped (interruption, cancel, failed send, stale)."""
+    send_errors: int = 0
+    """Sends that raised (the peer went away)."""
+
+
+def _converter(
+    in_rate: int, in_channels: int, out_rate: int, out_channels: int
+) -> Callable[[bytes], bytes] | None:
+    """A stateful function converting s16le PCM between formats (None if equal)."""
+    if in_rate == out_rate and in_channels == out_channels:
+        return None
+    from ..audio.channels import convert_channels
+    from ..audio.resample import StreamResampler
+
+    # Change channels on the side with fewer of them, so the resampler does less work.
+    mid_channels = min(in_channels, out_channels)
+    resampler = StreamResampler(in_rate, out_rate, mid_channels)
+
+    def convert(pcm: bytes) -> bytes:
+        if in_channels != mid_channels:
+            pcm = convert_channels(pcm, in_channels, mid_channels)
+        pcm = resampler.process(pcm)
+        if mid_channels != out_channels:
+            pcm = convert_channels(pcm, mid_channels, out_channels)
+        return pcm
+
+    convert.resampler = resampler  # type: ignore[attr-defined]
+    return convert
+
+
+class InputEdge(FrameProcessor):
+    """First processor of a session: wire messages in, frames out.
+
+    :param serializer: the connection's protocol object.
+    :param vad: a per-session :class:`~wavewire.audio.vad.VAD`; its analyzer's rate may
+        differ from the pipeline's (the edge converts for it).
+    :param interrupt_on_speech: with a VAD, interrupt the bot when the user starts
+        speaking (if the session allows interruptions).
+    """
+
+    def __init__(
+        self,
+        serializer: FrameSerializer,
+        *,
+        vad: VAD | None = None,
+        interrupt_on_speech: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.serializer = serializer
+        self.vad = vad
+        self.interrupt_on_speech = interrupt_on_speech
+        self.stats = EdgeStats()
+        self._rate = 16000
+        self._channels = 1
+        self._allow_interruptions = True
+        self._converters: dict[tuple[int, int], Callable[[bytes], bytes] | None] = {}
+        self._vad_convert: Callable[[bytes], bytes] | None = None
+        self._reported = 0
+
+    async def on_start(self, frame: StartFrame) -> None:
+        self._rate = frame.sample_rate
+        self._channels = frame.num_channels
+        self._allow_interruptions = frame.allow_interruptions
+        if self.vad is not None:
+            self._vad_convert = _converter(
+                self._rate, self._channels, self.vad.analyzer.sample_rate, 1
+            )
+
+    async def feed(self, message: Message) -> None:
+        """Decode one wire message and push its frames. Non-fatal protocol and format
+        errors are counted and reported upstream; a fatal ``ProtocolError`` is raised so
+        the transport closes with its ``close_code``."""
+        stats = self.stats
+        stats.messages_in += 1
+        try:
+            frames = self.serializer.decode(message)
+        except ProtocolError as exc:
+            stats.protocol_errors += 1
+            self.count_drop("protocol")
+            if exc.fatal:
+                raise
+            await self._report(f"{self.serializer.protocol}: {exc}", exc)
+            return
+        for frame in frames:
+            if type(frame) is InputAudioFrame:
+                await self._audio(frame)
+            else:
+                stats.frames_in += 1
+                await self.push(frame, DOWNSTREAM)
+
+    async def _report(self, error: str, exc: Exception) -> None:
+        self._reported += 1
+        if self._reported <= _REPORTED_ERRORS:
+            await self.push_error(error, exception=exc)
+
+    async def _audio(self, frame: InputAudioFrame) -> None:
+        audio, rate, channels = frame.audio, frame.sample_rate, frame.num_channels
+        if channels < 1 or rate <= 0 or not audio or len(audio) % (2 * channels):
+            self.stats.format_errors += 1
+            self.count_drop("format")
+            err = FrameFormatError(
+                f"bad input audio: {len(audio)} bytes, {rate} Hz, {channels} channel(s)"
+            )
+            await self._report(str(err), err)
+            return
+        if rate != self._rate or channels != self._channels:
+            key = (rate, channels)
+            try:
+                convert = self._converters[key]
+            except KeyError:
+                convert = self._converters[key] = _converter(
+                    rate, channels, self._rate, self._channels
+                )
+            assert convert is not None
+            audio = convert(audio)
+            frame = InputAudioFrame(audio, self._rate, self._channels, frame.pts)
+        if self.vad is not None:
+            await self._run_vad(audio)
+        self.stats.frames_in += 1
+        await self.push(frame, DOWNSTREAM)
+
+    async def _run_vad(self, audio: bytes) -> None:
+        assert self.vad is not None
+        if self._vad_convert is not None:
+            audio = self._vad_convert(audio)
+        for event in self.vad.process(audio):
+            if event.kind == "started":
+                await self.push(UserStartedSpeakingFrame(), DOWNSTREAM)
+                if self._allow_interruptions and self.interrupt_on_speech:
+                    await self.interrupt()
+            else:
+                await self.push(UserStoppedSpeakingFrame(), DOWNSTREAM)
+
+
+# --- output ------------------------------------------------------------------------
+
+_AUDIO, _MESSAGE, _UTT_END, _END = range(4)
+
+
+class OutputEdge(FrameProcessor):
+    """Last processor of a session: frames in, paced wire messages out.
+
+    :param serializer: the connection's protocol object (its ``wire`` is the target format).
+    :param send: coroutine function that sends one message to the peer.
+    :param max_queue_ms: audio the playback queue may hold before producers wait.
+    :param pace: send audio in real time from the media clock (turn off for peers that
+        buffer themselves, e.g. a file writer).
+    :param stop_grace: seconds after the last audio has played before the bot counts as
+        stopped speaking (bridges gaps between TTS chunks).
+    """
+
+    def __init__(
+        self,
+        serializer: FrameSerializer,
+        send: Callable[[Message], Awaitable[Any]],
+        *,
+        max_queue_ms: int = 30_000,
+        pace: bool = True,
+        max_lead: float = 0.04,
+        stop_grace: float = 0.1,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if max_queue_ms <= 0:
+            raise ValueError("max_queue_ms must be positive")
+        self.serializer = serializer
+        self._send = send
+        self.max_queue_ms = max_queue_ms
+        self.pace = pace
+        self.max_lead = max_lead
+        self.stop_grace = stop_grace
+        self.stats = EdgeStats()
+        wire = serializer.wire
+        self._wire_rate = wire.sample_rate
+        self._wire_channels = wire.num_channels
+        self._bytes_per_ms = wire.sample_rate * wire.num_channels * 2 / 1000
+        self._playq: deque[tuple[int, int, Any]] = deque()  # (kind, epoch, payload)
+        self._queued_ms = 0.0
+        self._wake: asyncio.Event | None = None
+        self._space: asyncio.Event | None = None
+        self._player: asyncio.Task | None = None
+        self._busy = False
+        self._converters: dict[tuple[int, int], Callable[[bytes], bytes] | None] = {}
+        self._chunker: Any = None
+        self._pacer: Any = None
+        self._speaking = False
+        self._utt_ms = 0.0  # audio queued in the current utterance
+        self._utt_played_ms = 0.0
+        self._utt_text: list[tuple[float, str]] = []  # (position ms, text)
+        self._mark_seq = 0
+        self._marks_out: set[str] = set()
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def on_start(self, frame: StartFrame) -> None:
+        from ..audio.chunker import Chunker
+        from ..audio.pacer import MediaPacer
+
+        self._chunker = Chunker(self.serializer.wire.frame_bytes)
+        self._pacer = MediaPacer(self._wire_rate, self.clock, max_lead=self.max_lead)
+        self._wake = asyncio.Event()
+        self._space = asyncio.Event()
+        self._player = self.create_task(self._play(), "playback")
+
+    async def on_cancel(self, frame: CancelFrame) -> None:
+        self._drop_queue("cancelled")
+
+    # -- frames in -----------------------------------------------------------------------
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if direction is UPSTREAM:
+            await self.push(frame, direction)
+            return
+        tier = frame.tier
+        if isinstance(frame, AudioFrame):  # output audio (data)
+            if frame.epoch < self.epoch:
+                self._count("stale")
+                return
+            await self._enqueue_audio(frame)
+        elif tier == SYSTEM:
+            await self._system(frame)
+        elif isinstance(frame, EndFrame):
+            self._put(_END, frame)
+        elif tier == DATA and frame.epoch < self.epoch:
+            self._count("stale")
+        else:
+            if isinstance(frame, TextFrame):
+                # Where in the utterance's audio this text falls, for "what was heard".
+                self._utt_text.append((self._utt_ms, frame.text))
+            self._put(_MESSAGE, frame)
+            if isinstance(frame, TTSStoppedFrame):
+                self._put(_UTT_END, None)
+            await self.push(frame, DOWNSTREAM)
+
+    async def _system(self, frame: Frame) -> None:
+        if isinstance(frame, _INPUT_ONLY):
+            pass  # reached the end of the pipeline; never sent back out
+        elif type(frame) is InterruptionFrame:
+            await self._interrupted(frame)
+        elif type(frame) is PlaybackMarkFrame:
+            self._mark_returned(frame.name)  # the peer's echo; ends here
+            return
+        elif type(frame) is CancelFrame:
+            self._drop_queue("cancelled")
+        elif type(frame) is not StartFrame:
+            await self._send_now(frame)  # urgent messages, speaking events (protocol decides)
+        await self.push(frame, DOWNSTREAM)
+
+    def _format(self, frame: AudioFrame) -> bytes:
+        rate, channels = frame.sample_rate, frame.num_channels
+        audio = frame.audio
+        if channels < 1 or rate <= 0 or len(audio) % (2 * channels):
+            raise FrameFormatError(
+                f"bad output audio: {len(audio)} bytes, {rate} Hz, {channels} channel(s)"
+            )
+        if rate == self._wire_rate and channels == self._wire_channels:
+            return audio
+        key = (rate, channels)
+        try:
+            convert = self._converters[key]
+        except KeyError:
+            convert = self._converters[key] = _converter(
+                rate, channels, self._wire_rate, self._wire_channels
+            )
+        assert convert is not None
+        return convert(audio)
+
+    async def _enqueue_audio(self, frame: AudioFrame) -> None:
+        try:
+            chunks = self._chunker.push(self._format(frame))
+        except FrameFormatError as exc:
+            self._count("format")
+            await self.push_error(str(exc), exception=exc)
+            return
+        if not chunks:
+            return
+        epoch = frame.epoch
+        chunk_ms = len(chunks[0]) / self._bytes_per_ms
+        # Fast path: nothing queued, player idle, audio due now -> send inline.
+        if (
+            len(chunks) == 1
+            and not self._playq
+            and not self._busy
+            and (not self.pace or self._pacer.delay() == 0.0)
+        ):
+            self._utt_ms += chunk_ms
+            await self._send_chunk(chunks[0])
+            self._wake_player()
+            return
+        space = self._space
+        assert space is not None
+        for i, chunk in enumerate(chunks):
+            while self._queued_ms >= self.max_queue_ms and not self._closing:
+                space.clear()
+                await space.wait()  # playback frees space in real time; clears release it
+                if epoch < self.epoch:
+                    self._count("stale", len(chunks) - i)
+                    return
+            self._put(_AUDIO, chunk, epoch)
+            self._queued_ms += chunk_ms
+            self._utt_ms += chunk_ms
+
+    def _put(self, kind: int, payload: Any, epoch: int | None = None) -> None:
+        self._playq.append((kind, self.epoch if epoch is None else epoch, payload))
+        self._wake_player()
+
+    def _wake_player(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            wake.set()
+
+    def _count(self, reason: str, n: int = 1) -> None:
+        self.stats.dropped += n
+        self.count_drop(reason, n)
+
+    def _drop_queue(self, reason: str) -> None:
+        """Drop queued audio and data messages (counted); control frames and the EndFrame
+        survive, in order."""
+        kept: deque[tuple[int, int, Any]] = deque()
+        dropped = 0
+        for item in self._playq:
+            kind, _, payload = item
+            if kind == _END or (kind == _MESSAGE and payload.tier != DATA):
+                kept.append(item)
+            elif kind != _UTT_END:
+                dropped += 1
+        if dropped:
+            self._count(reason, dropped)
+        self._playq = kept
+        self._queued_ms = 0.0
+        if self._chunker is not None:
+            pending = self._chunker.clear()
+            if pending:
+                self._count(reason)
+        if self._space is not None:
+            self._space.set()
+
+    # -- interruption, marks, speaking state ---------------------------------------------
+
+    async def _interrupted(self, frame: InterruptionFrame) -> None:
+        self._drop_queue("interrupted")
+        for conv in self._converters.values():
+            if conv is not None:
+                conv.resampler.reset()  # type: ignore[attr-defined]
+        if self._pacer is not None:
+            self._pacer.reset()
+        await self._send_now(frame)  # e.g. Twilio "clear"
+        self._marks_out.clear()
+        if self._speaking:
+            await self._stopped_speaking(interrupted=True)
+
+    def _mark_returned(self, name: str) -> None:
+        if name in self._marks_out:
+            self._marks_out.discard(name)
+            if not self._marks_out and self._speaking and not self._playq:
+                self._wake_player()
+
+    async def _started_speaking(self) -> None:
+        self._speaking = True
+        self._utt_played_ms = 0.0
+        await self.push(BotStartedSpeakingFrame(), UPSTREAM)
+        await self.push(BotStartedSpeakingFrame(), DOWNSTREAM)
+
+    async def _stopped_speaking(self, interrupted: bool = False) -> None:
+        self._speaking = False
+        played, total = self._utt_played_ms, max(self._utt_ms, self._utt_played_ms)
+        heard = " ".join(t for pos, t in self._utt_text if pos <= played or not interrupted)
+        self._utt_text.clear()
+        self._utt_ms = 0.0
+        if self._pacer is not None:
+            self._pacer.reset()
+        await self.push(BotStoppedSpeakingFrame(interrupted=interrupted), UPSTREAM)
+        await self.push(BotStoppedSpeakingFrame(interrupted=interrupted), DOWNSTREAM)
+        await self.push(
+            BotUtterancePlayedFrame(heard.strip(), played, total, interrupted), UPSTREAM
+        )
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def _deliver(self, messages: list[Message]) -> bool:
+        try:
+            for message in messages:
+                await self._send(message)
+                self.stats.messages_out += 1
+            return True
+        except Exception:
+            self.stats.send_errors += 1
+            self._count("send-failed")
+            return False
+
+    async def _send_now(self, frame: Frame) -> None:
+        try:
+            messages = self.serializer.encode(frame)
+        except Exception as exc:  # the protocol refused it (too big, bad state...)
+            self._count("encode")
+            await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)
+            return
+        if messages:
+            await self._deliver(messages)
+
+    async def _send_chunk(self, chunk: bytes) -> None:
+        if not self._speaking:
+            await self._started_speaking()
+        frame = OutputAudioFrame(chunk, self._wire_rate, self._wire_channels)
+        try:
+            messages = self.serializer.encode(frame)
+        except Exception as exc:
+            self._count("encode")
+            await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)
+            messages = None
+        if messages is not None and await self._deliver(messages):
+            ms = len(chunk) / self._bytes_per_ms
+            self.stats.audio_ms_sent += ms
+            self._utt_played_ms += ms
+        self._pacer.advance(len(chunk) // (2 * self._wire_channels))
+
+    async def _end_utterance_mark(self) -> None:
+        if not self.serializer.playback_marks:
+            return
+        self._mark_seq += 1
+        name = f"{self.name}-utt-{self._mark_seq}"
+        self._marks_out.add(name)
+        await self._send_now(PlaybackMarkFrame(name))
+
+    # -- the playback task ---------------------------------------------------------------------
+
+    async def _play(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        queue = self._playq
+        while True:
+            queue = self._playq
+            if not queue:
+                if self._speaking:
+                    await self._idle_while_speaking()
+                    continue
+                wake.clear()
+                await wake.wait()
+                continue
+            kind, epoch, payload = queue.popleft()
+            self._busy = True
+            try:
+                if kind == _AUDIO:
+                    self._queued_ms = max(0.0, self._queued_ms - len(payload) / self._bytes_per_ms)
+                    if self._space is not None:
+                        self._space.set()
+                    if epoch < self.epoch:
+                        self._count("stale")
+                        continue
+                    if self.pace:
+                        await self._pacer.wait()
+                        if epoch < self.epoch:  # interrupted while waiting
+                            self._count("interrupted")
+                            continue
+                    await self._send_chunk(payload)
+                elif kind == _MESSAGE:
+                    await self._send_now(payload)
+                elif kind == _UTT_END:
+                    if self._speaking:
+                        await self._end_utterance_mark()
+                else:  # _END
+                    await self._finish(payload)
+                    return
+            finally:
+                self._busy = False
+
+    async def _idle_while_speaking(self) -> None:
+        """Nothing queued but the bot is speaking: wait for the audio already sent to
+        play out (or for the peer's mark), then declare the utterance over."""
+        wake = self._wake
+        assert wake is not None
+        if self._marks_out:
+            wake.clear()
+            await wake.wait()  # the mark comes back, or more audio arrives
+            if self._marks_out or self._playq:
+                return
+            await self._stopped_speaking()
+            return
+        remaining = self._pacer.due() - self.clock.now() + self.stop_grace
+        if remaining > 0:
+            wake.clear()
+            timer = self.clock.call_later(remaining, wake.set)
+            try:
+                await wake.wait()
+            finally:
+                timer.cancel()
+            if self._playq or self._pacer.due() - self.clock.now() + self.stop_grace > 1e-6:
+                return
+        if self.serializer.playback_marks and not self._marks_out:
+            await self._end_utterance_mark()
+            return
+        await self._stopped_speaking()
+
+    async def _finish(self, frame: EndFrame) -> None:
+        """Drain: the EndFrame reached the head of the queue, so everything before it was
+        sent. Flush the last partial chunk, let it play, say goodbye, pass the EndFrame."""
+        self._closing = True
+        tail = self._chunker.flush(pad=True)
+        if tail:
+            if self.pace:
+                await self._pacer.wait()
+            await self._send_chunk(tail)
+        if self._speaking:
+            if self.pace:
+                remaining = self._pacer.due() - self.clock.now()
+                if remaining > 0:
+                    await self.clock.sleep(remaining)
+            await self._stopped_speaking()
+        await self._deliver(self.serializer.close())
+        await self.push(frame, DOWNSTREAM)
