@@ -14,17 +14,13 @@ from wavewire.frames import (
 )
 from wavewire.pipelines import PipelineTask
 from wavewire.processors import FrameProcessor
+from wavewire.testing import start_task
 
 from .helpers import Gate, Recorder, Slow
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
 
 
-async def _running(task: PipelineTask) -> asyncio.Task:
-    runner = asyncio.create_task(task.run())
-    while task.state.value != "running":
-        await asyncio.sleep(0)
-    return runner
 
 
 class Source(FrameProcessor):
@@ -42,7 +38,7 @@ async def test_two_concurrent_producers_never_deliver_stale_data_after_interrupt
     task = PipelineTask([producer, slow, out])
     delivered: list = []
     task.set_taps(down=delivered.append)
-    runner = await _running(task)
+    runner = await start_task(task)
 
     produced_epoch: dict[str, int] = {}
 
@@ -88,7 +84,7 @@ async def test_interruption_reaches_every_processor_while_data_is_queued():
     gate = Gate(queued=True, name="gate")
     recs = [Recorder(name=f"r{i}") for i in range(3)]
     task = PipelineTask([recs[0], gate, recs[1], recs[2]])
-    runner = await _running(task)
+    runner = await start_task(task)
     for i in range(10):
         await task.queue_frame(TextFrame(str(i)))
     await asyncio.wait_for(gate.entered.wait(), 1)
@@ -106,7 +102,7 @@ async def test_system_and_control_frames_survive_interruption():
     gate = Gate(queued=True)
     out = Recorder()
     task = PipelineTask([gate, out])
-    runner = await _running(task)
+    runner = await start_task(task)
     await task.queue_frame(TextFrame("held"))
     await asyncio.wait_for(gate.entered.wait(), 1)
     await task.queue_frame(TextFrame("queued"))
@@ -127,7 +123,7 @@ async def test_producer_can_stamp_frames_with_the_epoch_its_work_began():
     task = PipelineTask([producer, out])
     delivered: list = []
     task.set_taps(down=delivered.append)
-    runner = await _running(task)
+    runner = await start_task(task)
     started_in = producer.epoch
     await task.interrupt()
     late = TextFrame("late result of old work")

@@ -15,7 +15,7 @@ from wavewire.frames import (
 )
 from wavewire.pipelines import ParallelPipeline, Pipeline, PipelineParams, PipelineTask
 from wavewire.processors import FrameProcessor, FunctionFilter, Identity
-from wavewire.testing import FakeClock, Up, run_test
+from wavewire.testing import FakeClock, Up, run_test, start_task
 
 from .helpers import Gate, Recorder, Suffix
 
@@ -85,9 +85,7 @@ async def test_parallel_end_waits_for_every_branch_including_queued_ones():
     gate = Gate(queued=True, name="slow-branch")
     out = Recorder()
     task = PipelineTask([ParallelPipeline([gate], [Identity()]), out])
-    runner = asyncio.create_task(task.run())
-    while task.state.value != "running":
-        await asyncio.sleep(0)
+    runner = await start_task(task)
     await task.queue_frame(TextFrame("x"))
     await task.stop_when_done()
     await asyncio.sleep(0.01)
@@ -115,9 +113,7 @@ async def test_parallel_branch_that_swallows_end_is_cancelled_at_the_deadline():
         params=PipelineParams(end_timeout=3.0),
         clock=clock,
     )
-    runner = asyncio.create_task(task.run())
-    while task.state.value != "running":
-        await asyncio.sleep(0)
+    runner = await start_task(task)
     await task.stop_when_done()
     await clock.advance(2.9)
     assert not runner.done() and task.state.value == "ending"

@@ -28,7 +28,7 @@ from wavewire.processors import (
     Identity,
 )
 from wavewire.processors.base import FrameQueue
-from wavewire.testing import Up, run_test
+from wavewire.testing import Up, run_test, start_task
 
 from .helpers import Gate, Recorder, Suffix
 
@@ -179,9 +179,7 @@ async def test_queued_processor_keeps_order_and_lets_system_frames_overtake():
     gate = Gate(queued=True, name="gate")
     rec = Recorder()
     task = PipelineTask([gate, rec])
-    runner = asyncio.create_task(task.run())
-    while not task.state.value == "running":
-        await asyncio.sleep(0)
+    runner = await start_task(task)
     for i in range(3):
         await task.queue_frame(TextFrame(str(i)))
     await task.queue_frame(TTSStoppedFrame())
@@ -204,9 +202,7 @@ async def test_interruption_empties_queue_of_data_but_keeps_control():
     gate = Gate(queued=True, name="gate", cancel_on_interruption=True)
     rec = Recorder()
     task = PipelineTask([gate, rec])
-    runner = asyncio.create_task(task.run())
-    while not task.state.value == "running":
-        await asyncio.sleep(0)
+    runner = await start_task(task)
     for i in range(4):
         await task.queue_frame(TextFrame(str(i)))
     await task.queue_frame(TTSStoppedFrame())

@@ -47,8 +47,7 @@ async def test_sigterm_drains_sessions_then_second_signal_cancels():
     t2 = PipelineTask([HoldsEnd(60), stuck])
     runner = PipelineRunner(handle_sigint=True, drain_timeout=30)
     run = asyncio.create_task(runner.run(t1, t2))
-    while not (t1.state is TaskState.RUNNING and t2.state is TaskState.RUNNING):
-        await asyncio.sleep(0.001)
+    assert await t1.wait_started(5) and await t2.wait_started(5)
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(t1.wait_closed(5), 5)
     assert quick.types()[-1] is EndFrame

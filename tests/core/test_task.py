@@ -21,19 +21,13 @@ from wavewire.pipelines import BaseObserver, PipelineParams, PipelineTask, TaskS
 from wavewire.pipelines.task import _TRANSITIONS
 from wavewire.processors import FrameProcessor, Identity
 from wavewire.processors.base import UPSTREAM
-from wavewire.testing import FakeClock, run_test
+from wavewire.testing import FakeClock, run_test, start_task
 
 from .helpers import Gate, Recorder
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
 
 
-async def _running(task: PipelineTask) -> asyncio.Task:
-    runner = asyncio.create_task(task.run())
-    while task.state is TaskState.IDLE or task.state is TaskState.STARTING:
-        assert not runner.done()
-        await asyncio.sleep(0)
-    return runner
 
 
 def test_lifecycle_table_has_cancel_from_every_live_state_and_nothing_after_closed():
@@ -45,7 +39,7 @@ def test_lifecycle_table_has_cancel_from_every_live_state_and_nothing_after_clos
 async def test_illegal_transitions_raise():
     task = PipelineTask([Identity()])
     await run_test([Identity()], frames_to_send=[])  # sanity: a normal run
-    runner = await _running(task)
+    runner = await start_task(task)
     with pytest.raises(InvalidStateError):
         await task.run()  # already running
     await task.stop_when_done()
@@ -70,7 +64,7 @@ async def test_end_frame_drains_everything_queued_before_it():
     gate = Gate(queued=True, queue_size=100)
     out = Recorder()
     task = PipelineTask([gate, out])
-    runner = await _running(task)
+    runner = await start_task(task)
     for i in range(20):
         await task.queue_frame(TextFrame(str(i)))
     await task.stop_when_done()
@@ -87,7 +81,7 @@ async def test_cancel_stops_at_once_and_delivers_no_queued_data():
     task = PipelineTask([gate, out])
     ended = []
     task.add_event_handler("on_pipeline_ended", lambda t, f: ended.append(f))
-    runner = await _running(task)
+    runner = await start_task(task)
     for i in range(5):
         await task.queue_frame(TextFrame(str(i)))
     await task.cancel("user hung up")
@@ -113,7 +107,7 @@ async def test_idle_timeout_fires_and_activity_resets_it():
     )
     fired = []
     task.add_event_handler("on_idle_timeout", lambda t: fired.append(clock.now()))
-    runner = await _running(task)
+    runner = await start_task(task)
     await clock.advance(8)
     await task.queue_frame(UserStartedSpeakingFrame())  # activity at t=8
     await clock.advance(8)  # t=16: idle only 8 s
@@ -128,7 +122,7 @@ async def test_max_duration_ends_the_session_gracefully():
     clock = FakeClock()
     out = Recorder()
     task = PipelineTask([out], params=PipelineParams(max_duration=60.0), clock=clock)
-    runner = await _running(task)
+    runner = await start_task(task)
     await clock.advance(59)
     assert not runner.done()
     await clock.advance(2)
@@ -161,8 +155,7 @@ class StartsBackgroundWork(FrameProcessor):
         self.create_task(self._forever(), "forever")
 
     async def _forever(self):
-        while True:
-            await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # never set: runs until the session cancels it
 
 
 class RaisesOnStart(FrameProcessor):
@@ -189,7 +182,7 @@ class RaisesEverywhere(FrameProcessor):
 async def test_a_closed_session_leaves_no_task_behind(procs, owned):
     before = set(asyncio.all_tasks())
     task = PipelineTask(procs)
-    runner = await _running(task)
+    runner = await start_task(task)
     assert len(task.tasks) == owned
     await task.queue_frame(TextFrame("x"))
     await task.stop_when_done()
@@ -223,7 +216,7 @@ async def test_background_task_failure_is_reported():
     errors: list[ErrorFrame] = []
     task = PipelineTask([Crashes()])
     task.add_event_handler("on_pipeline_error", lambda t, e: errors.append(e))
-    runner = await _running(task)
+    runner = await start_task(task)
     for _ in range(5):
         await asyncio.sleep(0)
     await task.stop_when_done()
@@ -234,7 +227,7 @@ async def test_background_task_failure_is_reported():
 async def test_external_cancellation_of_run_still_cleans_up():
     task = PipelineTask([StartsBackgroundWork()])
     before = set(asyncio.all_tasks())
-    runner = await _running(task)
+    runner = await start_task(task)
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await runner
@@ -265,7 +258,7 @@ async def test_observers_see_pushes_and_cost_nothing_when_absent():
 async def test_queue_frame_while_cancelling_is_counted_not_lost_silently():
     gate = Gate(queued=True)
     task = PipelineTask([gate])
-    runner = await _running(task)
+    runner = await start_task(task)
     task._request_cancel("test")
     task._state = TaskState.CANCELLING  # as seen by producers racing the shutdown
     await task.queue_frame(TextFrame("racing"))

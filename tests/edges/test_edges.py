@@ -27,11 +27,11 @@ from wavewire.frames import (
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
-from wavewire.pipelines import PipelineParams, PipelineTask, TaskState
+from wavewire.pipelines import PipelineParams, PipelineTask
 from wavewire.processors import FrameProcessor
 from wavewire.serializers.base import FrameSerializer, WireFormat
 from wavewire.serializers.raw import RawSerializer
-from wavewire.testing import FakeClock
+from wavewire.testing import FakeClock, start_task
 from wavewire.transports.edges import InputEdge, OutputEdge
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
@@ -50,12 +50,6 @@ def silence(ms: int, rate: int, channels: int = 1) -> bytes:
     return bytes(2 * channels * rate * ms // 1000)
 
 
-async def start(task: PipelineTask) -> asyncio.Task:
-    runner = asyncio.create_task(task.run())
-    while task.state in (TaskState.IDLE, TaskState.STARTING):
-        assert not runner.done()
-        await asyncio.sleep(0)
-    return runner
 
 
 class Sent:
@@ -80,7 +74,7 @@ async def test_input_edge_converts_rate_and_channels_to_the_pipeline_format():
     task = PipelineTask([edge], params=PipelineParams(sample_rate=16000, num_channels=1))
     out: list = []
     task.set_taps(down=out.append)
-    runner = await start(task)
+    runner = await start_task(task)
     for _ in range(10):
         await edge.feed(tone(20, 48000, channels=2))
     await task.stop_when_done()
@@ -118,7 +112,7 @@ async def test_input_edge_bad_input_is_reported_counted_and_the_session_goes_on(
     up: list = []
     down: list = []
     task.set_taps(down=down.append, up=up.append)
-    runner = await start(task)
+    runner = await start_task(task)
     for msg in (b"good", b"bad", b"odd", b"empty", b"rate", b"chan", b"good"):
         await edge.feed(msg)
     with pytest.raises(ProtocolError) as info:
@@ -138,7 +132,7 @@ async def test_input_edge_reports_only_the_first_errors_of_a_flood():
     task = PipelineTask([edge])
     up: list = []
     task.set_taps(up=up.append)
-    runner = await start(task)
+    runner = await start_task(task)
     for _ in range(100):
         await edge.feed(b"bad")
     await task.stop_when_done()
@@ -155,7 +149,7 @@ async def test_input_edge_vad_emits_speaking_events_and_interrupts():
     task = PipelineTask([edge])
     down: list = []
     task.set_taps(down=down.append)
-    runner = await start(task)
+    runner = await start_task(task)
     for chunk in [silence(20, 16000)] * 10 + [tone(20, 16000)] * 20 + [silence(20, 16000)] * 20:
         await edge.feed(chunk)
     await task.stop_when_done()
@@ -180,7 +174,7 @@ async def test_output_edge_paces_in_real_time_from_the_media_clock():
     bot = Bot()
     edge = OutputEdge(RawSerializer(), sent, max_lead=0.04)
     task = PipelineTask([bot, edge], clock=clock)
-    runner = await start(task)
+    runner = await start_task(task)
     await bot.push(OutputAudioFrame(tone(1000, 16000), 16000))  # 1 s at once (fast TTS)
     await clock.advance(0)  # let the player run at t=0
     for _ in range(60):
@@ -202,7 +196,7 @@ async def test_output_edge_catches_up_after_a_stall_without_lasting_delay():
     bot = Bot()
     edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
     task = PipelineTask([bot, edge], clock=clock)
-    runner = await start(task)
+    runner = await start_task(task)
     # Real-time producer: 20 ms every 20 ms, with a 100 ms stall after 1 s.
     for i in range(100):
         await bot.push(OutputAudioFrame(tone(20, 16000), 16000))
@@ -227,7 +221,7 @@ async def test_barge_in_clears_the_queue_within_one_frame_and_reports_what_was_h
     up: list = []
     down: list = []
     task.set_taps(down=down.append, up=up.append)
-    runner = await start(task)
+    runner = await start_task(task)
     await bot.push(TTSStartedFrame())
     words = ["one", "two", "three", "four"]
     for w in words:  # each word: a text frame then 500 ms of audio
@@ -267,7 +261,7 @@ async def test_uninterrupted_utterance_is_reported_whole_after_playback_ends():
     task = PipelineTask([bot, edge], clock=clock)
     up: list = []
     task.set_taps(up=up.append)
-    runner = await start(task)
+    runner = await start_task(task)
     await bot.push(TextFrame("hello"))
     await bot.push(OutputAudioFrame(tone(300, 16000), 16000))
     await clock.advance(0.3)
@@ -305,7 +299,7 @@ async def test_with_marks_the_bot_stops_speaking_when_the_last_mark_comes_back()
     task = PipelineTask([bot, edge], clock=clock)
     up: list = []
     task.set_taps(up=up.append)
-    runner = await start(task)
+    runner = await start_task(task)
     await bot.push(OutputAudioFrame(tone(200, 16000), 16000))
     await bot.push(TTSStoppedFrame())
     await clock.advance(1.0)
@@ -335,7 +329,7 @@ async def test_end_frame_drains_the_playback_queue_then_closes_the_protocol():
     bot = Bot()
     edge = OutputEdge(Closing(), sent, max_lead=0.0)
     task = PipelineTask([bot, edge], clock=clock)
-    runner = await start(task)
+    runner = await start_task(task)
     await bot.push(OutputAudioFrame(tone(510, 16000), 16000))  # 25.5 chunks
     await bot.push(OutputTransportMessageFrame({"after": "audio"}))
     await task.stop_when_done()
@@ -355,7 +349,7 @@ async def test_back_pressure_waits_instead_of_dropping():
     bot = Bot()
     edge = OutputEdge(RawSerializer(), sent, max_queue_ms=200, max_lead=0.0)
     task = PipelineTask([bot, edge], clock=clock)
-    runner = await start(task)
+    runner = await start_task(task)
     async def produce():
         await bot.push(OutputAudioFrame(tone(1000, 16000), 16000))
         for _ in range(5):
@@ -382,7 +376,7 @@ async def test_output_edge_converts_to_the_wire_format():
     bot = Bot()
     edge = OutputEdge(RawSerializer(sample_rate=8000), sent, max_lead=0.0)
     task = PipelineTask([bot, edge], clock=clock)
-    runner = await start(task)
+    runner = await start_task(task)
     await bot.push(OutputAudioFrame(tone(200, 16000, channels=2), 16000, 2))
     await task.stop_when_done()
     await clock.advance(1)

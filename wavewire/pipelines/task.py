@@ -235,6 +235,7 @@ class PipelineTask(SessionContext, EventEmitter):
         self._pending: list[tuple[Frame, FrameDirection]] = []
         self._done: asyncio.Future[tuple[str, Any]] | None = None
         self._closed = asyncio.Event()
+        self._started = asyncio.Event()
         self._group: SessionTaskGroup | None = None
         self._run_task: asyncio.Task | None = None
         self._timers: list[Any] = []
@@ -355,6 +356,7 @@ class PipelineTask(SessionContext, EventEmitter):
         unless called from inside the session itself."""
         if self._state is TaskState.IDLE:
             self._transition("cancel")
+            self._started.set()
             self._closed.set()
             return
         self._request_cancel(reason)
@@ -366,6 +368,15 @@ class PipelineTask(SessionContext, EventEmitter):
             await asyncio.wait_for(self._closed.wait(), wait)
         except TimeoutError:
             logger.warning(f"{self.name}: did not close within {wait:.1f}s of cancel")
+
+    async def wait_started(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the session runs (or has already ended);
+        True if it is running."""
+        try:
+            await asyncio.wait_for(self._started.wait(), timeout)
+        except TimeoutError:
+            return False
+        return self._state is TaskState.RUNNING or self._state is TaskState.ENDING
 
     async def wait_closed(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the session to close; True if it did."""
@@ -474,6 +485,7 @@ class PipelineTask(SessionContext, EventEmitter):
                 self._request_cancel("start failed")
             if self._state is TaskState.STARTING and not self._done.done():
                 self._transition("started")
+                self._started.set()
                 await self.call_event_handler("on_pipeline_started", start)
                 self._arm_timers()
                 pending, self._pending = self._pending, []
@@ -530,6 +542,7 @@ class PipelineTask(SessionContext, EventEmitter):
             logger.warning(f"{self.name}: {stuck} task(s) did not stop within {timeout}s")
         self._pending.clear()
         self._transition("ended" if kind == "ended" else "cancelled")
+        self._started.set()  # nobody waits for a start that will never come
         self._closed.set()
         if kind != "ended":
             await self.call_event_handler("on_pipeline_cancelled", final)

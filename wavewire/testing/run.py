@@ -9,10 +9,24 @@ from dataclasses import dataclass, field
 from ..clock import Clock
 from ..frames import EndFrame, Frame, StartFrame
 from ..pipelines.observers import BaseObserver
-from ..pipelines.task import PipelineParams, PipelineTask, TaskState
+from ..pipelines.task import PipelineParams, PipelineTask
 from ..processors.base import DOWNSTREAM, UPSTREAM, FrameProcessor
 
-__all__ = ["Sleep", "Up", "RunResult", "run_test", "assert_frame_types"]
+__all__ = ["Sleep", "Up", "RunResult", "run_test", "assert_frame_types", "start_task"]
+
+
+async def start_task(task: PipelineTask, timeout: float = 5.0) -> asyncio.Task:
+    """Run ``task`` in the background and return once it is running (its ``run()`` task
+    is returned, to await or cancel). Raises ``TimeoutError`` if it does not start."""
+    runner = asyncio.get_running_loop().create_task(task.run(), name=f"run:{task.name}")
+    if not await task.wait_started(timeout):
+        if not runner.done():
+            runner.cancel()
+        await asyncio.wait({runner}, timeout=timeout)
+        if runner.done() and not runner.cancelled() and runner.exception() is not None:
+            raise runner.exception()  # type: ignore[misc]
+        raise TimeoutError(f"{task.name} did not start within {timeout}s")
+    return runner
 
 
 @dataclass(slots=True)
@@ -80,10 +94,7 @@ async def run_test(
     runner = asyncio.get_running_loop().create_task(task.run(), name="run_test")
     try:
         async with asyncio.timeout(timeout):
-            while task.state is TaskState.IDLE or task.state is TaskState.STARTING:
-                if runner.done():
-                    break
-                await asyncio.sleep(0)
+            await task.wait_started(timeout)
             for item in frames_to_send:
                 if isinstance(item, Sleep):
                     advance = getattr(clock, "advance", None)
