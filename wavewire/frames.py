@@ -368,13 +368,11 @@ class TTSSpeakFrame(DataFrame):
 
 
 @dataclass(slots=True)
-class TranscriptionFrame(DataFrame):
-    """A final transcription of user speech.
-
-    Not a :class:`TextFrame` subclass, so a TTS never speaks the user's words back."""
+class _Transcription(DataFrame):
+    """Fields shared by final and interim transcriptions."""
 
     text: str
-    """The transcribed text."""
+    """The transcribed text (so far, for an interim one)."""
     user_id: str = ""
     """Who spoke."""
     timestamp: str = ""
@@ -386,19 +384,15 @@ class TranscriptionFrame(DataFrame):
 
 
 @dataclass(slots=True)
-class InterimTranscriptionFrame(DataFrame):
-    """A partial transcription that may still change."""
+class TranscriptionFrame(_Transcription):
+    """A final transcription of user speech.
 
-    text: str
-    """The text so far."""
-    user_id: str = ""
-    """Who spoke."""
-    timestamp: str = ""
-    """ISO-8601 time of the transcription."""
-    language: str | None = None
-    """Detected or configured language, when known."""
-    result: Any = field(default=None, repr=False)
-    """The provider's raw result."""
+    Not a :class:`TextFrame` subclass, so a TTS never speaks the user's words back."""
+
+
+@dataclass(slots=True)
+class InterimTranscriptionFrame(_Transcription):
+    """A partial transcription that may still change (not a final one)."""
 
 
 # --- LLM -------------------------------------------------------------------------
