@@ -28,6 +28,7 @@ Events: ``on_connected(client)``, ``on_disconnected(client, code, reason)``,
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl as ssl_module
 from collections import deque
@@ -42,7 +43,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from ..errors import AuthError, ConnectError, ProtocolError
 from ..events import EventEmitter
 from ..pipelines.taskgroup import SessionTaskGroup
-from .auth import redact_text
+from .auth import RedactingFilter, redact_text
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -52,6 +53,14 @@ __all__ = ["Backoff", "ClientStats", "WebSocketClient", "RETRY_CLOSE_CODES"]
 
 RETRY_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014})
 """Close codes after which the client reconnects (the peer went away or was busy)."""
+
+
+def _client_logger() -> logging.Logger:
+    """The logger given to ``websockets`` (debug output shows URLs and headers)."""
+    log = logging.getLogger("wavewire.websockets.client")
+    if not any(isinstance(f, RedactingFilter) for f in log.filters):
+        log.addFilter(RedactingFilter())
+    return log
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +232,7 @@ class WebSocketClient(EventEmitter):
                 close_timeout=self.close_timeout,
                 max_size=self.max_size,
                 proxy=self.proxy,  # type: ignore[arg-type]
+                logger=_client_logger(),
                 **extra,
             )
         except InvalidStatus as exc:

@@ -77,10 +77,10 @@ _LIVE = (TaskState.STARTING, TaskState.RUNNING, TaskState.ENDING)
 _RETRY_LATER = 1013
 
 
-def _ws_logger() -> logging.Logger:
-    """The logger given to ``websockets``: its debug output includes request lines, so
-    every record goes through the redacting filter."""
-    log = logging.getLogger("wavewire.websockets")
+def ws_logger(name: str = "wavewire.websockets") -> logging.Logger:
+    """A logger for ``websockets``: its debug output includes request lines and headers,
+    so every record goes through the redacting filter."""
+    log = logging.getLogger(name)
     if not any(isinstance(f, RedactingFilter) for f in log.filters):
         log.addFilter(RedactingFilter())
     return log
@@ -273,7 +273,7 @@ class WebSocketServer(EventEmitter):
             ping_timeout=self.ping_timeout,
             open_timeout=self.open_timeout,
             close_timeout=self.close_timeout,
-            logger=_ws_logger(),
+            logger=ws_logger(),
             **kwargs,
         )
         await self.call_event_handler("on_websocket_ready")
