@@ -511,10 +511,13 @@ class WebSocketServer(EventEmitter):
     async def _create_session(
         self, route: Route, info: ConnectionInfo, serializer: FrameSerializer
     ) -> ServerSession | None:
+        resume_window = route.resume_window
         if route.role == "both":
             in_ser = out_ser = serializer
         else:
             partner = self._partner(route)
+            if route.role == "output":
+                resume_window = partner.resume_window  # the input route's window
             other = partner.serializer(dataclasses.replace(info, route=partner.pattern,
                                                            role=partner.role))
             in_ser, out_ser = (serializer, other) if route.role == "input" else (other, serializer)
@@ -542,7 +545,7 @@ class WebSocketServer(EventEmitter):
             vad=self.vad() if self.vad is not None else None,
             pace=self.pace,
             output_buffer=self.output_buffer,
-            resume_window=route.resume_window,
+            resume_window=resume_window,
         )
         old = self.registry.get(info.key)
         if old is not None:
