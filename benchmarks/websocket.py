@@ -1,0 +1,629 @@
+"""WebSocket echo under load: wavewire vs pipecat-ai's FastAPI transport vs bare websockets.
+
+Run from a checkout::
+
+    python benchmarks/websocket.py            # ~10 s per load step, ~5 min
+    python benchmarks/websocket.py --quick    # ~4 s per step, ~1.5 min
+
+Three servers, each in its own process, restarted fresh for every measurement:
+
+* **wavewire**: ``python -m wavewire serve --bot echo`` (raw PCM on ``/ws``);
+* **pipecat**: pipecat-ai 1.14's ``FastAPIWebsocketTransport`` under uvicorn, one
+  pipeline per connection ``[transport.input(), Echo(), transport.output()]``, the echo
+  turning ``InputAudioRawFrame`` into ``OutputAudioRawFrame``, a ``FrameSerializer``
+  written here that treats binary messages as raw PCM, 20 ms output chunks, and the lean
+  task settings of ``benchmarks/pipeline.py`` (no RTVI, turn tracking, idle timeout,
+  tracing or metrics: pipecat's best case);
+* **websockets**: a bare ``websockets`` echo handler (the floor: no framework at all).
+
+The load (``benchmarks/_wsload.py``, one process) opens C connections, each streaming a
+20 ms frame (640 bytes, 16 kHz mono) in real time for the step's duration, with a stamp
+in the PCM to time each echo. C doubles from 50 until a step is no longer real time
+(RTT p99 >= 50 ms, a lost frame or a refused connection), then one step between the
+last pass and the first failure. Per step it reports RTT p50/p99 (frames sent after the
+first second), loss, the server's CPU per echoed frame (``/proc/<pid>/task/*/schedstat``
+over the measured window ÷ frames echoed in it), the server's RSS growth ÷ C, and how
+late the load generator itself was (if it is late the step says ``gen-bound``: the
+generator, not the server, ran out of CPU; this is a 2-core machine shared by both).
+
+Sessions per core = 20,000 ÷ (µs per echoed frame): a session is 50 frames a second.
+
+The stall test: 50 clients, all stop reading and sending for 100 ms after 3 s, then send
+what is due at once and carry on on their original schedule. It reports the RTT p50
+before the stall and from 1 s after it to the end; a server that paces from a clock it
+restarts after an underrun keeps the stall as permanent extra delay.
+
+Not a test: it prints tables (and ``--json`` writes the numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import REPO, machine_info, percentile, pipecat_version, print_table, quiet_logs
+
+HOST = "127.0.0.1"
+RATE = 16000
+HERE = Path(__file__).resolve()
+LOADER = HERE.parent / "_wsload.py"
+FRAMEWORKS = ("wavewire", "pipecat", "websockets")
+RT_P99_MS = 50.0
+GEN_LATE_MS = 10.0  # generator p99 lateness above this: the step is not the server's verdict
+SERVER_LIFETIME = 900.0  # a server started here exits by itself after this long
+
+
+# ---------------------------------------------------------------------------------------
+# Servers (``--serve NAME``): run in a child process of the controller.
+
+
+def serve_websockets(port: int) -> None:
+    """The floor: a bare websockets echo."""
+    import asyncio
+
+    from websockets.asyncio.server import serve
+
+    async def echo(ws: Any) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def main() -> None:
+        async with serve(echo, HOST, port, compression=None, max_size=1 << 20):
+            await asyncio.sleep(SERVER_LIFETIME)
+
+    asyncio.run(main())
+
+
+def serve_pipecat(port: int) -> None:
+    """pipecat-ai's FastAPI WebSocket transport under uvicorn, an echo pipeline each."""
+    quiet_logs()
+    import uvicorn
+    from fastapi import FastAPI, WebSocket
+    from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+    from pipecat.processors.frame_processor import FrameProcessor
+    from pipecat.serializers.base_serializer import FrameSerializer
+    from pipecat.transports.websocket.fastapi import (
+        FastAPIWebsocketParams,
+        FastAPIWebsocketTransport,
+    )
+    from pipecat.workers.runner import WorkerRunner
+
+    class RawPCMSerializer(FrameSerializer):
+        """Binary message = 16 kHz mono s16le PCM, both ways; nothing else is carried."""
+
+        async def serialize(self, frame: Any) -> bytes | None:
+            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
+
+        async def deserialize(self, data: str | bytes) -> Any:
+            if isinstance(data, bytes | bytearray) and data:
+                return InputAudioRawFrame(audio=bytes(data), sample_rate=RATE, num_channels=1)
+            return None
+
+    class Echo(FrameProcessor):
+        async def process_frame(self, frame: Any, direction: Any) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, InputAudioRawFrame):
+                out = OutputAudioRawFrame(
+                    audio=frame.audio,
+                    sample_rate=frame.sample_rate,
+                    num_channels=frame.num_channels,
+                )
+                await self.push_frame(out, direction)
+            else:
+                await self.push_frame(frame, direction)
+
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        transport = FastAPIWebsocketTransport(
+            websocket,
+            FastAPIWebsocketParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                audio_in_sample_rate=RATE,
+                audio_out_sample_rate=RATE,
+                audio_out_10ms_chunks=2,
+                serializer=RawPCMSerializer(),
+            ),
+        )
+        worker = PipelineWorker(
+            Pipeline([transport.input(), Echo(), transport.output()]),
+            params=PipelineParams(
+                audio_in_sample_rate=RATE,
+                audio_out_sample_rate=RATE,
+                enable_metrics=False,
+                enable_usage_metrics=False,
+                enable_heartbeats=False,
+            ),
+            enable_rtvi=False,
+            enable_turn_tracking=False,
+            idle_timeout_secs=None,
+            enable_tracing=False,
+        )
+
+        @transport.event_handler("on_client_disconnected")
+        async def _gone(_transport: Any, _client: Any) -> None:
+            await worker.cancel()
+
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        await runner.run()
+
+    signal.signal(signal.SIGALRM, lambda *_: os._exit(0))
+    signal.alarm(int(SERVER_LIFETIME))
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", lifespan="off")
+
+
+# ---------------------------------------------------------------------------------------
+# Controller side.
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: SIGTERM this child if the benchmark process dies (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class Server:
+    """One server process under test."""
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self.output: str | None = None
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(  # closed in stop()
+            prefix=f"ws-bench-{framework}-", suffix=".log", delete=False
+        )
+        if framework == "wavewire":
+            cmd = [
+                sys.executable,
+                "-m",
+                "wavewire",
+                "--log-level",
+                "WARNING",
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--bot",
+                "echo",
+            ]
+        else:
+            cmd = [sys.executable, str(HERE), "--serve", framework, "--port", str(self.port)]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        self._wait_ready(60.0)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.framework} server exited: {self.errors(20)}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.framework} server not listening after {timeout} s")
+
+    def cpu_ns(self) -> int:
+        """CPU time of every thread of the server so far (ns)."""
+        total = 0
+        for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+            with (
+                contextlib.suppress(OSError),
+                open(f"/proc/{self.proc.pid}/task/{task}/schedstat") as f,
+            ):
+                total += int(f.read().split()[0])
+        return total
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def errors(self, tail: int = 0) -> str:
+        """What the server printed (all of it, or the last ``tail`` non-empty lines)."""
+        if self.output is None:
+            self.log.flush()
+            text = Path(self.log.name).read_text(errors="replace")
+        else:
+            text = self.output
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        return "\n".join(lines[-tail:]) if tail else text
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.output is None:
+            self.output = self.errors()
+            self.log.close()
+            Path(self.log.name).unlink(missing_ok=True)
+
+
+def read_line(proc: subprocess.Popen[bytes], deadline: float) -> str:
+    """One line of ``proc``'s stdout, or RuntimeError at the deadline."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    chunks = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError("load generator did not answer in time")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        byte = os.read(fd, 1)
+        if not byte:
+            raise RuntimeError(f"load generator exited ({proc.poll()})")
+        if byte == b"\n":
+            return chunks.decode()
+        chunks += byte
+
+
+def sleep_until(t: float) -> None:
+    delay = t - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def run_step(
+    framework: str, clients: int, duration: float, warmup: float, stall: dict | None = None
+) -> dict[str, Any]:
+    """One measurement against a fresh server; see the module docstring."""
+    server = Server(framework)
+    load: subprocess.Popen[bytes] | None = None
+    try:
+        time.sleep(0.3)
+        rss_idle = server.rss_kib()
+        cfg = {
+            "host": HOST,
+            "port": server.port,
+            "path": "/ws",
+            "clients": clients,
+            "duration": duration,
+            "warmup": warmup,
+            "grace": 1.0,
+            "stall": stall,
+        }
+        load = subprocess.Popen(
+            [sys.executable, str(LOADER), json.dumps(cfg)],
+            cwd=REPO,
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+        ready = json.loads(read_line(load, time.monotonic() + 120).split(" ", 1)[1])
+        t0 = time.monotonic() + 0.3
+        assert load.stdin is not None
+        load.stdin.write(f"GO {t0}\n".encode())
+        load.stdin.flush()
+        sleep_until(t0 + warmup)
+        cpu_a, at_a = server.cpu_ns(), time.monotonic()
+        sleep_until(t0 + (warmup + duration) / 2)
+        rss_busy = server.rss_kib()
+        sleep_until(t0 + duration)
+        cpu_b, at_b = server.cpu_ns(), time.monotonic()
+        line = read_line(load, time.monotonic() + 60)
+        result = json.loads(line.split(" ", 1)[1])
+        load.wait(10)
+    finally:
+        if load is not None and load.poll() is None:
+            load.kill()
+            load.wait(5)
+        server.stop()
+    rtts = array("f", base64.b64decode(result.pop("rtt_ms"))).tolist()
+    loss = result["sent"] - result["echoed"]
+    cpu_s = (cpu_b - cpu_a) / 1e9
+    us_per_frame = (
+        cpu_s * 1e6 / result["echoed_window"] if result["echoed_window"] else float("nan")
+    )
+    out = {
+        "framework": framework,
+        "clients": clients,
+        "connected": ready["connected"],
+        "failed": ready["failed"],
+        "closes": result["closes"],
+        "p50_ms": percentile(rtts, 50),
+        "p99_ms": percentile(rtts, 99),
+        "max_ms": max(rtts, default=float("nan")),
+        "sent": result["sent"],
+        "lost": loss,
+        "loss_pct": 100 * loss / result["sent"] if result["sent"] else 100.0,
+        "duplicates": result["duplicates"],
+        "server_cpu_pct": 100 * cpu_s / (at_b - at_a),
+        "us_per_frame": us_per_frame,
+        "kib_per_session": (rss_busy - rss_idle) / clients,
+        "rss_idle_kib": rss_idle,
+        "gen_late_p99_ms": result["late_ms"]["p99"],
+        "gen_cpu_pct": result.get("gen_cpu_pct", float("nan")),
+        "gen_us_per_frame": result.get("gen_us_per_frame", float("nan")),
+        "timeline": result["timeline"],
+        "server_log_lines": len([ln for ln in server.errors().splitlines() if ln.strip()]),
+        "server_log_tail": server.errors(5),
+    }
+    out["realtime"] = ready["connected"] == clients and loss == 0 and out["p99_ms"] < RT_P99_MS
+    out["gen_bound"] = out["gen_late_p99_ms"] > GEN_LATE_MS
+    return out
+
+
+def verdict(step: dict[str, Any]) -> str:
+    if step["realtime"]:
+        return "real time"
+    return "gen-bound" if step["gen_bound"] else "broken"
+
+
+def ramp(
+    framework: str, duration: float, warmup: float, max_clients: int, refine: bool
+) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    clients = 50
+    last_ok = 0
+    while clients <= max_clients:
+        step = run_step(framework, clients, duration, warmup)
+        steps.append(step)
+        print(
+            f"  {framework:10s} C={clients:5d}  p50 {step['p50_ms']:7.2f} ms  "
+            f"p99 {step['p99_ms']:7.2f} ms  lost {step['lost']:6d}  "
+            f"{step['us_per_frame']:7.1f} µs/frame  cpu {step['server_cpu_pct']:5.1f}%  "
+            f"gen late p99 {step['gen_late_p99_ms']:5.1f} ms "
+            f"(gen {step['gen_cpu_pct']:.0f}% cpu, {step['gen_us_per_frame']:.0f} µs/frame)  "
+            f"{verdict(step)}",
+            flush=True,
+        )
+        if not step["realtime"]:
+            if refine and last_ok and clients - last_ok >= 100:
+                mid = (last_ok + clients) // 2 // 10 * 10
+                step = run_step(framework, mid, duration, warmup)
+                steps.append(step)
+                print(
+                    f"  {framework:10s} C={mid:5d}  p50 {step['p50_ms']:7.2f} ms  "
+                    f"p99 {step['p99_ms']:7.2f} ms  lost {step['lost']:6d}  {verdict(step)}",
+                    flush=True,
+                )
+            break
+        last_ok = clients
+        clients *= 2
+    return steps
+
+
+def stall_test(framework: str, duration: float) -> dict[str, Any]:
+    at, ms = 3.0, 100
+    step = run_step(framework, 50, duration, 1.0, stall={"at": at, "ms": ms})
+    bins = step["timeline"]
+    before = [p50 for t, p50, _p99, _n in bins if 1.0 <= t < at]
+    after = [p50 for t, p50, _p99, _n in bins if at + ms / 1000 + 1.0 <= t < duration]
+    around = [(t, p50) for t, p50, _p99, _n in bins if at - 0.2 <= t < at + 1.5]
+    base = statistics.median(before) if before else float("nan")
+    post = statistics.median(after) if after else float("nan")
+    return {
+        "framework": framework,
+        "baseline_p50_ms": base,
+        "after_p50_ms": post,
+        "added_ms": post - base,
+        "recovered": post - base < 5.0,
+        "around": around,
+        "lost": step["lost"],
+    }
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    return "-" if x != x else f"{x:.{digits}f}"  # x != x: NaN
+
+
+def ratio(ours: float, theirs: float, higher_is_better: bool = True) -> str:
+    if not ours or not theirs or ours != ours or theirs != theirs:
+        return "-"
+    r = ours / theirs if higher_is_better else theirs / ours
+    return f"{r:.1f}x"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short steps (~1.5 min in all)")
+    parser.add_argument(
+        "--frameworks",
+        default=",".join(FRAMEWORKS),
+        help="comma-separated subset of " + ",".join(FRAMEWORKS),
+    )
+    parser.add_argument("--duration", type=float, default=None, help="seconds per load step")
+    parser.add_argument("--max-clients", type=int, default=None)
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--serve", choices=("pipecat", "websockets"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    quiet_logs()
+    if args.serve == "pipecat":
+        return serve_pipecat(args.port)
+    if args.serve == "websockets":
+        return serve_websockets(args.port)
+
+    frameworks = [f for f in args.frameworks.split(",") if f]
+    if "pipecat" in frameworks and pipecat_version() is None:
+        print("pipecat-ai is not installed: measuring without it")
+        frameworks.remove("pipecat")
+    duration = args.duration or (4.0 if args.quick else 10.0)
+    warmup = 1.0
+    max_clients = args.max_clients or (800 if args.quick else 1600)
+    stall_duration = 6.0 if args.quick else 8.0
+    info = machine_info()
+    print(
+        f"WebSocket echo, {duration:g} s per step, 20 ms frames, {info['cpus']} CPUs, "
+        f"Python {info['python']}, pipecat-ai {pipecat_version() or '-'}"
+    )
+
+    ramps: dict[str, list[dict[str, Any]]] = {}
+    stalls: dict[str, dict[str, Any]] = {}
+    for fw in frameworks:
+        ramps[fw] = ramp(fw, duration, warmup, max_clients, refine=not args.quick)
+    for fw in frameworks:
+        stalls[fw] = stall_test(fw, stall_duration)
+        s = stalls[fw]
+        print(
+            f"  {fw:10s} stall: p50 {s['baseline_p50_ms']:.2f} ms before, "
+            f"{s['after_p50_ms']:.2f} ms from 1 s after (+{s['added_ms']:.2f} ms)",
+            flush=True,
+        )
+
+    print("\nPer step (RTT over frames sent after the first second; CPU = server process)")
+    rows = []
+    for fw, steps in ramps.items():
+        for st in steps:
+            rows.append(
+                [
+                    fw,
+                    str(st["clients"]),
+                    f"{st['connected']}",
+                    fmt(st["p50_ms"], 2),
+                    fmt(st["p99_ms"], 2),
+                    f"{st['loss_pct']:.2f}%",
+                    fmt(st["server_cpu_pct"], 0) + "%",
+                    fmt(st["us_per_frame"]),
+                    fmt(st["kib_per_session"]),
+                    fmt(st["gen_late_p99_ms"]),
+                    verdict(st),
+                ]
+            )
+    print_table(
+        [
+            "server",
+            "C",
+            "conn",
+            "p50 ms",
+            "p99 ms",
+            "loss",
+            "srv CPU",
+            "µs/frame",
+            "KiB/sess",
+            "gen late p99",
+            "verdict",
+        ],
+        rows,
+    )
+
+    summary: dict[str, dict[str, float]] = {}
+    for fw, steps in ramps.items():
+        at50 = steps[0]
+        ok = [s["clients"] for s in steps if s["realtime"]]
+        summary[fw] = {
+            "max_rt": max(ok, default=0),
+            "us": at50["us_per_frame"],
+            "per_core": 20000 / at50["us_per_frame"] if at50["us_per_frame"] else float("nan"),
+            "kib": max(steps, key=lambda s: s["clients"] if s["realtime"] else 0)[
+                "kib_per_session"
+            ],
+            "p99": at50["p99_ms"],
+            "stall": stalls[fw]["added_ms"] if fw in stalls else float("nan"),
+        }
+    print("\nSummary (µs/frame and p99 at C=50; KiB/session at the largest real-time step)")
+    pc = summary.get("pipecat")
+    rows = []
+    for fw, s in summary.items():
+        rows.append(
+            [
+                fw,
+                str(s["max_rt"]),
+                fmt(s["us"]),
+                fmt(s["per_core"], 0),
+                fmt(s["kib"]),
+                fmt(s["p99"], 2),
+                f"{s['stall']:+.1f}",
+                ratio(s["per_core"], pc["per_core"]) if pc else "-",
+                ratio(s["max_rt"], pc["max_rt"]) if pc else "-",
+                ratio(s["kib"], pc["kib"], higher_is_better=False) if pc else "-",
+            ]
+        )
+    print_table(
+        [
+            "server",
+            "max RT sessions (seen)",
+            "µs/frame",
+            "sessions/core",
+            "KiB/session",
+            "p99 ms @50",
+            "stall +ms",
+            "per-core vs pipecat",
+            "max RT vs pipecat",
+            "memory vs pipecat",
+        ],
+        rows,
+    )
+    if "wavewire" in summary:
+        w = summary["wavewire"]
+        print(
+            f"\nTargets: ≥ 500 real-time sessions per core (wavewire: {fmt(w['per_core'], 0)}), "
+            f"≥ 8x pipecat ({ratio(w['per_core'], pc['per_core']) if pc else '-'} per core)"
+        )
+    print("\nStall of 100 ms at t=3 s, RTT p50 per 100 ms of send time:")
+    for fw, s in stalls.items():
+        print(f"  {fw:10s} " + "  ".join(f"{t:.1f}s:{p:.0f}" for t, p in s["around"]))
+    for fw, steps in ramps.items():
+        logged = max(s["server_log_lines"] for s in steps)
+        if logged:
+            print(
+                f"\nnote: the {fw} server wrote {logged} log lines in a step; last ones:\n"
+                + max(steps, key=lambda s: s["server_log_lines"])["server_log_tail"]
+            )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"machine": info, "ramps": ramps, "stalls": stalls, "summary": summary},
+                indent=1,
+                default=str,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
