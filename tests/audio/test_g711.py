@@ -80,3 +80,38 @@ def test_empty_and_bad_input() -> None:
         alaw_encode(b"\x00")
     with pytest.raises(FrameFormatError):
         ulaw_decode("abc")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def without_audioop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force the fallback paths (translate decode, numpy encode), as on Python 3.13+."""
+    monkeypatch.setattr(g711, "_audioop", None)
+
+
+@pytest.mark.usefixtures("without_audioop")
+@pytest.mark.parametrize(
+    ("encode", "decode", "enc_ref", "dec_ref"),
+    [
+        (ulaw_encode, ulaw_decode, g711.ulaw_encode_sample, g711.ulaw_decode_sample),
+        (alaw_encode, alaw_decode, g711.alaw_encode_sample, g711.alaw_decode_sample),
+    ],
+)
+def test_fallback_paths_are_bit_exact(encode, decode, enc_ref, dec_ref) -> None:
+    assert encode(ALL_PCM) == bytes(enc_ref(s) for s in range(-32768, 32768))
+    expected = np.array([dec_ref(c) for c in range(256)], dtype="<i2").tobytes()
+    assert decode(ALL_CODES) == expected
+    # every input type the fast paths accept, and short frames
+    frame = ALL_PCM[1000:1320]
+    assert encode(memoryview(frame)) == encode(bytearray(frame)) == encode(frame)
+    codes = ALL_CODES[:160]
+    assert decode(memoryview(codes)) == decode(bytearray(codes)) == decode(codes)
+    assert encode(b"") == b"" and decode(b"") == b""
+    assert type(encode(bytearray(frame))) is bytes and type(decode(bytearray(codes))) is bytes
+
+
+@needs_audioop
+def test_audioop_path_returns_bytes_for_every_input_type() -> None:
+    frame = ALL_PCM[2000:2320]
+    for data in (frame, bytearray(frame), memoryview(frame)):
+        assert type(ulaw_encode(data)) is bytes and type(alaw_encode(data)) is bytes
+        assert ulaw_decode(ulaw_encode(data)) == ulaw_decode(bytes(ulaw_encode(frame)))
