@@ -119,6 +119,14 @@ class CloudflareAdapterSerializer(FrameSerializer):
         """JPEG video frames received."""
         self.unexpected_messages = 0
         """Binary messages received on an ingest socket (ignored)."""
+        self.connections = 0
+        """Sockets this serializer was attached to (``open()`` calls): on ``stream``, more
+        than one means the SFU reconnected; on ``ingest``, that a newer socket replaced
+        an older one."""
+
+    def open(self) -> list[Message]:
+        self.connections += 1
+        return []
 
     # --- ingest -----------------------------------------------------------------
 
