@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--sample-rate", type=int, default=16000,
                          help="wire sample rate (default 16000)")
     connect.add_argument("--channels", type=int, default=1, help="wire channels (default 1)")
+    connect.add_argument("--attempts", type=int, default=8,
+                         help="connection attempts in a row before giving up (default 8)")
     return parser
 
 
@@ -145,14 +147,17 @@ async def _connect(args: argparse.Namespace) -> int:
 
     from .bots import get_bot
     from .errors import WavewireError
-    from .transports.client import WebSocketClient
+    from .transports.client import Backoff, WebSocketClient
     from .transports.client_session import ClientSession
 
     module, _, attr = PROTOCOLS[args.protocol].partition(":")
     serializer_cls = getattr(importlib.import_module(module), attr)
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
     client = WebSocketClient(
-        args.url, lambda: serializer_cls(args.sample_rate, args.channels), headers=headers
+        args.url,
+        lambda: serializer_cls(args.sample_rate, args.channels),
+        headers=headers,
+        reconnect=Backoff(max_attempts=max(1, args.attempts)),
     )
     processors = get_bot(args.bot)(None)
     if hasattr(processors, "__await__"):

@@ -1,0 +1,194 @@
+"""``wavewire serve`` / ``connect`` in subprocesses: start on an ephemeral port, GET
+/healthz, echo over /ws, SIGTERM, exit 0 within a deadline; ``--workers``; help text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVING = re.compile(r"serving on https?://([\d.]+):(\d+)")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("WAVEWIRE_TOKEN", None)
+    return env
+
+
+async def _start(*args: str, env: dict[str, str] | None = None):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wavewire", *args,
+        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, env=env or _env(),
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    async with asyncio.timeout(30):
+        while True:
+            line = (await proc.stderr.readline()).decode()
+            if not line:
+                raise AssertionError(f"server exited early: {''.join(lines)}")
+            lines.append(line)
+            m = SERVING.search(line)
+            if m:
+                return proc, int(m.group(2))
+
+
+async def _get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    async with asyncio.timeout(10):
+        raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def _stop(proc) -> int:
+    proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        return await proc.wait()
+
+
+async def _echo(port: int, suffix: str = "", **kw) -> bytes:
+    audio = bytes(range(256)) * 5  # 1280 bytes = 40 ms at 16 kHz mono
+    async with connect(f"ws://127.0.0.1:{port}/ws{suffix}", proxy=None, **kw) as ws:
+        await ws.send(audio)
+        got = b""
+        async with asyncio.timeout(10):
+            while len(got) < len(audio):
+                got += await ws.recv()
+    assert got == audio
+    return got
+
+
+async def test_serve_smoke_healthz_echo_sigterm():
+    proc, port = await _start("serve", "--port", "0")
+    try:
+        status, body = await _get(port, "/healthz")
+        assert status == 200 and json.loads(body)["ok"] is True
+        await _echo(port)
+        status, body = await _get(port, "/metrics")
+        assert b"wavewire_sessions_total 1" in body
+    finally:
+        code = await _stop(proc)
+    assert code == 0
+
+
+async def test_serve_with_token_and_a_live_session_during_sigterm():
+    env = _env()
+    env["WAVEWIRE_TOKEN"] = "tok-123"  # from the environment: not on the command line
+    proc, port = await _start("serve", "--port", "0", "--max-sessions", "5", env=env)
+    try:
+        from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+        with pytest.raises(InvalidStatus):
+            await _echo(port)
+        await _echo(port, "?token=tok-123")
+        await _echo(port, additional_headers={"Authorization": "Bearer tok-123"})
+        ws = await connect(f"ws://127.0.0.1:{port}/ws?token=tok-123", proxy=None)
+        await ws.send(b"\x00\x00" * 320)
+        await ws.recv()
+        proc.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(20):
+                while True:
+                    await ws.recv()
+        assert ws.close_code == 1001  # drained: "going away"
+    finally:
+        if proc.returncode is None:
+            async with asyncio.timeout(30):
+                code = await proc.wait()
+    assert code == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("socket"), "SO_REUSEPORT"), reason="no SO_REUSEPORT")
+async def test_serve_workers_share_one_port():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wavewire", "serve", "--port", "0", "--workers", "2",
+        stderr=asyncio.subprocess.PIPE, env=_env(),
+    )
+    assert proc.stderr is not None
+    ports: list[int] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(ports) < 2:  # each worker says where it serves
+                line = (await proc.stderr.readline()).decode()
+                assert line, "workers exited early"
+                m = SERVING.search(line)
+                if m:
+                    ports.append(int(m.group(2)))
+        assert ports[0] == ports[1]
+        port = ports[0]
+        for _ in range(4):
+            await _echo(port)
+    finally:
+        code = await _stop(proc)
+    assert code == 0
+
+
+async def test_connect_runs_a_bot_against_a_server():
+    proc, port = await _start("serve", "--port", "0")
+    try:
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wavewire", "connect", "--protocol", "raw",
+            "--url", f"ws://127.0.0.1:{port}/ws", "--bot", "echo",
+            stderr=asyncio.subprocess.PIPE, env=_env(),
+        )
+        async with asyncio.timeout(30):
+            while True:  # the client's session shows up on the server
+                _, body = await _get(port, "/healthz")
+                if json.loads(body)["sessions"] == 1:
+                    break
+                await asyncio.sleep(0.05)
+        client.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            await client.wait()
+    finally:
+        assert await _stop(proc) == 0
+
+
+async def test_connect_fails_cleanly_without_a_server():
+    from wavewire.transports.workers import reserve_port
+
+    sock = reserve_port("127.0.0.1", 0)  # bound, not listening: connections are refused
+    port = sock.getsockname()[1]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wavewire", "connect", "--url", f"ws://127.0.0.1:{port}/ws",
+            "--attempts", "2",
+            stderr=asyncio.subprocess.PIPE, env=_env(),
+        )
+        async with asyncio.timeout(60):
+            _, err = await proc.communicate()
+    finally:
+        sock.close()
+    assert proc.returncode == 1 and b"gave up" in err
+
+
+def test_help_names_the_defaults():
+    out = subprocess.run([sys.executable, "-m", "wavewire", "serve", "--help"],
+                         capture_output=True, text=True, env=_env(), check=True).stdout
+    assert "127.0.0.1" in out and "8765" in out and "--workers" in out
+    out = subprocess.run([sys.executable, "-m", "wavewire", "connect", "--help"],
+                         capture_output=True, text=True, env=_env(), check=True).stdout
+    assert "--protocol" in out and "pipecat" in out
+
+
+def test_cli_module_imports_cheaply():
+    code = ("import sys, wavewire.cli, wavewire.transports.server; "
+            "print(sorted(m for m in ('numpy', 'loguru', 'soxr', 'google.protobuf') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_env(), check=True).stdout.strip()
+    assert out == "[]"
