@@ -1,1 +1,71 @@
-"""wavewire.transports"""
+"""WebSocket transports: the only code in wavewire that owns sockets.
+
+* :class:`WebSocketServer` (:mod:`.server`) -- many sessions per process, every protocol
+  on one port, with :class:`Route` s (:mod:`.routes`), the session registry
+  (:mod:`.registry`, :mod:`.session`), auth (:mod:`.auth`), ``/healthz`` and
+  ``/metrics`` (:mod:`.http`, :mod:`.metrics`); built-in routes in :mod:`.endpoints`.
+* :class:`WebSocketClient` (:mod:`.client`) -- reconnecting client with :class:`Backoff`;
+  :class:`ClientSession` (:mod:`.client_session`) runs a bot over it.
+* :class:`InputEdge` / :class:`OutputEdge` (:mod:`.edges`) -- the first and last
+  processor of every session.
+
+Names load lazily, so ``import wavewire.transports`` costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .auth import AuthRequest, token_auth
+    from .client import Backoff, ClientStats, WebSocketClient
+    from .client_session import ClientSession
+    from .edges import EdgeStats, InputEdge, OutputEdge
+    from .endpoints import default_routes
+    from .routes import ConnectionInfo, Route
+    from .server import WebSocketServer
+    from .session import ServerSession
+
+__all__ = [
+    "AuthRequest",
+    "Backoff",
+    "ClientSession",
+    "ClientStats",
+    "ConnectionInfo",
+    "EdgeStats",
+    "InputEdge",
+    "OutputEdge",
+    "Route",
+    "ServerSession",
+    "WebSocketClient",
+    "WebSocketServer",
+    "default_routes",
+    "token_auth",
+]
+
+_LAZY = {
+    "AuthRequest": "auth",
+    "token_auth": "auth",
+    "Backoff": "client",
+    "ClientStats": "client",
+    "WebSocketClient": "client",
+    "ClientSession": "client_session",
+    "EdgeStats": "edges",
+    "InputEdge": "edges",
+    "OutputEdge": "edges",
+    "default_routes": "endpoints",
+    "ConnectionInfo": "routes",
+    "Route": "routes",
+    "WebSocketServer": "server",
+    "ServerSession": "session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl as ssl_module
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,8 @@ from ..pipelines.taskgroup import SessionTaskGroup
 from .auth import RedactingFilter, redact_text
 
 if TYPE_CHECKING:
+    import ssl as ssl_module
+
     from ..frames import Frame
     from ..serializers.base import FrameSerializer, Message
 

@@ -37,7 +37,6 @@ import dataclasses
 import inspect
 import logging
 import signal
-import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,8 @@ from .routes import ConnectionInfo, Route, connection_info
 from .session import ServerSession
 
 if TYPE_CHECKING:
+    import ssl as ssl_module
+
     from websockets.http11 import Request, Response
 
     from ..audio.vad import VAD
