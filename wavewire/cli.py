@@ -24,6 +24,8 @@ DEFAULT_PORT = 8765
 PROTOCOLS: dict[str, str] = {
     "raw": "wavewire.serializers.raw:RawSerializer",
     "pipecat": "wavewire.serializers.pipecat:PipecatSerializer",
+    "videosdk": "wavewire.transports.providers:videosdk_client_serializer",
+    "vapi": "wavewire.transports.providers:vapi_client_serializer",
 }
 """``wavewire connect --protocol`` name → serializer class (``module:attr``)."""
 
@@ -79,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--channels", type=int, default=1, help="wire channels (default 1)")
     connect.add_argument("--attempts", type=int, default=8,
                          help="connection attempts in a row before giving up (default 8)")
+    from .emulators import EMULATORS
+
+    emulate = sub.add_parser(
+        "emulate",
+        help="play a WAV into a bot as a platform would",
+        description="Local stand-ins for Cloudflare, Twilio, VideoSDK and Vapi: play a WAV "
+        "into a bot, record what comes back, print a summary. "
+        "'wavewire emulate <platform> --help' lists its options.",
+    )
+    emulate.add_argument("platform", choices=sorted(EMULATORS))
+    emulate.add_argument("options", nargs=argparse.REMAINDER, help="the platform's options")
     return parser
 
 
@@ -113,9 +126,12 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from .audio import warm_up
     from .bots import get_bot
     from .transports.auth import token_auth
     from .transports.server import WebSocketServer
+
+    warm_up()  # numpy and tables load now, not in the first call's first frame
 
     origins: list[str | None] | None = None
     if args.origin:
@@ -145,6 +161,10 @@ async def _serve(args: argparse.Namespace) -> int:
 async def _connect(args: argparse.Namespace) -> int:
     import importlib
 
+    from .audio import warm_up
+
+    warm_up()  # not in the first frame of the call
+
     from .bots import get_bot
     from .errors import WavewireError
     from .transports.client import Backoff, WebSocketClient
@@ -152,12 +172,22 @@ async def _connect(args: argparse.Namespace) -> int:
 
     module, _, attr = PROTOCOLS[args.protocol].partition(":")
     serializer_cls = getattr(importlib.import_module(module), attr)
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
+    from .transports.providers import connect_protocols
+
+    provider = connect_protocols().get(args.protocol)
+    if provider is not None:  # a third party: its own credentials, never the wavewire token
+        headers = provider.headers() or None
+    else:
+        headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
     client = WebSocketClient(
         args.url,
         lambda: serializer_cls(args.sample_rate, args.channels),
         headers=headers,
-        reconnect=Backoff(max_attempts=max(1, args.attempts)),
+        reconnect=(
+            None
+            if provider is not None and not provider.reconnect
+            else Backoff(max_attempts=max(1, args.attempts))
+        ),
     )
     processors = get_bot(args.bot)(None)
     if hasattr(processors, "__await__"):
@@ -183,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.token:
             env["WAVEWIRE_TOKEN"] = args.token  # never on a command line
         return run_workers(args.workers, args.host, args.port, _worker_args(args), env=env)
+    if args.command == "emulate":
+        from .emulators import run_emulator
+
+        return run_emulator(args.platform, args.options)
     _setup_logging(args.log_level)
     try:
         if args.command == "serve":

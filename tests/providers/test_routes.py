@@ -143,8 +143,6 @@ async def test_cloudflare_second_ingest_socket_replaces_the_first_with_1008():
                 assert server.metrics.sessions_total == 1
 
 
-@pytest.mark.xfail(strict=False, reason="the server does not count replaced sockets in "
-                   "/metrics yet (session.attach closes the older one with 1008 uncounted)")
 async def test_cloudflare_replaced_ingest_socket_shows_in_metrics():
     async with serving() as server:
         async with connect(ws_url(server, "/cloudflare/d2/ingest"), **kw()) as first, \
@@ -254,8 +252,6 @@ async def test_twilio_interruption_sends_clear():
             assert clear == {"event": "clear", "streamSid": "MZ1"}
 
 
-@pytest.mark.xfail(strict=False, reason="InputEdge pushes a decoded EndTaskFrame downstream, "
-                   "where the task ignores it; it must go upstream to end the session")
 async def test_twilio_stop_ends_the_session():
     async with serving() as server:
         async with connect(ws_url(server, "/twilio"), **kw()) as ws:

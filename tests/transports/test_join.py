@@ -108,7 +108,7 @@ async def test_input_reconnect_within_the_window_resumes_the_session():
         await ws_in.send(pcm(320, 1))
         assert await recv_bytes(ws_out, 640) == pcm(320, 1)
         (session,) = server.sessions
-        await ws_in.close()
+        ws_in.transport.abort()  # a drop (1006), not a hang-up: the window applies
         await wait_for(lambda: not session.input_attached)
         assert session.live
         ws_in = await connect(ws_url(server, "/call/r/in"), proxy=None)
@@ -123,9 +123,17 @@ async def test_session_ends_when_the_window_passes():
     async with running(routes=split_routes(resume_window=0.05)) as server:
         ws_in = await connect(ws_url(server, "/call/w/in"), proxy=None)
         await wait_for(lambda: len(server.sessions) == 1)
-        await ws_in.close()
+        ws_in.transport.abort()
         await wait_for(lambda: not server.sessions)
         assert server.metrics.sessions_total == 1
+
+
+async def test_a_clean_close_of_the_input_ends_the_session_without_waiting():
+    async with running(routes=split_routes(resume_window=30.0)) as server:
+        ws_in = await connect(ws_url(server, "/call/h/in"), proxy=None)
+        await wait_for(lambda: len(server.sessions) == 1)
+        await ws_in.close()  # 1000: the peer hung up
+        await wait_for(lambda: not server.sessions)
 
 
 async def test_a_newer_input_socket_replaces_the_older():

@@ -51,6 +51,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "warm_up",
     "StreamResampler",
     "convert_channels",
     "downmix",
@@ -67,6 +68,19 @@ __all__ = [
     "Chunker",
     "MediaPacer",
 ]
+
+
+def warm_up() -> None:
+    """Load numpy and the conversion tables now (~100-150 ms once per process) instead
+    of inside the first call's first audio frame, where it would become that call's
+    latency. Servers and clients call this when they start."""
+    from wavewire.audio.g711 import ulaw_decode, ulaw_encode
+    from wavewire.audio.resample import StreamResampler
+
+    silence = bytes(320)
+    ulaw_decode(ulaw_encode(silence))
+    for in_rate, out_rate in ((8000, 16000), (16000, 8000), (48000, 16000), (16000, 48000)):
+        StreamResampler(in_rate, out_rate).process(silence)
 
 
 def __getattr__(name: str) -> Any:

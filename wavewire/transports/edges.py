@@ -42,7 +42,9 @@ from ..frames import (
     BotStoppedSpeakingFrame,
     BotUtterancePlayedFrame,
     CancelFrame,
+    CancelTaskFrame,
     EndFrame,
+    EndTaskFrame,
     Frame,
     InputAudioFrame,
     InputDTMFFrame,
@@ -70,6 +72,7 @@ _REPORTED_ERRORS = 10
 so a hostile peer cannot flood the logs."""
 
 _INPUT_ONLY = (InputAudioFrame, InputTransportMessageFrame, InputDTMFFrame, InputImageFrame)
+_TO_TASK = (EndTaskFrame, CancelTaskFrame)
 
 
 @dataclass(slots=True)
@@ -178,7 +181,9 @@ class InputEdge(FrameProcessor):
                 await self._audio(frame)
             else:
                 stats.frames_in += 1
-                await self.push(frame, DOWNSTREAM)
+                # Requests to the session itself (the peer hung up...) go to the task.
+                direction = UPSTREAM if isinstance(frame, _TO_TASK) else DOWNSTREAM
+                await self.push(frame, direction)
 
     async def _report(self, error: str, exc: Exception) -> None:
         self._reported += 1
@@ -272,6 +277,7 @@ class OutputEdge(FrameProcessor):
         self._space: asyncio.Event | None = None
         self._player: asyncio.Task | None = None
         self._busy = False
+        self._watching = False  # the player is timing the end of playback
         self._converters: dict[tuple[int, int], Callable[[bytes], bytes] | None] = {}
         self._chunker: Any = None
         self._pacer: Any = None
@@ -378,7 +384,11 @@ class OutputEdge(FrameProcessor):
         ):
             self._utt_ms += chunk_ms
             await self._send_chunk(chunks[0])
-            self._wake_player()
+            if not self._watching:
+                # The player sleeps until woken; it must start watching for the end of
+                # playback. While it watches, its timer re-checks by itself: waking it
+                # for every inline chunk would cost a task switch per frame.
+                self._wake_player()
             return
         space = self._space
         assert space is not None
@@ -525,7 +535,11 @@ class OutputEdge(FrameProcessor):
             queue = self._playq
             if not queue:
                 if self._speaking:
-                    await self._idle_while_speaking()
+                    self._watching = True
+                    try:
+                        await self._idle_while_speaking()
+                    finally:
+                        self._watching = False
                     continue
                 wake.clear()
                 await wake.wait()

@@ -57,7 +57,10 @@ def pipecat_serializer(info: ConnectionInfo) -> PipecatSerializer:
 
 def default_routes() -> list[Route]:
     """Every protocol ``wavewire serve`` speaks, on one port."""
+    from .providers import provider_routes
+
     return [
         Route("/ws", raw_serializer, name="raw"),
         Route("/pipecat", pipecat_serializer, name="pipecat"),
+        *provider_routes(),
     ]

@@ -547,6 +547,7 @@ class WebSocketServer(EventEmitter):
             pace=self.pace,
             output_buffer=self.output_buffer,
             resume_window=resume_window,
+            on_close=self.metrics.closed_with,
         )
         old = self.registry.get(info.key)
         if old is not None:

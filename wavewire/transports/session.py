@@ -67,6 +67,8 @@ class ServerSession:
     :param pace: pace output audio in real time (the output edge's media clock).
     :param output_buffer: messages held while no output socket is attached.
     :param resume_window: seconds a keyed session waits for a dropped input socket.
+    :param on_close: told the close code of every socket the session closes itself (a
+        replaced socket), for the server's metrics.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class ServerSession:
         pace: bool = True,
         output_buffer: int = 50,
         resume_window: float = 0.0,
+        on_close: Callable[[int], None] | None = None,
     ) -> None:
         self.id = next(_ids)
         self.info = info
@@ -100,6 +103,9 @@ class ServerSession:
         """Set once the pipeline runs (the StartFrame went through)."""
         self.task.add_event_handler("on_pipeline_started", self._on_started)
         self.resume_window = resume_window
+        self._on_close = on_close
+        self.replaced = 0
+        """Sockets closed because a newer one took their role."""
         self.close_code = 1000
         """Close code used for the sockets when the session ends (1001 when draining)."""
         self.dropped_no_output = 0
@@ -192,14 +198,14 @@ class ServerSession:
                 self._resume_timer.cancel()
                 self._resume_timer = None
             if old is not None and old is not conn:
-                await _close(old, 1008, "replaced by a newer connection")
+                await self._replace(old)
         if role == "input":
             for message in self.input_serializer.open():
                 await conn.send(message)
         if role in ("both", "output"):
             old, self._output = self._output, None
             if old is not None and old is not conn and role == "output":
-                await _close(old, 1008, "replaced by a newer connection")
+                await self._replace(old)
             for message in self.output_serializer.open():
                 await conn.send(message)
             held = self._held
@@ -207,9 +213,16 @@ class ServerSession:
                 await conn.send(held.popleft())
             self._output = conn
 
+    async def _replace(self, old: Connection) -> None:
+        self.replaced += 1
+        if self._on_close is not None:
+            self._on_close(1008)
+        await _close(old, 1008, "replaced by a newer connection")
+
     async def detach(self, conn: Connection, role: Role) -> None:
-        """A socket has closed. Ends the session when it was the input socket (unless a
-        resume window applies)."""
+        """A socket has closed. Ends the session when it was the input socket, unless a
+        resume window applies and the socket dropped (a clean 1000 close is a hang-up:
+        the session ends at once)."""
         if self._output is conn:
             self._output = None
         if role == "output" or self._input is not conn:
@@ -217,7 +230,8 @@ class ServerSession:
         self._input = None
         if not self.live:
             return
-        if self.key is not None and self.resume_window > 0:
+        hung_up = getattr(conn, "close_code", None) == 1000
+        if self.key is not None and self.resume_window > 0 and not hung_up:
             loop = asyncio.get_running_loop()
             self._resume_timer = loop.call_later(self.resume_window, self._resume_expired)
             return
