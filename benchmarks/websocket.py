@@ -406,7 +406,9 @@ def run_step(
         - 100 * cpu_s / (at_b - at_a)
         - result.get("gen_cpu_pct", 0.0),
         "timeline": result["timeline"],
-        "server_log_lines": len([ln for ln in server.errors().splitlines() if ln.strip()]),
+        "server_log_lines": len(
+            [ln for ln in server.errors().splitlines() if ln.strip() and "serving on" not in ln]
+        ),
         "server_log_tail": server.errors(5),
     }
     out["realtime"] = ready["connected"] == clients and loss == 0 and out["p99_ms"] < RT_P99_MS
@@ -547,7 +549,7 @@ def main(argv: list[str] | None = None) -> None:
             stalls[fw].append(s)
             print(
                 f"  {fw:10s} stall {ms} ms: p50 {s['baseline_p50_ms']:.2f} ms before, "
-                f"{s['after_p50_ms']:.2f} ms from 1 s after (+{s['added_ms']:.2f} ms; "
+                f"{s['after_p50_ms']:.2f} ms from 1 s after ({s['added_ms']:+.2f} ms; "
                 f"others {s['other_cpu_pct']:.0f}% CPU)",
                 flush=True,
             )
