@@ -121,7 +121,7 @@ async def test_serve_workers_share_one_port():
     assert proc.stderr is not None
     ports: list[int] = []
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while len(ports) < 2:  # each worker says where it serves
                 line = (await proc.stderr.readline()).decode()
                 assert line, "workers exited early"

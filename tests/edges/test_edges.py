@@ -385,3 +385,81 @@ async def test_output_edge_converts_to_the_wire_format():
     assert all(len(m) == 320 for _, m in audio)  # 20 ms of 8 kHz mono
     assert 9 <= len(audio) <= 11
     assert edge.serializer.wire == WireFormat(sample_rate=8000)
+
+
+async def _live_stream_with_stall(stall_frames: int) -> tuple[list, float]:
+    """A live 20 ms producer that stalls, then delivers its backlog at once and goes on
+    on its original schedule (what a peer's TCP does after a network hiccup)."""
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start_task(task)
+    frame = tone(20, 16000)
+    for i in range(150):
+        if 50 <= i < 50 + stall_frames:
+            await clock.advance(0.02)  # nothing arrives during the stall
+            continue
+        if i == 50 + stall_frames:
+            for _ in range(stall_frames):  # the backlog, all at once
+                await bot.push(OutputAudioFrame(frame, 16000))
+        await bot.push(OutputAudioFrame(frame, 16000))
+        await clock.advance(0.02)
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)
+    audio = sent.audio()
+    return audio, audio[-1][0]
+
+
+@pytest.mark.parametrize("stall_ms", [100, 300])
+async def test_a_stall_in_a_live_stream_adds_no_lasting_delay(stall_ms):
+    audio, last = await _live_stream_with_stall(stall_ms // 20)
+    assert len(audio) == 150
+    # The last chunk goes out on the original timeline (due at 149 * 20 ms), not
+    # stall_ms later: the backlog was sent at once to catch up.
+    assert last <= 149 * 0.02 + 0.021
+
+
+async def test_after_a_long_silence_the_timeline_restarts_instead_of_bursting():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0, reset_after=0.5)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start_task(task)
+    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await clock.advance(3.0)  # the bot says nothing for a while
+    await bot.push(OutputAudioFrame(tone(200, 16000), 16000))  # a new burst of 10 chunks
+    await clock.advance(0)
+    second = [t for t, _ in sent.audio()][5:]
+    assert len(second) == 1 and second[0] == pytest.approx(3.0)  # paced, not all at once
+    for _ in range(15):
+        await clock.advance(0.02)
+    second = [t for t, _ in sent.audio()][5:]
+    assert [round(t - 3.0, 3) for t in second] == [round(0.02 * i, 3) for i in range(10)]
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)
+
+
+async def test_a_new_tts_utterance_starts_a_fresh_timeline():
+    clock = FakeClock()
+    sent = Sent(clock)
+    bot = Bot()
+    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0, stop_grace=0.05, reset_after=5.0)
+    task = PipelineTask([bot, edge], clock=clock)
+    runner = await start_task(task)
+    await bot.push(TTSStartedFrame())
+    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await bot.push(TTSStoppedFrame())
+    await clock.advance(0.4)  # played out, bot stopped; a short pause
+    await bot.push(TTSStartedFrame())
+    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await clock.advance(0)
+    # Without the fresh timeline the whole second utterance would be "late" and burst.
+    assert len(sent.audio()) == 6
+    await task.stop_when_done()
+    await clock.advance(1)
+    await asyncio.wait_for(runner, 2)

@@ -55,6 +55,7 @@ from ..frames import (
     PlaybackMarkFrame,
     StartFrame,
     TextFrame,
+    TTSStartedFrame,
     TTSStoppedFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -244,6 +245,16 @@ class OutputEdge(FrameProcessor):
         buffer themselves, e.g. a file writer).
     :param stop_grace: seconds after the last audio has played before the bot counts as
         stopped speaking (bridges gaps between TTS chunks).
+    :param reset_after: pacing timeline policy (see below).
+
+    Pacing timeline: audio is sent on one timeline (chunk *n* due at start + *n* frames)
+    for as long as the stream lasts. A stream that falls behind (the producer stalled,
+    or a peer's backlog arrived in a burst) catches up by sending the late audio at
+    once, back on its original timeline, so a stall never adds lasting delay. The
+    timeline restarts from "now" only where a new utterance really begins: on a
+    :class:`TTSStartedFrame` after the bot stopped speaking, after an interruption, or
+    when the stream was silent for more than ``reset_after`` seconds. So a catch-up burst
+    is never longer than ``reset_after`` of audio.
     """
 
     def __init__(
@@ -255,6 +266,7 @@ class OutputEdge(FrameProcessor):
         pace: bool = True,
         max_lead: float = 0.04,
         stop_grace: float = 0.1,
+        reset_after: float = 0.5,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -266,6 +278,7 @@ class OutputEdge(FrameProcessor):
         self.pace = pace
         self.max_lead = max_lead
         self.stop_grace = stop_grace
+        self.reset_after = reset_after
         self.stats = EdgeStats()
         wire = serializer.wire
         self._wire_rate = wire.sample_rate
@@ -296,7 +309,9 @@ class OutputEdge(FrameProcessor):
         from ..audio.pacer import MediaPacer
 
         self._chunker = Chunker(self.serializer.wire.frame_bytes)
-        self._pacer = MediaPacer(self._wire_rate, self.clock, max_lead=self.max_lead)
+        self._pacer = MediaPacer(
+            self._wire_rate, self.clock, max_lead=self.max_lead, max_lag=self.reset_after
+        )
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
         self._player = self.create_task(self._play(), "playback")
@@ -380,7 +395,7 @@ class OutputEdge(FrameProcessor):
             len(chunks) == 1
             and not self._playq
             and not self._busy
-            and (not self.pace or self._pacer.delay() == 0.0)
+            and (not self.pace or self._due_now())
         ):
             self._utt_ms += chunk_ms
             await self._send_chunk(chunks[0])
@@ -402,6 +417,16 @@ class OutputEdge(FrameProcessor):
             self._put(_AUDIO, chunk, epoch)
             self._queued_ms += chunk_ms
             self._utt_ms += chunk_ms
+
+    def _resync(self) -> None:
+        """Restart the timeline after a silence longer than ``reset_after``."""
+        pacer = self._pacer
+        if pacer.started and pacer.lag() > self.reset_after:
+            pacer.reset()
+
+    def _due_now(self) -> bool:
+        self._resync()
+        return bool(self._pacer.delay() == 0.0)
 
     def _put(self, kind: int, payload: Any, epoch: int | None = None) -> None:
         self._playq.append((kind, self.epoch if epoch is None else epoch, payload))
@@ -470,8 +495,6 @@ class OutputEdge(FrameProcessor):
         heard = " ".join(t for pos, t in self._utt_text if pos <= played or not interrupted)
         self._utt_text.clear()
         self._utt_ms = 0.0
-        if self._pacer is not None:
-            self._pacer.reset()
         await self.push(BotStoppedSpeakingFrame(interrupted=interrupted), UPSTREAM)
         await self.push(BotStoppedSpeakingFrame(interrupted=interrupted), DOWNSTREAM)
         await self.push(
@@ -555,12 +578,15 @@ class OutputEdge(FrameProcessor):
                         self._count("stale")
                         continue
                     if self.pace:
+                        self._resync()
                         await self._pacer.wait()
                         if epoch < self.epoch:  # interrupted while waiting
                             self._count("interrupted")
                             continue
                     await self._send_chunk(payload)
                 elif kind == _MESSAGE:
+                    if type(payload) is TTSStartedFrame and not self._speaking:
+                        self._pacer.reset()  # a new utterance: a fresh timeline
                     await self._send_now(payload)
                 elif kind == _UTT_END:
                     if self._speaking:
