@@ -43,7 +43,19 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "Pipeline", "ParallelPipeline", "PipelineTask", "PipelineParams", "PipelineRunner",
         "TaskState", "TaskStats", "BaseObserver", "FramePushed",
     ),
-    "wavewire.serializers.base": ("FrameSerializer", "WireFormat"),
+    "wavewire.serializers": (
+        "FrameSerializer", "WireFormat", "RawSerializer", "PipecatSerializer",
+        "CloudflareAdapterSerializer", "TwilioSerializer", "VapiSerializer",
+        "VapiServerSerializer", "VideoSDKSerializer", "VideoSDKServerSerializer",
+    ),
+    "wavewire.transports": (
+        "WebSocketServer", "WebSocketClient", "Backoff", "ClientSession", "Route",
+        "ConnectionInfo", "InputEdge", "OutputEdge", "EdgeStats", "token_auth",
+        "default_routes",
+    ),
+    "wavewire.audio": ("StreamResampler", "Chunker", "MediaPacer", "read_wav", "write_wav"),
+    "wavewire.audio.vad": ("VAD", "VADParams", "EnergyVAD", "WebRTCVAD", "SileroVAD"),
+    "wavewire.bots": ("register_bot", "get_bot"),
 }
 
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
@@ -65,11 +77,23 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what static tools see
+    from .audio import Chunker as Chunker
+    from .audio import MediaPacer as MediaPacer
+    from .audio import StreamResampler as StreamResampler
+    from .audio import read_wav as read_wav
+    from .audio import write_wav as write_wav
+    from .audio.vad import VAD as VAD
+    from .audio.vad import EnergyVAD as EnergyVAD
+    from .audio.vad import SileroVAD as SileroVAD
+    from .audio.vad import VADParams as VADParams
+    from .audio.vad import WebRTCVAD as WebRTCVAD
+    from .bots import get_bot as get_bot
+    from .bots import register_bot as register_bot
     from .clock import Clock as Clock
     from .clock import MonotonicClock as MonotonicClock
     from .errors import *  # noqa: F403
     from .frames import *  # noqa: F403
     from .pipelines import *  # noqa: F403
     from .processors import *  # noqa: F403
-    from .serializers.base import FrameSerializer as FrameSerializer
-    from .serializers.base import WireFormat as WireFormat
+    from .serializers import *  # noqa: F403
+    from .transports import *  # noqa: F403
