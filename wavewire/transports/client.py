@@ -42,6 +42,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from ..errors import AuthError, ConnectError, ProtocolError
 from ..events import EventEmitter
 from ..pipelines.taskgroup import SessionTaskGroup
+from ._fastsend import send_now
 from .auth import RedactingFilter, redact_text
 
 if TYPE_CHECKING:
@@ -347,7 +348,8 @@ class WebSocketClient(EventEmitter):
         conn = self._conn
         if conn is not None:
             try:
-                await conn.send(message)
+                if not send_now(conn, message):
+                    await conn.send(message)
                 self.stats.messages_out += 1
                 return
             except ConnectionClosed:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import ConnectionClosed
 
 from ..pipelines.task import PipelineParams, PipelineTask, TaskState
+from ._fastsend import send_now
 from .edges import InputEdge, OutputEdge
 
 if TYPE_CHECKING:
@@ -166,7 +167,8 @@ class ServerSession:
         conn = self._output
         if conn is not None:
             try:
-                await conn.send(message)
+                if not send_now(conn, message):
+                    await conn.send(message)
                 return
             except ConnectionClosed:
                 if self._output is conn:
