@@ -15,8 +15,9 @@ back-ends load only when a function that needs them runs. Submodules:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wavewire._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from wavewire.audio.channels import (
@@ -83,10 +84,4 @@ def warm_up() -> None:
         StreamResampler(in_rate, out_rate).process(silence)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"wavewire.audio.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, {k: f".{v}" for k, v in _EXPORTS.items()}, globals())
