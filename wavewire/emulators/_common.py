@@ -4,12 +4,13 @@ loss, pacing jitter, latency by cross-correlation)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ __all__ = [
     "correlate",
     "summarize",
     "print_summary",
+    "wait_quiet",
+    "add_server_options",
 ]
 
 
@@ -290,3 +293,33 @@ def summarize(
 def print_summary(summary: dict[str, Any], file: Any = None) -> None:
     """Print the summary as indented JSON (stdout by default)."""
     print(json.dumps(summary, indent=2, sort_keys=False), file=file or sys.stdout, flush=True)
+
+
+async def wait_quiet(
+    reader: asyncio.Future[Any],
+    playout: Playout,
+    last_rx: Callable[[], float],
+    tail: float,
+    max_tail: float,
+    busy: Callable[[], bool] = lambda: False,
+) -> None:
+    """Wait until everything received has played out and nothing new came for ``tail``
+    seconds (and ``busy()`` is false), the reader ends, or ``max_tail`` passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_tail
+    while not reader.done() and loop.time() < deadline:
+        now = loop.time()
+        played = playout.played_at(playout.end) <= now
+        if played and now - last_rx() >= tail and not busy():
+            return
+        await asyncio.sleep(0.02)
+
+
+def add_server_options(p: argparse.ArgumentParser, ends_with: str) -> None:
+    """The options every server-side emulator has (where it listens, how long it waits)."""
+    p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
+    p.add_argument("--linger", type=float, default=2.0,
+                   help=f"seconds to wait for the client's {ends_with} after the WAV (default 2)")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="give up if no call ends within this many seconds (default 300)")

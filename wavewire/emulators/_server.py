@@ -12,7 +12,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from ._common import Playout, Schedule, Stats, frames_of, load_wav, summarize
+from ._common import Playout, Schedule, Stats, frames_of, load_wav, summarize, wait_quiet
 
 __all__ = ["ServerEmulator"]
 
@@ -194,13 +194,7 @@ class ServerEmulator:
             )
 
     async def _wait_quiet(self, reader: asyncio.Future[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_tail
-        while not reader.done() and loop.time() < deadline:
-            now = loop.time()
-            if self.playout.played_at(self.playout.end) <= now and now - self._last_rx >= self.tail:
-                return
-            await asyncio.sleep(0.02)
+        await wait_quiet(reader, self.playout, lambda: self._last_rx, self.tail, self.max_tail)
 
     async def _read(self, ws: ServerConnection) -> None:
         loop = asyncio.get_running_loop()

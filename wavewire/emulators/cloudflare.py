@@ -29,7 +29,16 @@ from urllib.parse import quote
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ._common import Playout, Schedule, Stats, frames_of, load_wav, print_summary, summarize
+from ._common import (
+    Playout,
+    Schedule,
+    Stats,
+    frames_of,
+    load_wav,
+    print_summary,
+    summarize,
+    wait_quiet,
+)
 
 __all__ = ["CloudflareEmulator", "encode_packet", "main"]
 
@@ -203,13 +212,7 @@ class CloudflareEmulator:
         return await connect(self.stream_url, **kw)
 
     async def _wait_quiet(self, reader: asyncio.Future[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_tail
-        while not reader.done() and loop.time() < deadline:
-            now = loop.time()
-            if self.playout.played_at(self.playout.end) <= now and now - self._last_rx >= self.tail:
-                return
-            await asyncio.sleep(0.02)
+        await wait_quiet(reader, self.playout, lambda: self._last_rx, self.tail, self.max_tail)
 
     async def _read_ingest(self, ws: ClientConnection) -> None:
         from ..errors import ProtocolError

@@ -22,7 +22,16 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ._common import Playout, Schedule, Stats, frames_of, load_wav, print_summary, summarize
+from ._common import (
+    Playout,
+    Schedule,
+    Stats,
+    frames_of,
+    load_wav,
+    print_summary,
+    summarize,
+    wait_quiet,
+)
 
 __all__ = ["TwilioEmulator", "main"]
 
@@ -156,14 +165,11 @@ class TwilioEmulator:
         )
 
     async def _wait_quiet(self, reader: asyncio.Future[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_tail
-        while not reader.done() and loop.time() < deadline:
-            now = loop.time()
-            played = self.playout.played_at(self.playout.end) <= now
-            if played and now - self._last_rx >= self.tail and not self._pending_marks:
-                return
-            await asyncio.sleep(0.02)
+        # Twilio is quiet only once every mark it was sent has come back.
+        await wait_quiet(
+            reader, self.playout, lambda: self._last_rx, self.tail, self.max_tail,
+            busy=lambda: bool(self._pending_marks),
+        )
 
     async def _read(self, ws: ClientConnection) -> None:
         from ..audio.g711 import ulaw_decode

@@ -31,7 +31,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from ._common import print_summary
+from ._common import add_server_options, print_summary
 from ._server import ServerEmulator
 
 __all__ = ["VapiEmulator", "main"]
@@ -157,12 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pcm_s16le rate (default 16000; mulaw is 8000)")
     p.add_argument("--require-key", action="store_true",
                    help="require 'Authorization: Bearer $VAPI_API_KEY' on the upgrade")
-    p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
-    p.add_argument("--linger", type=float, default=2.0,
-                   help="seconds to wait for the client's end-call after the WAV (default 2)")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="give up if no call ends within this many seconds (default 300)")
+    add_server_options(p, ends_with="end-call")
     return p
 
 

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ._common import print_summary
+from ._common import add_server_options, print_summary
 from ._server import ServerEmulator
 
 __all__ = ["VideoSDKEmulator", "main"]
@@ -202,12 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wav", required=True, help="the room's audio (16-bit WAV)")
     p.add_argument("--out", default=None, help="write what the client sent to this WAV")
-    p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
-    p.add_argument("--linger", type=float, default=2.0,
-                   help="seconds to wait for the client's 'stop' after the WAV (default 2)")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="give up if no call ends within this many seconds (default 300)")
+    add_server_options(p, ends_with="'stop'")
     return p
 
 
