@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["Histogram", "ServerMetrics", "SessionTotals", "CONTENT_TYPE"]
@@ -65,15 +65,9 @@ class SessionTotals:
     errors: int = 0
 
     def add(self, other: SessionTotals) -> None:
-        """Add ``other`` into this one."""
-        self.messages_in += other.messages_in
-        self.frames_in += other.frames_in
-        self.messages_out += other.messages_out
-        self.audio_ms_sent += other.audio_ms_sent
-        self.protocol_errors += other.protocol_errors
-        self.format_errors += other.format_errors
-        self.dropped += other.dropped
-        self.errors += other.errors
+        """Add ``other`` into this one, field by field (only at scrape and session end)."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 @dataclass(slots=True)
