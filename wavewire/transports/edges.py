@@ -123,6 +123,35 @@ def _converter(
     return convert
 
 
+class _Conversion:
+    """Checks each frame's declared format and converts it to one target format, with a
+    stateful converter per source format, built on first use."""
+
+    __slots__ = ("_by_source", "channels", "rate")
+
+    def __init__(self, rate: int, channels: int) -> None:
+        self.rate = rate
+        self.channels = channels
+        self._by_source: dict[tuple[int, int], Callable[[bytes], bytes]] = {}
+
+    def __call__(self, audio: bytes, rate: int, channels: int, *, allow_empty: bool) -> bytes:
+        if channels < 1 or rate <= 0 or len(audio) % (2 * channels) or not (audio or allow_empty):
+            raise FrameFormatError(f"{len(audio)} bytes, {rate} Hz, {channels} channel(s)")
+        if rate == self.rate and channels == self.channels:
+            return audio
+        convert = self._by_source.get((rate, channels))
+        if convert is None:
+            convert = _converter(rate, channels, self.rate, self.channels)
+            assert convert is not None
+            self._by_source[rate, channels] = convert
+        return convert(audio)
+
+    def reset(self) -> None:
+        """Forget filter history (after an interruption the stream restarts)."""
+        for convert in self._by_source.values():
+            convert.resampler.reset()  # type: ignore[attr-defined]
+
+
 class InputEdge(FrameProcessor):
     """First processor of a session: wire messages in, frames out.
 
@@ -149,13 +178,14 @@ class InputEdge(FrameProcessor):
         self._rate = 16000
         self._channels = 1
         self._allow_interruptions = True
-        self._converters: dict[tuple[int, int], Callable[[bytes], bytes] | None] = {}
+        self._to_pipeline = _Conversion(self._rate, self._channels)
         self._vad_convert: Callable[[bytes], bytes] | None = None
         self._reported = 0
 
     async def on_start(self, frame: StartFrame) -> None:
         self._rate = frame.sample_rate
         self._channels = frame.num_channels
+        self._to_pipeline = _Conversion(self._rate, self._channels)
         self._allow_interruptions = frame.allow_interruptions
         if self.vad is not None:
             self._vad_convert = _converter(
@@ -192,25 +222,18 @@ class InputEdge(FrameProcessor):
             await self.push_error(error, exception=exc)
 
     async def _audio(self, frame: InputAudioFrame) -> None:
-        audio, rate, channels = frame.audio, frame.sample_rate, frame.num_channels
-        if channels < 1 or rate <= 0 or not audio or len(audio) % (2 * channels):
+        audio = frame.audio
+        try:
+            converted = self._to_pipeline(
+                audio, frame.sample_rate, frame.num_channels, allow_empty=False
+            )
+        except FrameFormatError as exc:
             self.stats.format_errors += 1
             self.count_drop("format")
-            err = FrameFormatError(
-                f"bad input audio: {len(audio)} bytes, {rate} Hz, {channels} channel(s)"
-            )
-            await self._report(str(err), err)
+            await self._report(f"bad input audio: {exc}", exc)
             return
-        if rate != self._rate or channels != self._channels:
-            key = (rate, channels)
-            try:
-                convert = self._converters[key]
-            except KeyError:
-                convert = self._converters[key] = _converter(
-                    rate, channels, self._rate, self._channels
-                )
-            assert convert is not None
-            audio = convert(audio)
+        if converted is not audio:
+            audio = converted
             frame = InputAudioFrame(audio, self._rate, self._channels, frame.pts)
         if self.vad is not None:
             await self._run_vad(audio)
@@ -291,7 +314,7 @@ class OutputEdge(FrameProcessor):
         self._player: asyncio.Task | None = None
         self._busy = False
         self._watching = False  # the player is timing the end of playback
-        self._converters: dict[tuple[int, int], Callable[[bytes], bytes] | None] = {}
+        self._to_wire = _Conversion(wire.sample_rate, wire.num_channels)
         self._chunker: Any = None
         self._pacer: Any = None
         self._speaking = False
@@ -360,31 +383,15 @@ class OutputEdge(FrameProcessor):
             await self._send_now(frame)  # urgent messages, speaking events (protocol decides)
         await self.push(frame, DOWNSTREAM)
 
-    def _format(self, frame: AudioFrame) -> bytes:
-        rate, channels = frame.sample_rate, frame.num_channels
-        audio = frame.audio
-        if channels < 1 or rate <= 0 or len(audio) % (2 * channels):
-            raise FrameFormatError(
-                f"bad output audio: {len(audio)} bytes, {rate} Hz, {channels} channel(s)"
-            )
-        if rate == self._wire_rate and channels == self._wire_channels:
-            return audio
-        key = (rate, channels)
-        try:
-            convert = self._converters[key]
-        except KeyError:
-            convert = self._converters[key] = _converter(
-                rate, channels, self._wire_rate, self._wire_channels
-            )
-        assert convert is not None
-        return convert(audio)
-
     async def _enqueue_audio(self, frame: AudioFrame) -> None:
         try:
-            chunks = self._chunker.push(self._format(frame))
+            audio = self._to_wire(
+                frame.audio, frame.sample_rate, frame.num_channels, allow_empty=True
+            )
+            chunks = self._chunker.push(audio)
         except FrameFormatError as exc:
             self._count("format")
-            await self.push_error(str(exc), exception=exc)
+            await self.push_error(f"bad output audio: {exc}", exception=exc)
             return
         if not chunks:
             return
@@ -467,9 +474,7 @@ class OutputEdge(FrameProcessor):
 
     async def _interrupted(self, frame: InterruptionFrame) -> None:
         self._drop_queue("interrupted")
-        for conv in self._converters.values():
-            if conv is not None:
-                conv.resampler.reset()  # type: ignore[attr-defined]
+        self._to_wire.reset()
         if self._pacer is not None:
             self._pacer.reset()
         await self._send_now(frame)  # e.g. Twilio "clear"
