@@ -168,43 +168,60 @@ class Bot(FrameProcessor):
     """A processor to push frames from, as a TTS service would."""
 
 
+class Playback:
+    """An OutputEdge at the end of a session on a FakeClock, a ``bot`` to push frames
+    from, everything the edge sends (``sent``) and what reaches each end (``up``, ``down``)."""
+
+    def __init__(self, serializer: FrameSerializer | None = None, **edge_kw) -> None:
+        self.clock = FakeClock()
+        self.sent = Sent(self.clock)
+        self.bot = Bot()
+        self.edge = OutputEdge(serializer or RawSerializer(), self.sent, **edge_kw)
+        self.task = PipelineTask([self.bot, self.edge], clock=self.clock)
+        self.up: list = []
+        self.down: list = []
+        self.task.set_taps(down=self.down.append, up=self.up.append)
+
+    @classmethod
+    async def start(cls, serializer: FrameSerializer | None = None, **edge_kw) -> Playback:
+        pb = cls(serializer, **edge_kw)
+        pb.runner = await start_task(pb.task)
+        return pb
+
+    async def finish(self, settle: float = 1.0) -> None:
+        """End the session; the clock runs until the playback queue has drained."""
+        await self.task.stop_when_done()
+        await self.clock.advance(settle)
+        for _ in range(400):
+            if self.runner.done():
+                break
+            await self.clock.advance(0.05)
+        await asyncio.wait_for(self.runner, 2)
+
+
 async def test_output_edge_paces_in_real_time_from_the_media_clock():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.04)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
-    await bot.push(OutputAudioFrame(tone(1000, 16000), 16000))  # 1 s at once (fast TTS)
-    await clock.advance(0)  # let the player run at t=0
+    pb = await Playback.start(max_lead=0.04)
+    await pb.bot.push(OutputAudioFrame(tone(1000, 16000), 16000))  # 1 s at once (fast TTS)
+    await pb.clock.advance(0)  # let the player run at t=0
     for _ in range(60):
-        await clock.advance(0.02)
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
-    audio = sent.audio()
+        await pb.clock.advance(0.02)
+    await pb.finish(1)
+    audio = pb.sent.audio()
     assert len(audio) == 50 and all(len(m) == 640 for _, m in audio)
     for i, (t, _) in enumerate(audio):
         # chunk i is due at i*20 ms; it may go up to max_lead early, never late here
         assert i * 0.02 - 0.04 - 1e-9 <= t <= i * 0.02 + 1e-9, (i, t)
-    assert edge.stats.audio_ms_sent == pytest.approx(1000)
+    assert pb.edge.stats.audio_ms_sent == pytest.approx(1000)
 
 
 async def test_output_edge_catches_up_after_a_stall_without_lasting_delay():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
+    pb = await Playback.start(max_lead=0.0)
     # Real-time producer: 20 ms every 20 ms, with a 100 ms stall after 1 s.
     for i in range(100):
-        await bot.push(OutputAudioFrame(tone(20, 16000), 16000))
-        await clock.advance(0.12 if i == 50 else 0.02)
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
-    audio = sent.audio()
+        await pb.bot.push(OutputAudioFrame(tone(20, 16000), 16000))
+        await pb.clock.advance(0.12 if i == 50 else 0.02)
+    await pb.finish(1)
+    audio = pb.sent.audio()
     assert len(audio) == 100
     # After the stall the sender catches up: the last chunks are back on the original
     # timeline (chunk i at i*20 ms + the 100 ms hole it could not fill), not later.
@@ -213,34 +230,26 @@ async def test_output_edge_catches_up_after_a_stall_without_lasting_delay():
 
 
 async def test_barge_in_clears_the_queue_within_one_frame_and_reports_what_was_heard():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    up: list = []
-    down: list = []
-    task.set_taps(down=down.append, up=up.append)
-    runner = await start_task(task)
-    await bot.push(TTSStartedFrame())
+    pb = await Playback.start(max_lead=0.0)
+    up = pb.up
+    down = pb.down
+    await pb.bot.push(TTSStartedFrame())
     words = ["one", "two", "three", "four"]
     for w in words:  # each word: a text frame then 500 ms of audio
-        await bot.push(TextFrame(w))
-        await bot.push(OutputAudioFrame(tone(500, 16000), 16000))
-    await bot.push(TTSStoppedFrame())
-    await clock.advance(0.7)  # "one" and part of "two" played
-    chunks_before = len(sent.audio())
-    await task.interrupt()
-    await clock.advance(0.02)
-    assert len(sent.audio()) <= chunks_before + 1  # within one frame
-    await clock.advance(2.0)
-    assert len(sent.audio()) <= chunks_before + 1  # and nothing after
-    await task.stop_when_done()
-    await clock.advance(0.5)
-    await asyncio.wait_for(runner, 2)
+        await pb.bot.push(TextFrame(w))
+        await pb.bot.push(OutputAudioFrame(tone(500, 16000), 16000))
+    await pb.bot.push(TTSStoppedFrame())
+    await pb.clock.advance(0.7)  # "one" and part of "two" played
+    chunks_before = len(pb.sent.audio())
+    await pb.task.interrupt()
+    await pb.clock.advance(0.02)
+    assert len(pb.sent.audio()) <= chunks_before + 1  # within one frame
+    await pb.clock.advance(2.0)
+    assert len(pb.sent.audio()) <= chunks_before + 1  # and nothing after
+    await pb.finish(0.5)
     played = [f for f in up if isinstance(f, BotUtterancePlayedFrame)]
     assert len(played) == 1 and played[0].interrupted
-    assert played[0].played_ms == pytest.approx(len(sent.audio()) * 20)
+    assert played[0].played_ms == pytest.approx(len(pb.sent.audio()) * 20)
     assert 680 <= played[0].played_ms <= 760
     assert played[0].total_ms >= 2000
     assert played[0].text == "one two"
@@ -248,32 +257,24 @@ async def test_barge_in_clears_the_queue_within_one_frame_and_reports_what_was_h
     assert kinds.index(BotStartedSpeakingFrame) < kinds.index(BotStoppedSpeakingFrame)
     stopped = [f for f in up if isinstance(f, BotStoppedSpeakingFrame)]
     assert len(stopped) == 1 and stopped[0].interrupted
-    assert edge.stats.dropped > 0
+    assert pb.edge.stats.dropped > 0
     # The control frame queued behind the audio survived the interruption.
     assert TTSStoppedFrame in [type(f) for f in down]
 
 
 async def test_uninterrupted_utterance_is_reported_whole_after_playback_ends():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0, stop_grace=0.1)
-    task = PipelineTask([bot, edge], clock=clock)
-    up: list = []
-    task.set_taps(up=up.append)
-    runner = await start_task(task)
-    await bot.push(TextFrame("hello"))
-    await bot.push(OutputAudioFrame(tone(300, 16000), 16000))
-    await clock.advance(0.3)
+    pb = await Playback.start(max_lead=0.0, stop_grace=0.1)
+    up = pb.up
+    await pb.bot.push(TextFrame("hello"))
+    await pb.bot.push(OutputAudioFrame(tone(300, 16000), 16000))
+    await pb.clock.advance(0.3)
     assert not any(isinstance(f, BotStoppedSpeakingFrame) for f in up)  # still playing
-    await clock.advance(0.2)
+    await pb.clock.advance(0.2)
     stopped = [f for f in up if isinstance(f, BotStoppedSpeakingFrame)]
     assert len(stopped) == 1 and not stopped[0].interrupted
     played = next(f for f in up if isinstance(f, BotUtterancePlayedFrame))
     assert played.played_ms == pytest.approx(300) and not played.interrupted
-    await task.stop_when_done()
-    await clock.advance(0.1)
-    await asyncio.wait_for(runner, 2)
+    await pb.finish(0.1)
 
 
 class Marks(RawSerializer):
@@ -291,52 +292,38 @@ class Marks(RawSerializer):
 
 
 async def test_with_marks_the_bot_stops_speaking_when_the_last_mark_comes_back():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    ser = Marks()
-    edge = OutputEdge(ser, sent, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    up: list = []
-    task.set_taps(up=up.append)
-    runner = await start_task(task)
-    await bot.push(OutputAudioFrame(tone(200, 16000), 16000))
-    await bot.push(TTSStoppedFrame())
-    await clock.advance(1.0)
-    marks = [m for _, m in sent.messages if isinstance(m, str) and m.startswith("mark:")]
+    pb = await Playback.start(Marks(), max_lead=0.0)
+    up = pb.up
+    await pb.bot.push(OutputAudioFrame(tone(200, 16000), 16000))
+    await pb.bot.push(TTSStoppedFrame())
+    await pb.clock.advance(1.0)
+    marks = [m for _, m in pb.sent.messages if isinstance(m, str) and m.startswith("mark:")]
     assert len(marks) == 1
     assert not any(isinstance(f, BotStoppedSpeakingFrame) for f in up)  # peer still playing
-    await bot.push(PlaybackMarkFrame(marks[0][5:]))  # the echo arrives
-    await clock.advance(0.01)
+    await pb.bot.push(PlaybackMarkFrame(marks[0][5:]))  # the echo arrives
+    await pb.clock.advance(0.01)
     assert any(isinstance(f, BotStoppedSpeakingFrame) for f in up)
-    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
-    await clock.advance(0.01)
-    await task.interrupt()
-    assert "clear" in [m for _, m in sent.messages]
-    await task.stop_when_done()
-    await clock.advance(0.5)
-    await asyncio.wait_for(runner, 2)
+    await pb.bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await pb.clock.advance(0.01)
+    await pb.task.interrupt()
+    assert "clear" in [m for _, m in pb.sent.messages]
+    await pb.finish(0.5)
 
 
 async def test_end_frame_drains_the_playback_queue_then_closes_the_protocol():
-    clock = FakeClock()
-    sent = Sent(clock)
 
     class Closing(RawSerializer):
         def close(self):
             return ["bye"]
 
-    bot = Bot()
-    edge = OutputEdge(Closing(), sent, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
-    await bot.push(OutputAudioFrame(tone(510, 16000), 16000))  # 25.5 chunks
-    await bot.push(OutputTransportMessageFrame({"after": "audio"}))
-    await task.stop_when_done()
+    pb = await Playback.start(Closing(), max_lead=0.0)
+    await pb.bot.push(OutputAudioFrame(tone(510, 16000), 16000))  # 25.5 chunks
+    await pb.bot.push(OutputTransportMessageFrame({"after": "audio"}))
+    await pb.task.stop_when_done()
     for _ in range(40):
-        await clock.advance(0.02)
-    await asyncio.wait_for(runner, 2)
-    msgs = [m for _, m in sent.messages]
+        await pb.clock.advance(0.02)
+    await asyncio.wait_for(pb.runner, 2)
+    msgs = [m for _, m in pb.sent.messages]
     assert len([m for m in msgs if isinstance(m, bytes)]) == 26  # last chunk padded
     # The message follows every full chunk; only the partial tail may come after it.
     assert msgs.index('{"after":"audio"}') == 25
@@ -344,72 +331,51 @@ async def test_end_frame_drains_the_playback_queue_then_closes_the_protocol():
 
 
 async def test_back_pressure_waits_instead_of_dropping():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_queue_ms=200, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
+    pb = await Playback.start(max_queue_ms=200, max_lead=0.0)
     async def produce():
-        await bot.push(OutputAudioFrame(tone(1000, 16000), 16000))
+        await pb.bot.push(OutputAudioFrame(tone(1000, 16000), 16000))
         for _ in range(5):
-            await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+            await pb.bot.push(OutputAudioFrame(tone(100, 16000), 16000))
 
     producer = asyncio.create_task(produce())
-    await clock.advance(0)
+    await pb.clock.advance(0)
     assert not producer.done()  # waiting for space
-    assert edge._queued_ms <= 200
+    assert pb.edge._queued_ms <= 200
     for _ in range(100):
-        await clock.advance(0.02)
-        assert edge._queued_ms <= 200
+        await pb.clock.advance(0.02)
+        assert pb.edge._queued_ms <= 200
     await asyncio.wait_for(producer, 1)
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
-    assert sum(len(m) for _, m in sent.audio()) == 2 * 16000 * 1.5
-    assert edge.stats.dropped == 0
+    await pb.finish(1)
+    assert sum(len(m) for _, m in pb.sent.audio()) == 2 * 16000 * 1.5
+    assert pb.edge.stats.dropped == 0
 
 
 async def test_output_edge_converts_to_the_wire_format():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(sample_rate=8000), sent, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
-    await bot.push(OutputAudioFrame(tone(200, 16000, channels=2), 16000, 2))
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
-    audio = sent.audio()
+    pb = await Playback.start(RawSerializer(sample_rate=8000), max_lead=0.0)
+    await pb.bot.push(OutputAudioFrame(tone(200, 16000, channels=2), 16000, 2))
+    await pb.finish(1)
+    audio = pb.sent.audio()
     assert all(len(m) == 320 for _, m in audio)  # 20 ms of 8 kHz mono
     assert 9 <= len(audio) <= 11
-    assert edge.serializer.wire == WireFormat(sample_rate=8000)
+    assert pb.edge.serializer.wire == WireFormat(sample_rate=8000)
 
 
 async def _live_stream_with_stall(stall_frames: int) -> tuple[list, float]:
     """A live 20 ms producer that stalls, then delivers its backlog at once and goes on
     on its original schedule (what a peer's TCP does after a network hiccup)."""
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
+    pb = await Playback.start(max_lead=0.0)
     frame = tone(20, 16000)
     for i in range(150):
         if 50 <= i < 50 + stall_frames:
-            await clock.advance(0.02)  # nothing arrives during the stall
+            await pb.clock.advance(0.02)  # nothing arrives during the stall
             continue
         if i == 50 + stall_frames:
             for _ in range(stall_frames):  # the backlog, all at once
-                await bot.push(OutputAudioFrame(frame, 16000))
-        await bot.push(OutputAudioFrame(frame, 16000))
-        await clock.advance(0.02)
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
-    audio = sent.audio()
+                await pb.bot.push(OutputAudioFrame(frame, 16000))
+        await pb.bot.push(OutputAudioFrame(frame, 16000))
+        await pb.clock.advance(0.02)
+    await pb.finish(1)
+    audio = pb.sent.audio()
     return audio, audio[-1][0]
 
 
@@ -423,43 +389,29 @@ async def test_a_stall_in_a_live_stream_adds_no_lasting_delay(stall_ms):
 
 
 async def test_after_a_long_silence_the_timeline_restarts_instead_of_bursting():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0, reset_after=0.5)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
-    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
-    await clock.advance(3.0)  # the bot says nothing for a while
-    await bot.push(OutputAudioFrame(tone(200, 16000), 16000))  # a new burst of 10 chunks
-    await clock.advance(0)
-    second = [t for t, _ in sent.audio()][5:]
+    pb = await Playback.start(max_lead=0.0, reset_after=0.5)
+    await pb.bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await pb.clock.advance(3.0)  # the pb.bot says nothing for a while
+    await pb.bot.push(OutputAudioFrame(tone(200, 16000), 16000))  # a new burst of 10 chunks
+    await pb.clock.advance(0)
+    second = [t for t, _ in pb.sent.audio()][5:]
     assert len(second) == 1 and second[0] == pytest.approx(3.0)  # paced, not all at once
     for _ in range(15):
-        await clock.advance(0.02)
-    second = [t for t, _ in sent.audio()][5:]
+        await pb.clock.advance(0.02)
+    second = [t for t, _ in pb.sent.audio()][5:]
     assert [round(t - 3.0, 3) for t in second] == [round(0.02 * i, 3) for i in range(10)]
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
+    await pb.finish(1)
 
 
 async def test_a_new_tts_utterance_starts_a_fresh_timeline():
-    clock = FakeClock()
-    sent = Sent(clock)
-    bot = Bot()
-    edge = OutputEdge(RawSerializer(), sent, max_lead=0.0, stop_grace=0.05, reset_after=5.0)
-    task = PipelineTask([bot, edge], clock=clock)
-    runner = await start_task(task)
-    await bot.push(TTSStartedFrame())
-    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
-    await bot.push(TTSStoppedFrame())
-    await clock.advance(0.4)  # played out, bot stopped; a short pause
-    await bot.push(TTSStartedFrame())
-    await bot.push(OutputAudioFrame(tone(100, 16000), 16000))
-    await clock.advance(0)
+    pb = await Playback.start(max_lead=0.0, stop_grace=0.05, reset_after=5.0)
+    await pb.bot.push(TTSStartedFrame())
+    await pb.bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await pb.bot.push(TTSStoppedFrame())
+    await pb.clock.advance(0.4)  # played out, pb.bot stopped; a short pause
+    await pb.bot.push(TTSStartedFrame())
+    await pb.bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+    await pb.clock.advance(0)
     # Without the fresh timeline the whole second utterance would be "late" and burst.
-    assert len(sent.audio()) == 6
-    await task.stop_when_done()
-    await clock.advance(1)
-    await asyncio.wait_for(runner, 2)
+    assert len(pb.sent.audio()) == 6
+    await pb.finish(1)
