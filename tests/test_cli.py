@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from ._http import http_request
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = re.compile(r"serving on https?://([\d.]+):(\d+)")
 
@@ -45,13 +47,8 @@ async def _start(*args: str, env: dict[str, str] | None = None):
 
 
 async def _get(port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-    async with asyncio.timeout(10):
-        raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    status, _, body = await http_request("127.0.0.1", port, path)
+    return status, body
 
 
 async def _stop(proc) -> int:

@@ -16,6 +16,8 @@ from wavewire.bots.echo import echo_bot
 from wavewire.transports.providers import provider_routes
 from wavewire.transports.server import WebSocketServer
 
+from .._http import http_request
+
 HOST = "127.0.0.1"
 
 
@@ -64,21 +66,9 @@ def ws_url(server: WebSocketServer, path: str) -> str:
 
 
 async def http_get(server: WebSocketServer, path: str) -> tuple[int, str]:
-    """GET ``path`` from the server (status, body as text), over a plain socket."""
-    import asyncio
-
-    reader, writer = await asyncio.open_connection(HOST, server.port)
-    try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        async with asyncio.timeout(10):
-            raw = await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode()
+    """GET ``path`` from the server (status, body as text)."""
+    status, _, body = await http_request(HOST, server.port, path)
+    return status, body.decode()
 
 
 def metric(text: str, name: str) -> float:

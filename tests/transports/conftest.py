@@ -15,6 +15,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from wavewire.bots.echo import echo_bot
 from wavewire.transports.server import WebSocketServer
 
+from .._http import http_request
+
 HOST = "127.0.0.1"
 
 
@@ -51,27 +53,8 @@ def http_url(server: WebSocketServer, path: str) -> str:
 
 async def http_get(server: WebSocketServer, path: str,
                    headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """A minimal HTTP/1.1 GET over asyncio streams (no extra dependency)."""
-    reader, writer = await asyncio.open_connection(HOST, server.port)
-    try:
-        lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{server.port}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await writer.drain()
-        async with asyncio.timeout(10):
-            raw = await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    status = int(status_line.split()[1])
-    hdrs = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        hdrs[name.strip().lower()] = value.strip()
-    return status, hdrs, body
+    """GET ``path`` from the server: status, headers, body."""
+    return await http_request(HOST, server.port, path, headers)
 
 
 async def recv_bytes(ws: ClientConnection, n: int, timeout: float = 20.0) -> bytes:
