@@ -38,8 +38,7 @@ async def test_200_concurrent_sessions_all_echo_and_leave_nothing():
         assert server.metrics.ended.messages_in == n * 5
         assert server.metrics.setup_seconds.count == n
         await wait_for(lambda: not server._group.tasks)  # every session run task is gone
-        assert server._ws is not None
-        await wait_for(lambda: not server._ws.all_connections)  # every socket is gone
+        await wait_for(lambda: not server.connections)  # every socket is gone
     gc.collect()
 
 

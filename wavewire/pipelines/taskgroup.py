@@ -5,6 +5,7 @@ code that cannot use ``async with`` around a whole session)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -34,12 +35,18 @@ class SessionTaskGroup:
         """The tasks still running."""
         return frozenset(self._tasks)
 
-    def create_task(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
-        """Start ``coro`` as a task of this group."""
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        name: str | None = None,
+        *,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task:
+        """Start ``coro`` as a task of this group (in ``context`` if given)."""
         if self._closed:
             coro.close()
             raise InvalidStateError(f"{self.name}: session is closed, no new tasks")
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

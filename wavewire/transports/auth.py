@@ -65,7 +65,7 @@ class AuthRequest:
     query: Mapping[str, str] = field(repr=False)
     """Raw query parameters (last value wins)."""
     headers: Any = field(repr=False)
-    """The raw request headers (``websockets.datastructures.Headers``)."""
+    """The raw request headers (:class:`~wavewire.transports.http.Headers`)."""
     subprotocols: tuple[str, ...] = field(default=(), repr=False)
     """Subprotocols the client offered."""
     remote: str = ""

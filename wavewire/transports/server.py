@@ -1,7 +1,8 @@
 """``WebSocketServer``: many voice sessions per process, every protocol on one port.
 
-Built on ``websockets.asyncio.server.serve``. Each request goes through
-``process_request`` first:
+Built on :mod:`.wire`, wavewire's own server-side WebSocket connection on
+``asyncio.Protocol`` (``websockets``' server costs about three times a voice session's
+own work per frame). Each request head goes through ``_process_request`` first:
 
 * a WebSocket route (:class:`~wavewire.transports.routes.Route`): the auth hook runs
   (HTTP 401 if it says no -- no session is started), the route's message size limit is
@@ -14,10 +15,9 @@ key (see :mod:`.session` and :mod:`.registry`). Beyond ``max_sessions`` (or whil
 draining) a new session is refused cleanly: the connection is accepted and closed with
 1013 "try again later", and counted, so the admitted sessions keep real time.
 
-Per connection the server holds one reader task (the ``websockets`` handler task, which
-feeds the input edge directly) and ``websockets``' keepalive task; per session one task
-runs the pipeline (in the server's task group) and the output edge has its playback
-task (in the session's group). Nothing on the per-message path logs or allocates beyond
+Per connection the server holds one task (handshake, then the reader that feeds the input
+edge directly; keepalive is a timer); per session one task runs the pipeline (both in the
+server's task group) and the output edge has its playback task (in the session's group). Nothing on the per-message path logs or allocates beyond
 what decoding needs.
 
 Events: ``on_websocket_ready(server)``, ``on_client_connected(server, session, info)``,
@@ -33,6 +33,7 @@ drains on SIGTERM/SIGINT (a second signal cancels at once).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import inspect
 import logging
@@ -42,25 +43,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-
 from .._log import logger
 from ..errors import ProtocolError
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import SessionTaskGroup
 from .auth import AuthHook, AuthRequest, RedactingFilter
-from .http import WEB_DIR, json_response, respond, static_response, text_response
+from .http import WEB_DIR, Request, Response, json_response, respond, static_response, text_response
 from .metrics import CONTENT_TYPE, ServerMetrics, SessionTotals
 from .registry import SessionRegistry
 from .routes import ConnectionInfo, Route, connection_info
 from .session import ServerSession
+from .wire import ConnectionClosed, ServerConnection, upgrade_error
 
 if TYPE_CHECKING:
     import ssl as ssl_module
-
-    from websockets.http11 import Request, Response
 
     from ..audio.vad import VAD
     from ..processors.base import FrameProcessor
@@ -79,8 +76,8 @@ _RETRY_LATER = 1013
 
 
 def ws_logger(name: str = "wavewire.websockets") -> logging.Logger:
-    """A logger for ``websockets``: its debug output includes request lines and headers,
-    so every record goes through the redacting filter."""
+    """A logger for ``websockets`` (the client side): its debug output includes request
+    lines and headers, so every record goes through the redacting filter."""
     log = logging.getLogger(name)
     if not any(isinstance(f, RedactingFilter) for f in log.filters):
         log.addFilter(RedactingFilter())
@@ -88,7 +85,7 @@ def ws_logger(name: str = "wavewire.websockets") -> logging.Logger:
 
 
 class _Ctx:
-    """What ``process_request`` learned about a connection, for its handler."""
+    """What ``_process_request`` learned about a connection, for its handler."""
 
     __slots__ = ("route", "info", "serializer")
 
@@ -96,12 +93,6 @@ class _Ctx:
         self.route = route
         self.info = info
         self.serializer = serializer
-
-
-class _Connection(ServerConnection):
-    """A server connection that carries its route context from handshake to handler."""
-
-    wavewire: _Ctx | None = None
 
 
 class WebSocketServer(EventEmitter):
@@ -184,7 +175,8 @@ class WebSocketServer(EventEmitter):
             routes = default_routes()
         for route in routes:
             self.add_route(route)
-        self._ws: Server | None = None
+        self._listener: asyncio.Server | None = None
+        self._connections: set[ServerConnection] = set()
         self._group: SessionTaskGroup | None = None
         self._draining = False
         self._closed: asyncio.Event | None = None
@@ -221,8 +213,8 @@ class WebSocketServer(EventEmitter):
     @property
     def port(self) -> int:
         """The TCP port actually bound (useful with ``port=0``)."""
-        if self._ws is not None:
-            for sock in self._ws.sockets:
+        if self._listener is not None:
+            for sock in self._listener.sockets:
                 return int(sock.getsockname()[1])
         return self._port
 
@@ -230,6 +222,11 @@ class WebSocketServer(EventEmitter):
     def sessions(self) -> list[ServerSession]:
         """Live sessions."""
         return list(self.registry)
+
+    @property
+    def connections(self) -> list[ServerConnection]:
+        """Open TCP connections (WebSocket or HTTP, handshaking or established)."""
+        return list(self._connections)
 
     @property
     def draining(self) -> bool:
@@ -247,37 +244,34 @@ class WebSocketServer(EventEmitter):
 
     async def start(self) -> None:
         """Listen; fires ``on_websocket_ready`` once connections are accepted."""
-        if self._ws is not None:
+        if self._listener is not None:
             raise RuntimeError("server already started")
         for route in self._routes:
             if route.role != "both":
                 self._partner(route)
         self._group = SessionTaskGroup("server", on_error=self._task_failed)
         self._closed = asyncio.Event()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"backlog": 1024}
         if self.ssl is not None:
             kwargs["ssl"] = self.ssl
+            kwargs["ssl_handshake_timeout"] = self.open_timeout
         if self.reuse_port:
             kwargs["reuse_port"] = True
-        self._ws = await serve(
-            self._handler,
-            self.host,
-            self._port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,  # type: ignore[arg-type]
-            create_connection=_Connection,
-            compression=None,  # PCM barely compresses; deflate would cost more than the rest
-            origins=self.origins,  # type: ignore[arg-type]
-            max_size=max((r.max_message_size or 0 for r in self._routes), default=1 << 20)
-            or None,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            open_timeout=self.open_timeout,
-            close_timeout=self.close_timeout,
-            logger=ws_logger(),
-            **kwargs,
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            self._new_connection, self.host, self._port, **kwargs
         )
         await self.call_event_handler("on_websocket_ready")
+
+    def _new_connection(self) -> ServerConnection:
+        return ServerConnection(
+            self._on_request,
+            self._connections,
+            open_timeout=self.open_timeout,
+            close_timeout=self.close_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+        )
 
     async def __aenter__(self) -> WebSocketServer:
         await self.start()
@@ -288,7 +282,7 @@ class WebSocketServer(EventEmitter):
 
     async def serve_forever(self, *, handle_signals: bool = True) -> None:
         """Start (if needed) and run until closed; SIGTERM/SIGINT drain, twice cancels."""
-        if self._ws is None:
+        if self._listener is None:
             await self.start()
         loop = asyncio.get_running_loop()
         installed: list[signal.Signals] = []
@@ -328,9 +322,8 @@ class WebSocketServer(EventEmitter):
             return
         self._draining = True
         timeout = self.drain_timeout if timeout is None else timeout
-        ws = self._ws
-        if ws is not None:
-            ws.server.close()  # stop listening; open connections stay
+        if self._listener is not None:
+            self._listener.close()  # stop listening; open connections stay
         runs = set(self._group.tasks) if self._group is not None else set()
         for session in self.registry:
             session.close_code = 1001
@@ -349,13 +342,11 @@ class WebSocketServer(EventEmitter):
             session.close_code = 1001
         if sessions:
             await asyncio.gather(*(s.task.cancel("server closing") for s in sessions))
-        ws = self._ws
-        if ws is not None:
-            ws.close()
-            try:
-                await asyncio.wait_for(ws.wait_closed(), self.close_timeout + 1.0)
-            except TimeoutError:
-                logger.warning("server: connections did not close in time")
+        if self._listener is not None:
+            self._listener.close()
+        conns = list(self._connections)
+        if conns:  # each close is bounded by close_timeout (then the socket is cut)
+            await asyncio.gather(*(c.close(1001, "going away") for c in conns))
         group = self._group
         if group is not None:
             current = asyncio.current_task()
@@ -376,7 +367,46 @@ class WebSocketServer(EventEmitter):
                 return route, params
         return None
 
-    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    def _on_request(self, conn: ServerConnection, request: Request) -> None:
+        """A request head has arrived: serve the connection in the server's task group."""
+        group = self._group
+        try:
+            if group is None:
+                raise RuntimeError("not started")
+            # The task gets its own context, which the connection also uses to run the
+            # input handler inline as this task (see wire.ServerConnection.consume).
+            context = contextvars.copy_context()
+            group.create_task(self._serve(conn, request, context), "connection",
+                              context=context)
+        except Exception:  # closing: no new tasks
+            conn.reject(text_response(503, "server closing\n"))
+
+    async def _serve(
+        self, conn: ServerConnection, request: Request, context: contextvars.Context | None
+    ) -> None:
+        """One connection from its request head to its end."""
+        try:
+            result = await self._process_request(conn, request)
+        except Exception as exc:
+            logger.error("server: handshake failed: {!r}", exc)
+            result = text_response(500, "internal error\n")
+        if isinstance(result, Response):
+            conn.reject(result)
+            return
+        refusal = upgrade_error(request)
+        if refusal is None and self.origins is not None:
+            if request.headers.get("Origin") not in self.origins:
+                self.metrics.refuse("origin")
+                refusal = text_response(403, "origin not allowed\n")
+        if refusal is not None:
+            conn.reject(refusal)
+            return
+        offered = _offered(request)
+        conn.accept(self._select_subprotocol(result, offered),
+                    max_size=result.route.max_message_size)
+        await self._handler(conn, result, context)
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | _Ctx:
         url = urlsplit(request.path)
         path = url.path
         found = self._match(path)
@@ -387,12 +417,7 @@ class WebSocketServer(EventEmitter):
         remote = _remote(conn)
         hook = route.auth if route.auth is not None else self.auth
         if hook is not None:
-            offered = tuple(
-                p.strip()
-                for value in request.headers.get_all("Sec-WebSocket-Protocol")
-                for p in value.split(",")
-                if p.strip()
-            )
+            offered = _offered(request)
             req = AuthRequest(path, params, query, request.headers, offered, remote)
             try:
                 ok = hook(req)
@@ -405,17 +430,13 @@ class WebSocketServer(EventEmitter):
                 response = text_response(401, "unauthorized\n")
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
-        protocol = conn.protocol
-        protocol.max_message_size = route.max_message_size
         info = connection_info(route, path, params, query, request.headers, remote, None)
         try:
             serializer = route.serializer(info)
         except ValueError as exc:
             self.metrics.refuse("bad_request")
             return text_response(400, f"bad request: {exc}\n")
-        if isinstance(conn, _Connection):
-            conn.wavewire = _Ctx(route, info, serializer)
-        return None
+        return _Ctx(route, info, serializer)
 
     def _http(self, path: str) -> Response:
         metrics = self.metrics
@@ -436,12 +457,10 @@ class WebSocketServer(EventEmitter):
         metrics.refuse("not_found")
         return text_response(404, "not found\n")
 
-    def _select_subprotocol(self, conn: ServerConnection, offered: Sequence[str]) -> str | None:
-        ctx = conn.wavewire if isinstance(conn, _Connection) else None
-        if ctx is not None:
-            for name in ctx.route.subprotocols:
-                if name in offered:
-                    return name
+    def _select_subprotocol(self, ctx: _Ctx, offered: Sequence[str]) -> str | None:
+        for name in ctx.route.subprotocols:
+            if name in offered:
+                return name
         bearer = [p for p in offered if p.lower().startswith("bearer.")]
         if bearer:
             # Browsers fail the handshake unless one offered entry is echoed: prefer an
@@ -452,11 +471,9 @@ class WebSocketServer(EventEmitter):
 
     # -- connections ------------------------------------------------------------------------------
 
-    async def _handler(self, conn: ServerConnection) -> None:
-        ctx = conn.wavewire if isinstance(conn, _Connection) else None
-        if ctx is None:
-            await conn.close(1011, "no route")
-            return
+    async def _handler(
+        self, conn: ServerConnection, ctx: _Ctx, context: contextvars.Context | None = None
+    ) -> None:
         route, info = ctx.route, ctx.info
         if conn.subprotocol and not conn.subprotocol.lower().startswith("bearer."):
             info = dataclasses.replace(info, subprotocol=conn.subprotocol)
@@ -502,7 +519,7 @@ class WebSocketServer(EventEmitter):
             if route.role == "output":
                 await self._read_output(conn, session)
             else:
-                await self._read(conn, session)
+                await self._read(conn, session, context)
         finally:
             metrics.connections_active -= 1
             if session is not None and attached:
@@ -584,20 +601,25 @@ class WebSocketServer(EventEmitter):
         else:
             await session.task.stop_when_done("session timeout")
 
-    async def _read(self, conn: ServerConnection, session: ServerSession) -> None:
-        """The per-message path: receive, feed the input edge. Nothing else."""
+    async def _read(
+        self, conn: ServerConnection, session: ServerSession,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        """The per-message path: each message feeds the input edge. Nothing else."""
         feed = session.input_edge.feed
-        recv = conn.recv
         task = session.task
+
+        async def handle(message: bytes | str) -> None:
+            if task.state not in _LIVE:
+                raise _SessionOver
+            await feed(message)
+
         try:
-            while True:
-                message = await recv()
-                if task.state not in _LIVE:
-                    break
-                await feed(message)
+            await conn.consume(handle, context)
+        except _SessionOver:
+            pass
         except ConnectionClosed as exc:
-            sent = exc.sent
-            if sent is not None and sent.code == 1009:
+            if exc.sent_code == 1009:
                 session.input_edge.stats.protocol_errors += 1
                 self.metrics.closed_with(1009)
         except ProtocolError as exc:  # fatal: the serializer says the connection must end
@@ -623,15 +645,26 @@ class WebSocketServer(EventEmitter):
                         await conn.close(exc.close_code, _reason(exc))
                         return
         except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == 1009:
+            if exc.sent_code == 1009:
                 self.metrics.closed_with(1009)
 
 
+class _SessionOver(Exception):
+    """The session ended while its input socket was still open."""
+
+
+def _offered(request: Request) -> tuple[str, ...]:
+    """The subprotocols the client offered, in order."""
+    return tuple(
+        p.strip()
+        for value in request.headers.get_all("Sec-WebSocket-Protocol")
+        for p in value.split(",")
+        if p.strip()
+    )
+
+
 def _remote(conn: ServerConnection) -> str:
-    try:
-        addr = conn.remote_address
-    except Exception:
-        return ""
+    addr = conn.remote_address
     if isinstance(addr, tuple) and len(addr) >= 2:
         return f"{addr[0]}:{addr[1]}"
     return str(addr or "")

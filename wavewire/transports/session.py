@@ -35,20 +35,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed
-
 from ..pipelines.task import PipelineParams, PipelineTask, TaskState
-from ._fastsend import send_now
 from .edges import InputEdge, OutputEdge
+from .wire import ConnectionClosed
 
 if TYPE_CHECKING:
-    from websockets.asyncio.connection import Connection
-
     from ..audio.vad import VAD
     from ..processors.base import FrameProcessor
     from ..serializers.base import FrameSerializer, Message
     from .metrics import SessionTotals
     from .routes import ConnectionInfo, Role
+    from .wire import ServerConnection as Connection
 
 __all__ = ["ServerSession"]
 
@@ -167,7 +164,7 @@ class ServerSession:
         conn = self._output
         if conn is not None:
             try:
-                if not send_now(conn, message):
+                if not conn.send_nowait(message):
                     await conn.send(message)
                 return
             except ConnectionClosed:

@@ -1,0 +1,472 @@
+"""The server-side WebSocket connection (wire.py), driven by a hand-made client over
+loopback: framing, fragmentation, every protocol failure and its close code, keepalive,
+deadlines, closing, and flow control in both directions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wavewire.transports.http import parse_request
+from wavewire.transports.wire import (
+    ConnectionClosed,
+    ServerConnection,
+    accept_key,
+    upgrade_error,
+)
+
+from .conftest import wait_for
+
+KEY = base64.b64encode(b"0123456789abcdef").decode()
+
+
+def mask_bytes(data: bytes, key: bytes) -> bytes:
+    """Client-side masking, written plainly (independent of the module's fast path)."""
+    return bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, masked: bool = True,
+          rsv: int = 0, length: int | None = None) -> bytes:
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | rsv | opcode
+    if n < 126:
+        head = bytes((b0, (0x80 if masked else 0) | n))
+    elif n < 65536:
+        head = bytes((b0, (0x80 if masked else 0) | 126)) + struct.pack("!H", n)
+    else:
+        head = bytes((b0, (0x80 if masked else 0) | 127)) + struct.pack("!Q", n)
+    if not masked:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + mask_bytes(payload, key)
+
+
+class Peer:
+    """A raw client: writes bytes, reads server frames."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def handshake(self, path: str = "/", extra: str = "") -> bytes:
+        await self.send(
+            (f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
+        )
+        return await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 2)
+
+    async def read_frame(self) -> tuple[int, bool, bytes]:
+        async with asyncio.timeout(3):
+            b0, b1 = await self.reader.readexactly(2)
+            assert not b1 & 0x80, "server frames are never masked"
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", await self.reader.readexactly(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+            return b0 & 0x0F, bool(b0 & 0x80), await self.reader.readexactly(n)
+
+    async def expect_close(self, code: int) -> str:
+        op, _, payload = await self.read_frame()
+        while op != 8:
+            op, _, payload = await self.read_frame()
+        assert struct.unpack("!H", payload[:2])[0] == code
+        return payload[2:].decode()
+
+    async def at_eof(self) -> bool:
+        try:
+            async with asyncio.timeout(3):
+                rest = await self.reader.read()
+        except (ConnectionError, TimeoutError):
+            return True
+        return rest == b""
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.conns: set[ServerConnection] = set()
+        self.received: list[bytes | str] = []
+        self.closed: list[ConnectionClosed] = []
+        self.server_conn: ServerConnection | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.echo = True
+        self.options: dict[str, Any] = {"ping_interval": None}
+        self.max_size: int | None = 1 << 20
+
+    def on_request(self, conn: ServerConnection, request: Any) -> None:
+        bad = upgrade_error(request)
+        if bad is not None:
+            conn.reject(bad)
+            return
+        conn.accept(max_size=self.max_size)
+        self.server_conn = conn
+        task = asyncio.create_task(self.serve(conn))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def serve(self, conn: ServerConnection) -> None:
+        try:
+            while True:
+                message = await conn.recv()
+                self.received.append(message)
+                if self.echo:
+                    await conn.send(message)
+        except ConnectionClosed as exc:
+            self.closed.append(exc)
+
+
+@asynccontextmanager
+async def serving(**options: Any) -> AsyncIterator[tuple[Harness, Callable[[], Any]]]:
+    h = Harness()
+    h.options.update(options)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: ServerConnection(h.on_request, h.conns, **h.options), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    writers: list[asyncio.StreamWriter] = []
+
+    async def connect() -> Peer:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(writer)
+        return Peer(reader, writer)
+
+    try:
+        yield h, connect
+    finally:
+        for w in writers:
+            w.close()
+        for conn in list(h.conns):
+            await conn.close(1001)
+        server.close()
+        await server.wait_closed()
+        if h.tasks:
+            await asyncio.wait(h.tasks, timeout=2)
+        assert not h.conns
+
+
+async def opened(connect: Callable[[], Any], path: str = "/") -> Peer:
+    peer = await connect()
+    head = await peer.handshake(path)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert f"Sec-WebSocket-Accept: {accept_key(KEY)}".encode() in head
+    return peer
+
+
+async def test_accept_key_matches_rfc_example() -> None:
+    assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+async def test_binary_and_text_echo_with_every_length_encoding() -> None:
+    async with serving() as (h, connect):
+        peer = await opened(connect)
+        for size in (0, 1, 125, 126, 640, 65535, 65536, 70000):
+            data = os.urandom(size)
+            await peer.send(frame(2, data))
+            assert await peer.read_frame() == (2, True, data)
+        await peer.send(frame(1, "héllo ☃".encode()))
+        assert await peer.read_frame() == (1, True, "héllo ☃".encode())
+        assert h.received[-1] == "héllo ☃"
+        assert isinstance(h.received[0], bytes)
+
+
+async def test_several_frames_in_one_write_and_one_frame_byte_by_byte() -> None:
+    async with serving(max_queue=1000) as (_h, connect):
+        peer = await opened(connect)
+        burst = b"".join(frame(2, bytes([i]) * 300) for i in range(20))
+        await peer.send(burst)
+        for i in range(20):
+            assert await peer.read_frame() == (2, True, bytes([i]) * 300)
+        one = frame(2, b"slow" * 50)
+        for i in range(len(one)):
+            await peer.send(one[i:i + 1])
+            await asyncio.sleep(0)
+        assert await peer.read_frame() == (2, True, b"slow" * 50)
+
+
+async def test_fragmented_messages_are_reassembled_and_pings_may_interleave() -> None:
+    async with serving() as (h, connect):
+        peer = await opened(connect)
+        await peer.send(frame(2, b"ab", fin=False) + frame(9, b"p1") + frame(0, b"cd", fin=False)
+                        + frame(0, b"ef"))
+        assert await peer.read_frame() == (10, True, b"p1")  # the pong comes first
+        assert await peer.read_frame() == (2, True, b"abcdef")
+        text = "ünïcode".encode()
+        await peer.send(frame(1, text[:3], fin=False) + frame(0, text[3:]))  # split mid-char
+        assert await peer.read_frame() == (1, True, text)
+        assert h.received == [b"abcdef", "ünïcode"]
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (frame(2, b"x", masked=False), 1002),
+        (frame(2, b"x", rsv=0x40), 1002),
+        (frame(3, b"x"), 1002),
+        (frame(9, b"x" * 126), 1002),
+        (frame(9, b"x", fin=False), 1002),
+        (frame(0, b"x"), 1002),
+        (frame(2, b"x", fin=False) + frame(2, b"y"), 1002),
+        (frame(1, b"\xff\xfe"), 1007),
+        (frame(1, b"ok", fin=False) + frame(0, b"\xc3"), 1007),
+        (frame(8, b"\x03"), 1002),
+        (frame(8, struct.pack("!H", 1005)), 1002),
+        (frame(8, struct.pack("!H", 2999)), 1002),
+        (frame(8, struct.pack("!H", 1000) + b"\xff"), 1007),
+    ],
+    ids=["unmasked", "rsv", "opcode", "long-ping", "fragmented-ping", "lone-continuation",
+         "interleaved", "bad-utf8", "bad-utf8-fragmented", "short-close", "reserved-code",
+         "unassigned-code", "bad-reason"],
+)
+async def test_protocol_violations_fail_with_their_close_code(data: bytes, code: int) -> None:
+    async with serving() as (h, connect):
+        peer = await opened(connect)
+        await peer.send(frame(2, b"before"))
+        assert (await peer.read_frame())[2] == b"before"
+        await peer.send(data)
+        await peer.expect_close(code)
+        assert await peer.at_eof()
+        await asyncio.sleep(0.05)
+        assert h.closed and h.closed[0].sent_code == code
+        assert h.received == [b"before"]  # nothing from the bad frame was delivered
+
+
+async def test_oversize_is_refused_from_the_header_before_the_payload_arrives() -> None:
+    async with serving() as (h, connect):
+        h.max_size = 1000
+        peer = await opened(connect)
+        await peer.send(frame(2, b"a" * 1000))
+        assert (await peer.read_frame())[2] == b"a" * 1000
+        # Only a header announcing 10 MB: the server must not wait for the payload.
+        await peer.send(bytes((0x82, 0x80 | 127)) + struct.pack("!Q", 10_000_000))
+        assert "1000" in await peer.expect_close(1009)
+        await asyncio.sleep(0.05)
+        assert h.closed[0].sent_code == 1009
+
+
+async def test_oversize_counts_every_fragment() -> None:
+    async with serving() as (h, connect):
+        h.max_size = 100
+        peer = await opened(connect)
+        await peer.send(frame(2, b"a" * 60, fin=False) + frame(0, b"b" * 60))
+        await peer.expect_close(1009)
+
+
+async def test_peer_close_is_echoed_then_the_server_closes_tcp() -> None:
+    async with serving() as (h, connect):
+        peer = await opened(connect)
+        await peer.send(frame(8, struct.pack("!H", 4001) + b"bye"))
+        await peer.expect_close(4001)
+        assert await peer.at_eof()
+        await asyncio.sleep(0.05)
+        assert h.closed[0].code == 4001 and h.closed[0].reason == "bye"
+        assert h.closed[0].sent_code == 4001
+
+
+async def test_close_without_code_is_1005_and_echoed_empty() -> None:
+    async with serving() as (h, connect):
+        peer = await opened(connect)
+        await peer.send(frame(8))
+        assert await peer.read_frame() == (8, True, b"")
+        await asyncio.sleep(0.05)
+        assert h.closed[0].code == 1005
+
+
+async def test_server_close_waits_for_the_peer_then_cuts_at_the_deadline() -> None:
+    async with serving(close_timeout=0.2) as (h, connect):
+        peer = await opened(connect)
+        await asyncio.sleep(0.02)
+        conn = h.server_conn
+        assert conn is not None
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        closing = asyncio.create_task(conn.close(1000, "done"))
+        assert await peer.expect_close(1000) == "done"
+        await peer.send(frame(2, b"ignored while closing"))
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # still waiting for our close frame
+        await closing  # we never answer: cut after close_timeout
+        assert 0.15 < loop.time() - t0 < 1.0
+        assert conn.closed and conn.close_code == 1006
+        assert h.received == []
+
+        peer2 = await opened(connect)
+        await asyncio.sleep(0.02)
+        conn2 = h.server_conn
+        assert conn2 is not None and conn2 is not conn
+        t0 = loop.time()
+        closing = asyncio.create_task(conn2.close(1001))
+        await peer2.expect_close(1001)
+        await peer2.send(frame(8, struct.pack("!H", 1001)))
+        await closing
+        assert loop.time() - t0 < 0.15
+        assert conn2.close_code == 1001
+        assert await peer2.at_eof()
+
+
+async def test_keepalive_ping_is_answered_or_fails_with_1011() -> None:
+    async with serving(ping_interval=0.05, ping_timeout=0.1) as (h, connect):
+        peer = await opened(connect)
+        for _ in range(3):  # answer three pings: the connection stays
+            op, _, payload = await peer.read_frame()
+            assert op == 9 and len(payload) == 4
+            await peer.send(frame(10, payload))
+        op, _, payload = await peer.read_frame()
+        assert op == 9
+        await peer.send(frame(10, b"nope"))  # a pong for something else does not count
+        await peer.expect_close(1011)
+        await asyncio.sleep(0.05)
+        assert h.closed[0].sent_code == 1011
+
+
+async def test_handshake_deadline_and_bad_heads() -> None:
+    async with serving(open_timeout=0.1) as (h, connect):
+        silent = await connect()
+        assert await silent.at_eof()  # no request head within open_timeout: cut
+
+        big = await connect()
+        await big.send(b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"a" * 20000)
+        assert (await big.reader.read()).startswith(b"HTTP/1.1 431 ")
+
+        for head, status in (
+            (b"GARBAGE\r\n\r\n", b"400"),
+            (b"GET / HTTP/1.0\r\n\r\n", b"505"),
+            (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", b"400"),
+            (b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"426"),
+            (b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+             b"Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: " + KEY.encode() + b"\r\n\r\n",
+             b"426"),
+            (b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+             b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n", b"400"),
+        ):
+            peer = await connect()
+            await peer.send(head)
+            answer = await asyncio.wait_for(peer.reader.read(), 2)
+            assert answer.split(b" ")[1] == status, head
+        assert h.received == []
+
+
+async def test_frames_sent_right_after_the_head_are_kept() -> None:
+    async with serving() as (_h, connect):
+        peer = await connect()
+        await peer.send(
+            (f"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+            + frame(2, b"eager")
+        )
+        await peer.reader.readuntil(b"\r\n\r\n")
+        assert await peer.read_frame() == (2, True, b"eager")
+
+
+async def test_reading_pauses_when_messages_pile_up_and_nothing_is_lost() -> None:
+    async with serving(max_queue=8) as (h, connect):
+        h.echo = False
+        release = asyncio.Event()
+        original = h.serve
+
+        async def slow(conn: ServerConnection) -> None:
+            await release.wait()
+            await original(conn)
+
+        h.serve = slow  # type: ignore[method-assign]
+        peer = await opened(connect)
+        for i in range(400):
+            peer.writer.write(frame(2, i.to_bytes(2, "big") * 1000))
+        await asyncio.sleep(0.2)
+        conn = h.server_conn
+        assert conn is not None
+        # Reading paused once max_queue was reached (plus what the same read held):
+        # the socket, and TCP behind it, hold the rest.
+        assert 8 <= conn.pending <= 150
+        release.set()
+        await peer.writer.drain()
+        await wait_for(lambda: len(h.received) >= 400, 3)
+        assert h.received == [i.to_bytes(2, "big") * 1000 for i in range(400)]
+
+
+async def test_send_nowait_refuses_while_the_write_buffer_is_full() -> None:
+    async with serving() as (h, connect):
+        h.echo = False
+        peer = await opened(connect)
+        await asyncio.sleep(0.02)
+        conn = h.server_conn
+        assert conn is not None and conn.transport is not None
+        conn.transport.set_write_buffer_limits(high=4096)
+        big = os.urandom(60000)
+        sent = 0
+        while conn.send_nowait(big):  # the peer is not reading
+            sent += 1
+            assert sent < 1000
+        assert conn.paused
+        waiting = asyncio.create_task(conn.send(b"after"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        for _ in range(sent):
+            assert (await peer.read_frame())[2] == big
+        await asyncio.wait_for(waiting, 3)  # drained: the waiting send went out
+        assert await peer.read_frame() == (2, True, b"after")
+
+
+async def test_send_on_a_closed_connection_raises() -> None:
+    async with serving() as (h, connect):
+        peer = await opened(connect)
+        await asyncio.sleep(0.02)
+        conn = h.server_conn
+        assert conn is not None
+        peer.writer.close()
+        await conn.wait_closed()
+        with pytest.raises(ConnectionClosed) as info:
+            conn.send_nowait(b"x")
+        assert info.value.code == 1006
+        with pytest.raises(ConnectionClosed):
+            await conn.send("x")
+        assert h.closed[0].code == 1006
+
+
+def test_upgrade_error_is_none_for_a_valid_request() -> None:
+    head = (f"GET /ws?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: keep-alive, "
+            f"Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13").encode()
+    request = parse_request(head)
+    assert upgrade_error(request) is None
+    assert request.path == "/ws?x=1" and request.headers.get("host") == "h"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.integers(0, 3000), min_size=1, max_size=12),
+    cuts=st.lists(st.integers(1, 700), min_size=1, max_size=40),
+)
+def test_any_tcp_segmentation_delivers_the_same_messages(sizes: list[int],
+                                                         cuts: list[int]) -> None:
+    async def run() -> None:
+        async with serving(max_queue=1000) as (h, connect):
+            h.echo = False
+            peer = await opened(connect)
+            messages = [os.urandom(n) for n in sizes]
+            stream = b"".join(frame(2, m) for m in messages)
+            pos = 0
+            i = 0
+            while pos < len(stream):
+                step = cuts[i % len(cuts)]
+                await peer.send(stream[pos:pos + step])
+                pos += step
+                i += 1
+                await asyncio.sleep(0)
+            await wait_for(lambda: len(h.received) >= len(messages), 3)
+            assert h.received == messages
+
+    asyncio.run(run())
