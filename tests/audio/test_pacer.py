@@ -107,3 +107,60 @@ def test_bad_arguments(clock) -> None:
         MediaPacer(RATE, clock, max_lag=-1)
     with pytest.raises(FrameFormatError):
         MediaPacer(RATE, clock).advance(-1)
+
+
+async def _produce(pacer: MediaPacer, clock, arrivals: list[float]) -> list[float]:
+    """A producer delivers one 20 ms chunk at each arrival time (from t0) into a queue,
+    never blocked; a sender takes each chunk when the pacer allows. Returns how long each
+    chunk waited in the queue."""
+    t0 = clock.now()
+    queue: list[float] = []
+    waits: list[float] = []
+    k = 0
+    while k < len(arrivals) or queue:
+        next_arrival = t0 + arrivals[k] if k < len(arrivals) else float("inf")
+        if queue:
+            delay = pacer.delay()
+            if delay == 0.0 and clock.now() < next_arrival:
+                waits.append(clock.now() - queue.pop(0))
+                pacer.advance(CHUNK)
+                continue
+            next_send = clock.now() + delay
+        else:
+            next_send = float("inf")
+        target = min(next_arrival, next_send)
+        if target > clock.now():
+            await clock.advance(target - clock.now())
+        if target == next_arrival:
+            pacer.due()  # the first arrival anchors the timeline
+            pacer.arrived(0.02, 0.02 * len(queue))
+            queue.append(clock.now())
+            k += 1
+    return waits
+
+
+async def test_a_late_first_chunk_of_a_live_stream_is_forgotten(clock) -> None:
+    # The first chunk is 100 ms late, the next four come with it, then one every 20 ms:
+    # a live stream whose timeline was anchored 100 ms late.
+    pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
+    arrivals = [0.1] * 5 + [i * 0.02 for i in range(5, 300)]
+    waits = await _produce(pacer, clock, arrivals)
+    assert max(waits[10:40]) == pytest.approx(0.06, abs=1e-6)  # 100 ms late - 40 ms lead
+    assert pacer.realigns >= 1
+    assert max(waits[150:]) == 0.0  # realigned: nothing waits any more
+    assert pacer.reanchors == 0
+
+
+async def test_a_producer_faster_than_real_time_stays_paced(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
+    arrivals = [i * 0.01 for i in range(400)]  # 2x real time for 8 s of audio
+    t0 = clock.now()
+    await _produce(pacer, clock, arrivals)
+    assert pacer.realigns == 0
+    assert clock.now() - t0 == pytest.approx(399 * 0.02 - 0.04, abs=1e-3)  # real time
+
+
+async def test_a_live_stream_on_time_never_realigns(clock) -> None:
+    pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
+    waits = await _produce(pacer, clock, [i * 0.02 for i in range(300)])
+    assert pacer.realigns == 0 and max(waits) == 0.0

@@ -18,6 +18,15 @@ Policy
   chunk is exactly ``max_lag`` late: at most ``max_lag`` of audio is ever sent in one
   burst. Each re-anchor shifts the timeline once by ``lag - max_lag`` and is counted in
   :attr:`MediaPacer.reanchors`; stalls up to ``max_lag`` never shift it.
+* **Realign.** If the timeline was anchored late (the first chunk of a stream was
+  delayed, say by a busy event loop at session start) while the producer then delivers
+  audio in real time, every later chunk would wait by that much forever. The caller
+  reports each arrival with :meth:`~MediaPacer.arrived`; when, over a window of
+  ``realign_window`` seconds, the producer delivered no more than real time (at most
+  10 % over) and *every* chunk arrived more than ``max_lead`` before it was due, the
+  timeline moves earlier by the smallest of those margins (counted in
+  :attr:`MediaPacer.realigns`). A producer faster than real time (TTS) is paced as
+  before.
 * **Reset.** Call :meth:`MediaPacer.reset` when playback restarts after an interruption
   or when the queue ran dry (end of an utterance): the timeline starts again from now.
 
@@ -50,9 +59,14 @@ class MediaPacer:
         "_anchor",
         "_clock",
         "_sent",
+        "_win_audio",
+        "_win_min_ahead",
+        "_win_t0",
         "max_lag",
         "max_lead",
         "reanchors",
+        "realign_window",
+        "realigns",
         "sample_rate",
     )
 
@@ -63,6 +77,7 @@ class MediaPacer:
         *,
         max_lead: float = 0.04,
         max_lag: float = 0.2,
+        realign_window: float = 1.0,
     ) -> None:
         self.sample_rate = check_rate(sample_rate)
         """Samples per second per channel of the stream being paced."""
@@ -74,9 +89,16 @@ class MediaPacer:
         """Most audio (seconds) ever sent in one catch-up burst."""
         self.reanchors = 0
         """How many times the timeline was moved because the lag exceeded max_lag."""
+        self.realign_window = float(realign_window)
+        """Seconds of arrivals judged together by :meth:`arrived`."""
+        self.realigns = 0
+        """How many times the timeline moved earlier (see :meth:`arrived`)."""
         self._clock = clock
         self._anchor: float | None = None
         self._sent = 0
+        self._win_t0: float | None = None
+        self._win_audio = 0.0
+        self._win_min_ahead = 0.0
 
     @property
     def started(self) -> bool:
@@ -97,6 +119,33 @@ class MediaPacer:
         """Forget the timeline; the next :meth:`delay` (or :meth:`start`) anchors it anew."""
         self._anchor = None
         self._sent = 0
+        self._win_t0 = None
+
+    def arrived(self, seconds: float, queued: float = 0.0) -> None:
+        """The producer has just delivered ``seconds`` of audio, behind ``queued``
+        seconds still waiting to be sent. Realigns a late-anchored timeline (see the
+        module docstring)."""
+        anchor = self._anchor
+        if anchor is None:
+            return
+        now = self._clock.now()
+        ahead = anchor + self._sent / self.sample_rate + queued - now
+        t0 = self._win_t0
+        if t0 is None:
+            self._win_t0 = now
+            self._win_audio = seconds
+            self._win_min_ahead = ahead
+            return
+        self._win_audio += seconds
+        if ahead < self._win_min_ahead:
+            self._win_min_ahead = ahead
+        elapsed = now - t0
+        if elapsed < self.realign_window:
+            return
+        if self._win_audio <= 1.1 * elapsed + seconds and self._win_min_ahead > self.max_lead:
+            self._anchor = anchor - self._win_min_ahead
+            self.realigns += 1
+        self._win_t0 = None
 
     def due(self) -> float:
         """Clock time at which the next sample is due to play (starts the timeline)."""

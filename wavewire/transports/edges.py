@@ -397,6 +397,8 @@ class OutputEdge(FrameProcessor):
             return
         epoch = frame.epoch
         chunk_ms = len(chunks[0]) / self._bytes_per_ms
+        if self.pace:
+            self._pacer.arrived(len(audio) / self._bytes_per_ms / 1000, self._queued_ms / 1000)
         # Fast path: nothing queued, player idle, audio due now -> send inline.
         if (
             len(chunks) == 1
