@@ -82,6 +82,22 @@ async def test_serve_smoke_healthz_echo_sigterm():
     assert code == 0
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_serve_on_either_event_loop(loop: str):
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    proc, port = await _start("serve", "--port", "0", "--loop", loop)
+    try:
+        for _ in range(3):  # sequential sessions, each a full echo
+            await _echo(port)
+        status, body = await _get(port, "/metrics")
+        assert status == 200
+        assert b"wavewire_sessions_total 3" in body
+    finally:
+        code = await _stop(proc)
+    assert code == 0
+
+
 async def test_serve_with_token_and_a_live_session_during_sigterm():
     env = _env()
     env["WAVEWIRE_TOKEN"] = "tok-123"  # from the environment: not on the command line

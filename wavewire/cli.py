@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--drain-timeout", type=float, default=10.0,
                        help="seconds sessions get to end on SIGTERM (default 10)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    _loop_option(serve)
 
     connect = sub.add_parser("connect", help="run a bot as a WebSocket client",
                              description="Connect to a WebSocket server and run a bot there.")
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--channels", type=int, default=1, help="wire channels (default 1)")
     connect.add_argument("--attempts", type=int, default=8,
                          help="connection attempts in a row before giving up (default 8)")
+    _loop_option(connect)
     from .emulators import EMULATORS
 
     emulate = sub.add_parser(
@@ -93,6 +95,32 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("platform", choices=sorted(EMULATORS))
     emulate.add_argument("options", nargs=argparse.REMAINDER, help="the platform's options")
     return parser
+
+
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def _loop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--loop", default="auto", choices=LOOPS,
+                        help="event loop: uvloop (pip install 'wavewire[fast]'), asyncio, or "
+                        "auto: uvloop when installed (default auto)")
+
+
+def _run(coro: Any, loop: str) -> int:
+    """Runs ``coro`` on the chosen event loop."""
+    import asyncio
+
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                coro.close()
+                raise SystemExit("wavewire: --loop uvloop needs uvloop "
+                                 "(pip install 'wavewire[fast]')") from None
+        else:
+            return int(uvloop.run(coro))
+    return int(asyncio.run(coro))
 
 
 def _setup_logging(level: str) -> None:
@@ -113,7 +141,7 @@ def _ssl_context(certfile: str | None, keyfile: str | None) -> Any:
 
 
 def _worker_args(args: argparse.Namespace) -> list[str]:
-    out = ["--bot", args.bot, "--drain-timeout", str(args.drain_timeout)]
+    out = ["--bot", args.bot, "--drain-timeout", str(args.drain_timeout), "--loop", args.loop]
     for flag, value in (("--max-sessions", args.max_sessions),
                         ("--certfile", args.certfile), ("--keyfile", args.keyfile),
                         ("--idle-timeout", args.idle_timeout),
@@ -203,8 +231,6 @@ async def _connect(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wavewire`` console script."""
-    import asyncio
-
     args = build_parser().parse_args(argv)
     if args.command == "serve" and args.workers > 1:
         from .transports.workers import run_workers
@@ -220,8 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.log_level)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(args))
-        return asyncio.run(_connect(args))
+            return _run(_serve(args), args.loop)
+        return _run(_connect(args), args.loop)
     except KeyboardInterrupt:
         return 130
 

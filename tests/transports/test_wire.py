@@ -470,3 +470,29 @@ def test_any_tcp_segmentation_delivers_the_same_messages(sizes: list[int],
             assert h.received == messages
 
     asyncio.run(run())
+
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        test_binary_and_text_echo_with_every_length_encoding,
+        test_several_frames_in_one_write_and_one_frame_byte_by_byte,
+        test_fragmented_messages_are_reassembled_and_pings_may_interleave,
+        test_oversize_is_refused_from_the_header_before_the_payload_arrives,
+        test_peer_close_is_echoed_then_the_server_closes_tcp,
+        test_server_close_waits_for_the_peer_then_cuts_at_the_deadline,
+        test_keepalive_ping_is_answered_or_fails_with_1011,
+        test_handshake_deadline_and_bad_heads,
+        test_frames_sent_right_after_the_head_are_kept,
+        test_reading_pauses_when_messages_pile_up_and_nothing_is_lost,
+        test_send_nowait_refuses_while_the_write_buffer_is_full,
+        test_send_on_a_closed_connection_raises,
+    ],
+    ids=lambda f: f.__name__.removeprefix("test_"),
+)
+def test_on_uvloop(scenario: Callable[[], Any]) -> None:
+    """The same behaviour on uvloop, whose transports are not asyncio's (not Transport
+    subclasses, their own buffered reads and write-buffer limits)."""
+    uvloop = pytest.importorskip("uvloop")
+    uvloop.run(scenario())

@@ -177,6 +177,7 @@ class WebSocketServer(EventEmitter):
             self.add_route(route)
         self._listener: asyncio.Server | None = None
         self._connections: set[ServerConnection] = set()
+        self._read_buffer = memoryview(bytearray(1 << 18))  # every read lands here first
         self._group: SessionTaskGroup | None = None
         self._draining = False
         self._closed: asyncio.Event | None = None
@@ -271,6 +272,7 @@ class WebSocketServer(EventEmitter):
             close_timeout=self.close_timeout,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
+            read_buffer=self._read_buffer,
         )
 
     async def __aenter__(self) -> WebSocketServer:

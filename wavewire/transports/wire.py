@@ -1,4 +1,4 @@
-"""The server side of a WebSocket connection (RFC 6455), as an :class:`asyncio.Protocol`.
+"""The server side of a WebSocket connection (RFC 6455), as an asyncio protocol.
 
 Why not ``websockets``' server: on the per-frame path of a voice session its layers
 (a reader task per connection feeding an assembler, a generator-based frame parser, an
@@ -180,7 +180,7 @@ class _Failure(Exception):
         self.reason = reason
 
 
-class ServerConnection(asyncio.Protocol):
+class ServerConnection(asyncio.BufferedProtocol):
     """One server-side connection: HTTP request head, then WebSocket messages.
 
     :param on_request: called once with ``(connection, request)`` when the request head
@@ -192,6 +192,10 @@ class ServerConnection(asyncio.Protocol):
     :param ping_interval: seconds between keepalive pings (``None``: none).
     :param ping_timeout: seconds to wait for the pong before failing with 1011.
     :param max_queue: received messages held unread before reading pauses.
+    :param read_buffer: where the transport reads into (shared by a server's connections:
+        the bytes are copied out at once). Reading into a preallocated buffer saves the
+        three memory-mapping system calls that a fresh 256 KiB ``recv`` buffer costs per
+        read.
     """
 
     def __init__(
@@ -204,6 +208,7 @@ class ServerConnection(asyncio.Protocol):
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         max_queue: int = 64,
+        read_buffer: memoryview | None = None,
     ) -> None:
         self._on_request = on_request
         self._connections = connections
@@ -227,6 +232,7 @@ class ServerConnection(asyncio.Protocol):
         self.context: Any = None
         """Free for the server: what it learned about this connection at the handshake."""
         self._loop = asyncio.get_running_loop()
+        self._rbuf = read_buffer if read_buffer is not None else memoryview(bytearray(16384))
         self._head = bytearray()
         self._rest = b""
         self._frag_op = 0
@@ -249,8 +255,7 @@ class ServerConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
         self.remote_address = transport.get_extra_info("peername")
         if self._connections is not None:
             self._connections.add(self)
@@ -263,6 +268,12 @@ class ServerConnection(asyncio.Protocol):
             self._frames(data)
         elif state == CONNECTING:
             self._head_data(data)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._rbuf[:nbytes]))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
