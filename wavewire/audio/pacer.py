@@ -121,14 +121,15 @@ class MediaPacer:
         self._sent = 0
         self._win_t0 = None
 
-    def arrived(self, seconds: float, queued: float = 0.0) -> None:
+    def arrived(self, seconds: float, queued: float = 0.0, now: float | None = None) -> None:
         """The producer has just delivered ``seconds`` of audio, behind ``queued``
-        seconds still waiting to be sent. Realigns a late-anchored timeline (see the
-        module docstring)."""
+        seconds still waiting to be sent (``now``: the clock's time, if the caller has
+        it). Realigns a late-anchored timeline (see the module docstring)."""
         anchor = self._anchor
         if anchor is None:
             return
-        now = self._clock.now()
+        if now is None:
+            now = self._clock.now()
         ahead = anchor + self._sent / self.sample_rate + queued - now
         t0 = self._win_t0
         if t0 is None:
@@ -158,11 +159,13 @@ class MediaPacer:
         """Seconds the next sample is overdue (negative when ahead of time)."""
         return self._clock.now() - self.due()
 
-    def delay(self) -> float:
-        """Seconds to wait before sending the next chunk; 0 when it may go now.
+    def delay(self, now: float | None = None) -> float:
+        """Seconds to wait before sending the next chunk; 0 when it may go now
+        (``now``: the clock's time, if the caller has it).
 
         Applies the bounded catch-up policy (see the module docstring)."""
-        now = self._clock.now()
+        if now is None:
+            now = self._clock.now()
         due = self.due()
         late = now - due
         if late > self.max_lag:

@@ -397,15 +397,19 @@ class OutputEdge(FrameProcessor):
             return
         epoch = frame.epoch
         chunk_ms = len(chunks[0]) / self._bytes_per_ms
-        if self.pace:
-            self._pacer.arrived(len(audio) / self._bytes_per_ms / 1000, self._queued_ms / 1000)
+        due_now = True
+        if self.pace:  # one clock read for the realignment, the resync and the check
+            pacer = self._pacer
+            now = self.clock.now()
+            if pacer.started:
+                if now - pacer.due() > self.reset_after:
+                    pacer.reset()
+                else:
+                    pacer.arrived(len(audio) / self._bytes_per_ms / 1000,
+                                  self._queued_ms / 1000, now)
+            due_now = pacer.delay(now) == 0.0
         # Fast path: nothing queued, player idle, audio due now -> send inline.
-        if (
-            len(chunks) == 1
-            and not self._playq
-            and not self._busy
-            and (not self.pace or self._due_now())
-        ):
+        if len(chunks) == 1 and due_now and not self._playq and not self._busy:
             self._utt_ms += chunk_ms
             await self._send_chunk(chunks[0])
             if not self._watching:
@@ -432,10 +436,6 @@ class OutputEdge(FrameProcessor):
         pacer = self._pacer
         if pacer.started and pacer.lag() > self.reset_after:
             pacer.reset()
-
-    def _due_now(self) -> bool:
-        self._resync()
-        return bool(self._pacer.delay() == 0.0)
 
     def _put(self, kind: int, payload: Any, epoch: int | None = None) -> None:
         self._playq.append((kind, self.epoch if epoch is None else epoch, payload))

@@ -124,12 +124,31 @@ def upgrade_error(request: Request) -> Response | None:
     return None
 
 
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    n = len(payload)
+_NUMPY_FROM = 128  # payloads at least this long are unmasked with numpy (about 3x faster)
+
+
+def _unmask(data: bytes, start: int, n: int, mask: bytes) -> bytes:
+    """``data[start:start+n]`` XOR the repeated 4-byte ``mask``."""
     if not n:
         return b""
+    if n >= _NUMPY_FROM:
+        np = _numpy()
+        return (np.frombuffer(data, np.uint8, n, start)  # type: ignore[no-any-return]
+                ^ np.frombuffer(mask * ((n >> 2) + 1), np.uint8, n)).tobytes()
     key = int.from_bytes(mask * ((n >> 2) + 1), "little")
-    return (int.from_bytes(payload, "little") ^ key).to_bytes(n + 4, "little")[:n]
+    return (int.from_bytes(data[start:start + n], "little") ^ key).to_bytes(n + 4, "little")[:n]
+
+
+_np: Any = None
+
+
+def _numpy() -> Any:
+    global _np
+    if _np is None:
+        import numpy
+
+        _np = numpy
+    return _np
 
 
 def _frame(opcode: int, payload: bytes) -> bytes:
@@ -426,7 +445,7 @@ class ServerConnection(asyncio.BufferedProtocol):
                 end = h + 4 + length
                 if end > n:
                     break
-                payload = _unmask(data[h + 4:end], data[h:h + 4])
+                payload = _unmask(data, h + 4, length, data[h:h + 4])
                 pos = end
                 if self.state != OPEN and opcode != OP_CLOSE:
                     continue  # closing: only the peer's close frame matters now
