@@ -314,6 +314,7 @@ class OutputEdge(FrameProcessor):
         self._player: asyncio.Task | None = None
         self._busy = False
         self._watching = False  # the player is timing the end of playback
+        self._end_timer: Any = None
         self._to_wire = _Conversion(wire.sample_rate, wire.num_channels)
         self._chunker: Any = None
         self._pacer: Any = None
@@ -618,18 +619,30 @@ class OutputEdge(FrameProcessor):
             return
         remaining = self._pacer.due() - self.clock.now() + self.stop_grace
         if remaining > 0:
+            # A timer that re-arms itself while inline sends keep extending playback, so
+            # the player task wakes once when playback ends, not every stop_grace.
             wake.clear()
-            timer = self.clock.call_later(remaining, wake.set)
+            self._end_timer = self.clock.call_later(remaining, self._check_end)
             try:
                 await wake.wait()
             finally:
-                timer.cancel()
+                if self._end_timer is not None:
+                    self._end_timer.cancel()
+                    self._end_timer = None
             if self._playq or self._pacer.due() - self.clock.now() + self.stop_grace > 1e-6:
                 return
         if self.serializer.playback_marks and not self._marks_out:
             await self._end_utterance_mark()
             return
         await self._stopped_speaking()
+
+    def _check_end(self) -> None:
+        self._end_timer = None
+        remaining = self._pacer.due() - self.clock.now() + self.stop_grace
+        if remaining > 1e-6 and not self._playq:
+            self._end_timer = self.clock.call_later(remaining, self._check_end)
+            return
+        self._wake_player()
 
     async def _finish(self, frame: EndFrame) -> None:
         """Drain: the EndFrame reached the head of the queue, so everything before it was
