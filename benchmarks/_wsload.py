@@ -61,6 +61,7 @@ import json
 import math
 import os
 import select
+import struct
 import sys
 import time
 from array import array
@@ -83,6 +84,7 @@ RECV_BUFFER = 16384  # per connection; grows if a single frame is larger
 MAX_FRAME = 1 << 24  # a longer server frame fails the connection
 MAX_HEAD = 16384  # handshake answer size limit
 
+SEQ = struct.Struct("<I").unpack_from  # the sequence number after MAGIC
 CONNECTING, OPEN, CLOSED = 0, 1, 2
 
 
@@ -190,16 +192,22 @@ class Client(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = monotonic()
-        # Fast path, nearly every read: exactly one echoed frame, stamp first, no other stamp.
+        # Fast path, nearly every read: exactly one echoed frame, stamp first, no other
+        # stamp (no 0xA5 byte after the sequence number).
         if (
             len(data) == ECHO_BYTES
-            and not self.rlen
+            and data.rfind(0xA5) < ECHO_HEAD_BYTES
             and data.startswith(ECHO_HEAD)
-            and data.find(0xA5, ECHO_HEAD_BYTES) < 0
+            and not self.rlen
             and not self.tail
             and self.state == OPEN
         ):
-            self._match(int.from_bytes(data[ECHO_HEAD_BYTES - 4 : ECHO_HEAD_BYTES], "little"), now)
+            seq = SEQ(data, ECHO_HEAD_BYTES - 4)[0]
+            sent = self.sent
+            if seq < self.nframes and sent[seq] and not self.rtt[seq]:  # _match, inlined
+                self.rtt[seq] = now - sent[seq]
+            else:
+                self.duplicates += 1
             return
         n = self.rlen + len(data)
         if n > len(self.rbuf):
@@ -327,12 +335,12 @@ class Client(asyncio.Protocol):
             joined = tail + bytes(buf[start : min(end, start + 7)])
             p = joined.find(MAGIC)
             if 0 <= p < len(tail) and p + 8 <= len(joined):
-                self._match(int.from_bytes(joined[p + 4 : p + 8], "little"), now)
+                self._match(SEQ(joined, p + 4)[0], now)
                 start += p + 8 - len(tail)
         last = start
         p = buf.find(MAGIC, start, end)
         while p >= 0 and p + 8 <= end:
-            self._match(int.from_bytes(buf[p + 4 : p + 8], "little"), now)
+            self._match(SEQ(buf, p + 4)[0], now)
             last = p + 8
             p = buf.find(MAGIC, last, end)
         q = buf.find(0xA5, max(last, end - 7), end)  # the start of a stamp cut off here?
@@ -349,22 +357,23 @@ class Client(asyncio.Protocol):
 
     def send_due(self, now: float) -> None:
         """Write every frame due by ``now`` (count them as lost if the server closed)."""
-        if self.next_due > now + EPS or self.stalled or self.seq >= self.nframes:
+        limit = now + EPS
+        if self.next_due > limit or self.stalled or self.seq >= self.nframes:
             return
         seq = self.seq
-        due = self.next_due
         nframes = self.nframes
         sent = self.sent
         if self.state == OPEN:
-            write = self.write
-            prefix, key_int, suffix = self.prefix, self.key_int, self.suffix
-            while seq < nframes and due <= now + EPS:
+            while True:
                 sent[seq] = monotonic()  # not ``now``: a tick writes many frames in turn
-                write(prefix + (seq ^ key_int).to_bytes(4, "little") + suffix)
+                self.write(self.prefix + (seq ^ self.key_int).to_bytes(4, "little") + self.suffix)
                 seq += 1
                 due = self.first_due + seq * PERIOD
+                if seq >= nframes or due > limit:
+                    break
         else:  # the server closed this session: its frames are lost
-            while seq < nframes and due <= now + EPS:
+            due = self.next_due
+            while seq < nframes and due <= limit:
                 sent[seq] = now
                 seq += 1
                 due = self.first_due + seq * PERIOD
@@ -394,13 +403,13 @@ class BufferedClient(Client, asyncio.BufferedProtocol):
         n = self.rlen + nbytes
         if (
             n == ECHO_BYTES
+            and buf.rfind(0xA5, 0, n) < ECHO_HEAD_BYTES
             and buf.startswith(ECHO_HEAD)
-            and buf.find(0xA5, ECHO_HEAD_BYTES, n) < 0
             and not self.tail
             and self.state == OPEN
         ):
             self.rlen = 0
-            self._match(int.from_bytes(buf[ECHO_HEAD_BYTES - 4 : ECHO_HEAD_BYTES], "little"), now)
+            self._match(SEQ(buf, ECHO_HEAD_BYTES - 4)[0], now)
             return
         self._parse(n, now)
 
@@ -625,8 +634,10 @@ def main() -> None:
     try:
         import resource
 
-        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 1 << 20 if hard == resource.RLIM_INFINITY else hard  # 2^20: Linux's nr_open
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     except (ImportError, ValueError, OSError):
         pass
     uvloop: Any = None
