@@ -4,6 +4,7 @@ Run from a checkout::
 
     python benchmarks/websocket.py            # ~10 s per load step, ~5 min
     python benchmarks/websocket.py --quick    # ~4 s per step, ~1.5 min
+    python benchmarks/websocket.py --pin      # server on CPU 0, load generator on CPU 1
 
 Three servers, each in its own process, restarted fresh for every measurement:
 
@@ -25,6 +26,17 @@ first second), loss, the server's CPU per echoed frame (``/proc/<pid>/task/*/sch
 over the measured window ÷ frames echoed in it), the server's RSS growth ÷ C, and how
 late the load generator itself was (if it is late the step says ``gen-bound``: the
 generator, not the server, ran out of CPU; this is a 2-core machine shared by both).
+
+The generator is one Python process on uvloop (asyncio if uvloop is missing) with a
+hand-written RFC 6455 client per connection and a single 1 ms timer that writes every
+frame due (see its docstring). It costs ~15-20 µs of its own CPU per frame on this VM,
+most of it the kernel's loopback TCP: one core keeps about 1,000 connections real time
+(tick lateness p99 under 10 ms) against a busy server, ~800 against one that sleeps
+between frames (each write then also pays for waking it).
+
+``--pin`` puts each server (all its threads) on CPU 0 only and the generator on CPU 1
+only, so "sessions on one core" is what is observed rather than inferred from CPU per
+frame; the controller and anything else on the machine still use both CPUs.
 
 Sessions per core = 20,000 ÷ (µs per echoed frame): a session is 50 frames a second.
 
@@ -52,7 +64,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +84,8 @@ GEN_LATE_MS = 10.0  # generator p99 lateness above this: the step is not the ser
 SERVER_LIFETIME = 900.0
 HEADLINE_CLIENTS = 25  # the fixed load at which CPU per frame is compared (all run it)
 STALL_CLIENTS = 10  # light enough that every server is real time before the stall  # a server started here exits by itself after this long
+# --pin: (server CPU, load generator CPU), set by main(); None = the scheduler decides.
+PIN: tuple[int, int] | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,6 +206,49 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _child_setup(cpu: int | None) -> Callable[[], None]:
+    """preexec_fn: die with the parent and, with --pin, run on ``cpu`` only.
+
+    Affinity set before exec is inherited by every thread the child starts later.
+    """
+
+    def setup() -> None:
+        _die_with_parent()
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    return setup
+
+
+def pin_threads(pid: int, cpu: int) -> None:
+    """Every thread of ``pid`` on ``cpu`` only, should the process have widened its own."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            if os.sched_getaffinity(int(task)) != {cpu}:
+                os.sched_setaffinity(int(task), {cpu})
+
+
+def raise_fd_limit() -> None:
+    """Soft open-file limit up to the hard one: servers inherit it and need one fd per
+    session (1,600 sessions do not fit under the usual soft limit of 1,024)."""
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 1 << 20 if hard == resource.RLIM_INFINITY else hard  # 2^20: Linux's nr_open
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def generator_loop() -> str:
+    """The event loop ``_wsload.py`` runs on (uvloop if importable): same interpreter."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    return f"uvloop {uvloop.__version__}"
+
+
 def busy_cpu_seconds() -> float:
     """CPU seconds every CPU of the machine spent busy since boot (``/proc/stat``)."""
     with open("/proc/stat") as f:
@@ -214,7 +273,7 @@ def _env() -> dict[str, str]:
 class Server:
     """One server process under test."""
 
-    def __init__(self, framework: str) -> None:
+    def __init__(self, framework: str, cpu: int | None = None) -> None:
         self.framework = framework
         self.output: str | None = None
         self.port = free_port()
@@ -245,9 +304,11 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(cpu),
         )
         self._wait_ready(60.0)
+        if cpu is not None:
+            pin_threads(self.proc.pid, cpu)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -303,24 +364,32 @@ class Server:
             Path(self.log.name).unlink(missing_ok=True)
 
 
+_unread: weakref.WeakKeyDictionary[subprocess.Popen[bytes], bytearray] = weakref.WeakKeyDictionary()
+
+
 def read_line(proc: subprocess.Popen[bytes], deadline: float) -> str:
-    """One line of ``proc``'s stdout, or RuntimeError at the deadline."""
+    """One line of ``proc``'s stdout, or RuntimeError at the deadline.
+
+    Reads in large chunks (a RESULT line is over a megabyte at C=1600) and keeps what
+    follows the line for the next call.
+    """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
-    chunks = bytearray()
-    while True:
+    buf = _unread.setdefault(proc, bytearray())
+    while (end := buf.find(b"\n")) < 0:
         left = deadline - time.monotonic()
         if left <= 0:
             raise RuntimeError("load generator did not answer in time")
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
-        byte = os.read(fd, 1)
-        if not byte:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
             raise RuntimeError(f"load generator exited ({proc.poll()})")
-        if byte == b"\n":
-            return chunks.decode()
-        chunks += byte
+        buf += chunk
+    line = buf[:end].decode()
+    del buf[: end + 1]
+    return line
 
 
 def sleep_until(t: float) -> None:
@@ -333,7 +402,8 @@ def run_step(
     framework: str, clients: int, duration: float, warmup: float, stall: dict | None = None
 ) -> dict[str, Any]:
     """One measurement against a fresh server; see the module docstring."""
-    server = Server(framework)
+    server_cpu, load_cpu = PIN if PIN else (None, None)
+    server = Server(framework, server_cpu)
     load: subprocess.Popen[bytes] | None = None
     try:
         time.sleep(0.3)
@@ -354,9 +424,12 @@ def run_step(
             env=_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(load_cpu),
         )
         ready = json.loads(read_line(load, time.monotonic() + 120).split(" ", 1)[1])
+        if server_cpu is not None and load_cpu is not None:
+            pin_threads(server.proc.pid, server_cpu)  # threads started for the sessions
+            pin_threads(load.pid, load_cpu)
         t0 = time.monotonic() + 0.3
         assert load.stdin is not None
         load.stdin.write(f"GO {t0}\n".encode())
@@ -401,6 +474,8 @@ def run_step(
         "gen_late_p99_ms": result["late_ms"]["p99"],
         "gen_cpu_pct": result.get("gen_cpu_pct", float("nan")),
         "gen_us_per_frame": result.get("gen_us_per_frame", float("nan")),
+        "gen_loop": ready.get("loop", "asyncio"),
+        "pinned": PIN is not None,
         # Everything else the machine ran meanwhile (other users, the kernel): noise.
         "other_cpu_pct": 100 * (busy_b - busy_a) / (at_b - at_a)
         - 100 * cpu_s / (at_b - at_a)
@@ -514,6 +589,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stalls", default=None, help="client stalls to test, ms (default 100; 100,300 in full)"
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run each server on CPU 0 only and the load generator on CPU 1 only "
+        "(the first two CPUs this process may use): sessions on one core, observed",
+    )
     parser.add_argument("--serve", choices=("pipecat", "websockets"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -523,6 +604,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve == "websockets":
         return serve_websockets(args.port)
 
+    global PIN
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs two CPUs")
+        PIN = (cpus[0], cpus[1])
+    raise_fd_limit()
     frameworks = [f for f in args.frameworks.split(",") if f]
     if "pipecat" in frameworks and pipecat_version() is None:
         print("pipecat-ai is not installed: measuring without it")
@@ -535,8 +623,14 @@ def main(argv: list[str] | None = None) -> None:
     info = machine_info()
     print(
         f"WebSocket echo, {duration:g} s per step, 20 ms frames, {info['cpus']} CPUs, "
-        f"Python {info['python']}, pipecat-ai {pipecat_version() or '-'}"
+        f"Python {info['python']}, pipecat-ai {pipecat_version() or '-'}, "
+        f"load generator on {generator_loop()}"
     )
+    if PIN:
+        print(
+            f"Pinned: each server on CPU {PIN[0]} only, the load generator on CPU {PIN[1]} "
+            "only (all their threads); the controller and anything else may use both"
+        )
 
     ramps: dict[str, list[dict[str, Any]]] = {}
     stalls: dict[str, list[dict[str, Any]]] = {}
@@ -666,7 +760,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                {"machine": info, "ramps": ramps, "stalls": stalls, "summary": summary},
+                {
+                    "machine": info,
+                    "pin": {"server_cpu": PIN[0], "load_cpu": PIN[1]} if PIN else None,
+                    "ramps": ramps,
+                    "stalls": stalls,
+                    "summary": summary,
+                },
                 indent=1,
                 default=str,
             )
