@@ -26,8 +26,13 @@ write also pays for waking it). The cyclic GC is off while frames are sent. In d
   ``data_received``;
 * pacing: no task or sleep per connection. One timer ticks once per 1 ms slot and
   writes every frame due on the clients of that slot; a late tick runs every slot it
-  missed at once. uvloop's timers count whole milliseconds, so ticks are armed for the
-  next whole ms at or after the slot: even an idle generator ticks up to ~1 ms late.
+  missed at once. The timer is a periodic Linux ``timerfd`` the loop watches, which
+  wakes it within microseconds; the loops' own timers count whole milliseconds, and
+  with them half the ticks ran late enough to merge with the next slot (two slots'
+  frames in one burst, which changes how often a lightly loaded server wakes up).
+  Elsewhere the loop's timers are used, armed for the next whole ms at or after the
+  slot. The measurement marks and the stall test's start and end run in the tick of
+  their slot, before its frames.
 
 Each client sends one 20 ms frame (640 bytes: 16 kHz mono s16le) per period on an
 absolute schedule ``t0 + slot + k * 20 ms`` (clients are spread over 20 one-millisecond
@@ -56,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import gc
 import hashlib
 import importlib
@@ -68,6 +74,7 @@ import sys
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, cast
 
 monotonic = time.monotonic
@@ -450,6 +457,48 @@ async def connect_all(
     return [c for c in clients if c is not None], failures
 
 
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+    @classmethod
+    def of(cls, seconds: float) -> _Timespec:
+        ns = round(seconds * 1e9)
+        return cls(ns // 1_000_000_000, ns % 1_000_000_000)
+
+
+class _ITimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+class TimerFD:
+    """A periodic timer on CLOCK_MONOTONIC (``time.monotonic``'s clock) as a file
+    descriptor (Linux ``timerfd``, through ctypes): the loop wakes when it turns readable,
+    within microseconds of the tick. The loops' own timers wake to the millisecond only
+    (libuv counts whole ms, asyncio rounds its epoll timeout up to one), which made half
+    the 1 ms ticks late enough to run together with the next one."""
+
+    def __init__(self, first: float, interval: float) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.timerfd_create(1, os.O_NONBLOCK | os.O_CLOEXEC)  # 1: CLOCK_MONOTONIC
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+        spec = _ITimerspec(_Timespec.of(interval), _Timespec.of(first))
+        if libc.timerfd_settime(fd, 1, ctypes.byref(spec), None) < 0:  # 1: TFD_TIMER_ABSTIME
+            os.close(fd)
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self.fd = fd
+
+    def expired(self) -> bool:
+        """Consume the expirations so far; False if there were none (a spurious wake-up)."""
+        try:
+            return bool(os.read(self.fd, 8))
+        except BlockingIOError:
+            return False
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def emit(line: str) -> None:
     """Write one line to stdout whole, however many writes it takes.
 
@@ -500,36 +549,11 @@ async def run(cfg: dict[str, Any], loop_name: str) -> dict[str, Any]:
     ticks = (nframes + 1) * SLOTS  # one period of ticks past the last frame, as before
     k = 0  # the next slot to run: slot k % SLOTS of period k // SLOTS, due t0 + k * SLOT
 
-    def tick() -> None:
-        """Run every slot that is due (one, unless the loop was late), then re-arm."""
-        nonlocal k
-        now = time.monotonic()
-        while k < ticks and t0 + k * SLOT <= now + EPS:
-            lateness.append(now - (t0 + k * SLOT))
-            for client in slots[k % SLOTS]:
-                client.send_due(now)
-            k += 1
-        if k < ticks:
-            arm(t0 + k * SLOT)
-        elif not done.done():
-            done.set_result(None)
-
-    def arm(when: float) -> None:
-        """Run ``tick`` at ``when`` or after it, never before (which would spin)."""
-        if uv:  # uvloop's clock and timers count whole ms and call_at rounds to nearest
-            delay = math.ceil((when - loop.time()) * 1000) / 1000
-            loop.call_later(max(0.0, delay), tick)
-        else:
-            loop.call_at(when, tick)
-
-    arm(t0)
     cpu_marks: list[float] = []
-
-    def cpu_mark() -> None:
-        cpu_marks.append(time.process_time())
-
-    loop.call_at(t0 + cfg["warmup"], cpu_mark)
-    loop.call_at(end_of_sending, cpu_mark)
+    events: list[tuple[float, Callable[[], None]]] = [  # run by the tick of their slot
+        (t0 + cfg["warmup"], lambda: cpu_marks.append(time.process_time())),
+        (end_of_sending, lambda: cpu_marks.append(time.process_time())),
+    ]
     stall = cfg.get("stall")
     if stall:
 
@@ -545,8 +569,55 @@ async def run(cfg: dict[str, Any], loop_name: str) -> dict[str, Any]:
                 if c.transport is not None and not c.transport.is_closing():
                     c.transport.resume_reading()
 
-        loop.call_at(t0 + stall["at"], stall_begin)
-        loop.call_at(t0 + stall["at"] + stall["ms"] / 1000, stall_end)
+        events.append((t0 + stall["at"], stall_begin))
+        events.append((t0 + stall["at"] + stall["ms"] / 1000, stall_end))
+    events.sort(key=lambda e: e[0])
+
+    def tick() -> None:
+        """Run every slot that is due (one, unless the loop was late).
+
+        Events (CPU marks, the stall's start and end) run just before the first slot at
+        or after their time, so a stall that starts at a slot's time holds that slot's
+        frames, whatever the timers' resolution.
+        """
+        nonlocal k
+        now = time.monotonic()
+        while k < ticks and (due := t0 + k * SLOT) <= now + EPS:
+            while events and events[0][0] <= due + EPS:
+                events.pop(0)[1]()
+            lateness.append(now - due)
+            for client in slots[k % SLOTS]:
+                client.send_due(now)
+            k += 1
+        if k >= ticks:
+            if timer is not None:
+                loop.remove_reader(timer.fd)
+                timer.close()
+            if not done.done():
+                done.set_result(None)
+        elif timer is None:
+            arm(t0 + k * SLOT)
+
+    def arm(when: float) -> None:
+        """Run ``tick`` at ``when`` or after it, never before (which would spin)."""
+        if uv:  # uvloop's clock and timers count whole ms and call_at rounds to nearest
+            delay = math.ceil((when - loop.time()) * 1000) / 1000
+            loop.call_later(max(0.0, delay), tick)
+        else:
+            loop.call_at(when, tick)
+
+    def on_timer() -> None:
+        if timer is not None and timer.expired():
+            tick()
+
+    try:
+        timer: TimerFD | None = TimerFD(t0, SLOT)
+    except (OSError, AttributeError):  # not Linux: the loop's own (whole-ms) timers
+        timer = None
+    if timer is not None:
+        loop.add_reader(timer.fd, on_timer)
+    else:
+        arm(t0)
 
     # The cyclic GC stays off while sending: a full collection over a few thousand client
     # objects would show up as generator lateness. Nothing here makes cycles per frame.
