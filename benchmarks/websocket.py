@@ -250,11 +250,21 @@ def generator_loop() -> str:
 
 
 def busy_cpu_seconds() -> float:
-    """CPU seconds every CPU of the machine spent busy since boot (``/proc/stat``)."""
+    """CPU seconds every CPU of the machine spent busy since boot: time since boot times
+    the CPUs online, minus their idle and iowait time (``/proc/stat``).
+
+    Not the sum of /proc/stat's busy fields: those are sampled at each scheduler tick
+    (every 4 ms here), and a load generator waking on a 1 ms grid is always at the same
+    point of its cycle when the tick comes, always asleep or always running, which put
+    "others" off by tens of percent either way. Idle time is measured at each entry to
+    and exit from idle (NO_HZ kernels, the usual ones), so the difference is exact.
+    """
     with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        lines = f.read().splitlines()
+    fields = [int(x) for x in lines[0].split()[1:]]
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    idle = (fields[3] + (fields[4] if len(fields) > 4 else 0)) / os.sysconf("SC_CLK_TCK")
+    return time.clock_gettime(time.CLOCK_BOOTTIME) * cpus - idle
 
 
 def free_port() -> int:
