@@ -509,12 +509,15 @@ IMPORTS = {
         "import wavewire": "import wavewire",
         "import wavewire.pipelines": "import wavewire.pipelines",
         "from wavewire import PipelineTask": "from wavewire import PipelineTask",
+        "server entry": "from wavewire.transports.server import WebSocketServer",
     },
     "floor": {"import asyncio": "import asyncio"},
     "pipecat": {
         "import pipecat": "import pipecat",
         "import pipecat.pipeline.task + .pipeline":
             "import pipecat.pipeline.task, pipecat.pipeline.pipeline",
+        "server entry": "import pipecat.pipeline.task, pipecat.pipeline.runner, "
+        "pipecat.transports.websocket.fastapi",
     },
 }
 
@@ -622,6 +625,10 @@ def report(res: dict[str, Any], have_pipecat: bool) -> list[list[str]]:
         digits=1)
     row("import time: `from wavewire import PipelineTask`",
         g(wwi, "from wavewire import PipelineTask", "inproc"), pc_core, fl_imp, "ms",
+        TARGETS["import"], digits=1)
+    row("import time: the WebSocket server entry point (wavewire.transports.server; pipecat: "
+        "task, runner and the FastAPI WebSocket transport)",
+        g(wwi, "server entry", "inproc"), g(pci, "server entry", "inproc"), fl_imp, "ms",
         TARGETS["import"], digits=1)
     return rows
 
