@@ -4,7 +4,7 @@ Design: one process, one event loop (uvloop when it can be imported, else asynci
 hand-written RFC 6455 client per connection (an ``asyncio.Protocol``) instead of a
 WebSocket library, so that the CPU is left to the server under test. Per frame the
 generator does one ``write`` and one read; on the 2-core VM this was written on that
-costs it ~15-20 µs of CPU, about half of it the kernel's loopback TCP, so one core keeps
+costs it ~12-20 µs of CPU, about half of it the kernel's loopback TCP, so one core keeps
 about 1,000 connections real time (fewer when the server sleeps between frames and each
 write also pays for waking it). The cyclic GC is off while frames are sent. In detail:
 

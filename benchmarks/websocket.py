@@ -29,8 +29,8 @@ generator, not the server, ran out of CPU; this is a 2-core machine shared by bo
 
 The generator is one Python process on uvloop (asyncio if uvloop is missing) with a
 hand-written RFC 6455 client per connection and a single 1 ms timer that writes every
-frame due (see its docstring). It costs ~15-20 µs of its own CPU per frame on this VM,
-most of it the kernel's loopback TCP: one core keeps about 1,000 connections real time
+frame due (see its docstring). It costs ~12-20 µs of its own CPU per frame on this VM,
+about half of it the kernel's loopback TCP: one core keeps about 1,000 connections real time
 (tick lateness p99 under 10 ms) against a busy server, ~800 against one that sleeps
 between frames (each write then also pays for waking it).
 
