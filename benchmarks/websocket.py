@@ -6,7 +6,7 @@ Run from a checkout::
     python benchmarks/websocket.py --quick    # ~4 s per step, ~1.5 min
     python benchmarks/websocket.py --pin      # server on CPU 0, load generator on CPU 1
 
-Three servers, each in its own process, restarted fresh for every measurement:
+Four servers, each in its own process, restarted fresh for every measurement:
 
 * **wavewire**: ``python -m wavewire serve --bot echo`` (raw PCM on ``/ws``);
 * **pipecat**: pipecat-ai 1.14's ``FastAPIWebsocketTransport`` under uvicorn, one
@@ -16,7 +16,9 @@ Three servers, each in its own process, restarted fresh for every measurement:
   task settings of ``benchmarks/pipeline.py`` (no RTVI, turn tracking, idle timeout,
   tracing or metrics: pipecat's best case);
 * **websockets**: a bare ``websockets`` echo handler (no framework at all; wavewire's server
-  no longer uses websockets, so this is a reference point, not a floor).
+  no longer uses websockets, so this is a reference point, not a floor);
+* **floor**: a minimal ``asyncio.Protocol`` that completes the handshake and echoes
+  frames with no validation at all: the cost of the system calls and the event loop.
 
 The load (``benchmarks/_wsload.py``, one process) opens C connections, each streaming a
 20 ms frame (640 bytes, 16 kHz mono) in real time for the step's duration, with a stamp
@@ -79,7 +81,7 @@ HOST = "127.0.0.1"
 RATE = 16000
 HERE = Path(__file__).resolve()
 LOADER = HERE.parent / "_wsload.py"
-FRAMEWORKS = ("wavewire", "pipecat", "websockets")
+FRAMEWORKS = ("wavewire", "pipecat", "websockets", "floor")
 RT_P99_MS = 50.0
 GEN_LATE_MS = 10.0  # generator p99 lateness above this: the step is not the server's verdict
 SERVER_LIFETIME = 900.0
@@ -91,6 +93,74 @@ PIN: tuple[int, int] | None = None
 
 # ---------------------------------------------------------------------------------------
 # Servers (``--serve NAME``): run in a child process of the controller.
+
+
+def serve_floor(port: int) -> None:
+    """The floor of any asyncio server: an ``asyncio.Protocol`` that completes the
+    handshake and echoes each binary frame (unmasked) -- no validation, no control
+    frames beyond close, no framework. What is left is the system calls and the loop."""
+    import asyncio
+    import base64
+    import hashlib
+
+    guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.t = transport
+            self.buf = b""
+            self.open = False
+
+        def data_received(self, data: bytes) -> None:
+            buf = self.buf + data
+            if not self.open:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    self.buf = buf
+                    return
+                key = b""
+                for line in buf[:end].split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"sec-websocket-key":
+                        key = value.strip()
+                accept = base64.b64encode(hashlib.sha1(key + guid).digest())
+                self.t.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                             b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+                             + b"\r\n\r\n")
+                self.open = True
+                buf = buf[end + 4:]
+            pos, n = 0, len(buf)
+            while n - pos >= 2:
+                op, length, h = buf[pos] & 15, buf[pos + 1] & 127, pos + 2
+                if length == 126:
+                    if n - h < 2:
+                        break
+                    length, h = int.from_bytes(buf[h:h + 2], "big"), h + 2
+                elif length == 127:
+                    if n - h < 8:
+                        break
+                    length, h = int.from_bytes(buf[h:h + 8], "big"), h + 8
+                if n - h < 4 + length:
+                    break
+                mask, h = buf[h:h + 4], h + 4
+                key_int = int.from_bytes(mask * (length // 4 + 1), "little")
+                payload = (int.from_bytes(buf[h:h + length], "little") ^ key_int).to_bytes(
+                    length + 4, "little")[:length]
+                pos = h + length
+                if op == 8:
+                    self.t.close()
+                    return
+                head = bytes((0x80 | op, length)) if length < 126 else bytes(
+                    (0x80 | op, 126)) + length.to_bytes(2, "big")
+                self.t.write(head + payload)
+            self.buf = buf[pos:]
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Echo, HOST, port, backlog=1024)
+        async with server:
+            await asyncio.sleep(SERVER_LIFETIME)
+
+    asyncio.run(main())
 
 
 def serve_websockets(port: int) -> None:
@@ -606,12 +676,15 @@ def main(argv: list[str] | None = None) -> None:
         help="run each server on CPU 0 only and the load generator on CPU 1 only "
         "(the first two CPUs this process may use): sessions on one core, observed",
     )
-    parser.add_argument("--serve", choices=("pipecat", "websockets"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("pipecat", "websockets", "floor"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quiet_logs()
     if args.serve == "pipecat":
         return serve_pipecat(args.port)
+    if args.serve == "floor":
+        return serve_floor(args.port)
     if args.serve == "websockets":
         return serve_websockets(args.port)
 
