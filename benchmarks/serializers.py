@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -42,46 +42,50 @@ def tone(rate: int, channels: int, ms: int = 20) -> bytes:
     return bytes(out)
 
 
-def best_us(fn: Callable[[], Any], seconds: float) -> float:
-    """µs per call: best of 5 runs, each sized to last about ``seconds`` / 5."""
+def _plan(seconds: float) -> Generator[int, float, float]:
+    """The timing plan shared by :func:`best_us` and :func:`abest_us`: yields how many
+    calls to time next and receives how long they took; returns the best µs per call.
+    Grows the batch by 4x until it takes over 10 ms, then takes the best of five batches
+    sized to fill ``seconds`` in all."""
     n = 1
     while True:
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t
+        dt = yield n
         if dt > 0.01:
             break
         n *= 4
     per_run = max(1, int(n * (seconds / 5) / dt))
     best = math.inf
     for _ in range(5):
-        t = time.perf_counter()
-        for _ in range(per_run):
-            fn()
-        best = min(best, (time.perf_counter() - t) / per_run)
+        best = min(best, (yield per_run) / per_run)
     return best * 1e6
+
+
+def best_us(fn: Callable[[], Any], seconds: float) -> float:
+    """µs per call: best of 5 runs, each sized to last about ``seconds`` / 5."""
+    plan = _plan(seconds)
+    n = next(plan)
+    try:
+        while True:
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            n = plan.send(time.perf_counter() - t)
+    except StopIteration as done:
+        return float(done.value)
 
 
 async def abest_us(fn: Callable[[], Any], seconds: float) -> float:
     """Like :func:`best_us` for a coroutine function (awaited in the loop)."""
-    n = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(n):
-            await fn()
-        dt = time.perf_counter() - t
-        if dt > 0.01:
-            break
-        n *= 4
-    per_run = max(1, int(n * (seconds / 5) / dt))
-    best = math.inf
-    for _ in range(5):
-        t = time.perf_counter()
-        for _ in range(per_run):
-            await fn()
-        best = min(best, (time.perf_counter() - t) / per_run)
-    return best * 1e6
+    plan = _plan(seconds)
+    n = next(plan)
+    try:
+        while True:
+            t = time.perf_counter()
+            for _ in range(n):
+                await fn()
+            n = plan.send(time.perf_counter() - t)
+    except StopIteration as done:
+        return float(done.value)
 
 
 def wavewire_rows(seconds: float) -> dict[str, tuple[float, float]]:
