@@ -3,8 +3,7 @@ loopback port serving the provider routes with the echo bot, and a speech-like W
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from wavewire.transports.providers import provider_routes
 from wavewire.transports.server import WebSocketServer
 
 from .._http import http_request
+from ..transports.conftest import running
 
 HOST = "127.0.0.1"
 
@@ -46,19 +46,11 @@ def speech_wav(tmp_path: Path) -> Path:
     return path
 
 
-@contextlib.asynccontextmanager
-async def serving(bot: Any = echo_bot, **kwargs: Any) -> AsyncIterator[WebSocketServer]:
-    """A wavewire server with the provider routes on an ephemeral port, closed afterwards
-    (and checked clean)."""
+def serving(bot: Any = echo_bot, **kwargs: Any) -> AbstractAsyncContextManager[WebSocketServer]:
+    """The transport tests' running server (ephemeral port, checked clean afterwards),
+    serving the provider routes."""
     kwargs.setdefault("routes", provider_routes())
-    server = WebSocketServer(bot, host=HOST, port=0, **kwargs)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
-    assert not server.sessions, "sessions left after close"
-    assert server.metrics.connections_active == 0
+    return running(bot, **kwargs)
 
 
 def ws_url(server: WebSocketServer, path: str) -> str:

@@ -22,6 +22,18 @@ pipecat_frames = pytest.importorskip("pipecat.frames.frames")
 pipecat_protobuf = pytest.importorskip("pipecat.serializers.protobuf")
 
 
+def _audio_params() -> dict[str, object]:
+    """Transport params both pipecat ends use: 16 kHz audio both ways, protobuf frames."""
+    return {
+        "audio_in_enabled": True,
+        "audio_out_enabled": True,
+        "audio_in_sample_rate": 16000,
+        "audio_out_sample_rate": 16000,
+        "add_wav_header": False,
+        "serializer": pipecat_protobuf.ProtobufFrameSerializer(),
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,14 +84,7 @@ async def test_pipecat_client_transport_to_wavewire_echo():
     async with running() as server:
         transport = ws_client.WebsocketClientTransport(
             ws_url(server, "/pipecat"),
-            ws_client.WebsocketClientParams(
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                audio_in_sample_rate=16000,
-                audio_out_sample_rate=16000,
-                add_wav_header=False,
-                serializer=pipecat_protobuf.ProtobufFrameSerializer(),
-            ),
+            ws_client.WebsocketClientParams(**_audio_params()),
         )
         pipeline = Pipeline([transport.input(), Sink(), transport.output()])
         task = PipelineTask(pipeline)
@@ -123,14 +128,7 @@ async def test_wavewire_client_to_pipecat_server_transport():
 
     port = _free_port()
     transport = ws_server.WebsocketServerTransport(
-        ws_server.WebsocketServerParams(
-            audio_in_enabled=True,
-            audio_out_enabled=True,
-            audio_in_sample_rate=16000,
-            audio_out_sample_rate=16000,
-            add_wav_header=False,
-            serializer=pipecat_protobuf.ProtobufFrameSerializer(),
-        ),
+        ws_server.WebsocketServerParams(**_audio_params()),
         host="127.0.0.1",
         port=port,
     )
