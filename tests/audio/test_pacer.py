@@ -151,6 +151,20 @@ async def test_a_late_first_chunk_of_a_live_stream_is_forgotten(clock) -> None:
     assert pacer.reanchors == 0
 
 
+async def test_a_live_stream_straddling_the_lead_is_realigned(clock) -> None:
+    # Three chunks in a burst, then real time: every chunk arrives 40 ms (the lead) early,
+    # give or take 0.5 ms of jitter, so every other one waits a little: the stream would
+    # sit on the edge of the lead for good (and each waiting chunk costs a queued send).
+    pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
+    jitter = [0.0005 if k % 2 else -0.0005 for k in range(300)]
+    arrivals = [0.0] * 3 + [(k - 2) * 0.02 + jitter[k] for k in range(3, 300)]
+    waits = await _produce(pacer, clock, arrivals)
+    assert max(waits[10:40]) > 0.0  # before: the early ones wait
+    assert pacer.realigns >= 1
+    assert max(waits[150:]) == 0.0  # after: nothing waits
+    assert pacer.reanchors == 0
+
+
 async def test_a_producer_faster_than_real_time_stays_paced(clock) -> None:
     pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
     arrivals = [i * 0.01 for i in range(400)]  # 2x real time for 8 s of audio

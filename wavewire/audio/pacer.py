@@ -19,14 +19,17 @@ Policy
   burst. Each re-anchor shifts the timeline once by ``lag - max_lag`` and is counted in
   :attr:`MediaPacer.reanchors`; stalls up to ``max_lag`` never shift it.
 * **Realign.** If the timeline was anchored late (the first chunk of a stream was
-  delayed, say by a busy event loop at session start) while the producer then delivers
-  audio in real time, every later chunk would wait by that much forever. The caller
-  reports each arrival with :meth:`~MediaPacer.arrived`; when, over a window of
-  ``realign_window`` seconds, the producer delivered no more than real time (at most
-  10 % over) and *every* chunk arrived more than ``max_lead`` before it was due, the
-  timeline moves earlier by the smallest of those margins (counted in
-  :attr:`MediaPacer.realigns`). A producer faster than real time (TTS) is paced as
-  before.
+  delayed, say by a busy event loop at session start, or the first chunks came in a
+  burst) while the producer then delivers audio in real time, later chunks would wait
+  by that much forever. The caller reports each arrival with
+  :meth:`~MediaPacer.arrived`; when, over a window of ``realign_window`` seconds, the
+  producer delivered no more than real time (at most 10 % over), *every* chunk arrived
+  before it was due and at least one had to wait (it came more than ``max_lead``
+  early), the timeline moves earlier by the smallest of those margins, so the earliest
+  chunk of the window would have been exactly on time (counted in
+  :attr:`MediaPacer.realigns`). A stream whose chunks straddle the lead (some go at
+  once, some wait) is realigned too. A producer faster than real time (TTS) is paced
+  as before.
 * **Reset.** Call :meth:`MediaPacer.reset` when playback restarts after an interruption
   or when the queue ran dry (end of an utterance): the timeline starts again from now.
 
@@ -60,6 +63,7 @@ class MediaPacer:
         "_clock",
         "_sent",
         "_win_audio",
+        "_win_max_ahead",
         "_win_min_ahead",
         "_win_t0",
         "max_lag",
@@ -99,6 +103,7 @@ class MediaPacer:
         self._win_t0: float | None = None
         self._win_audio = 0.0
         self._win_min_ahead = 0.0
+        self._win_max_ahead = 0.0
 
     @property
     def started(self) -> bool:
@@ -135,18 +140,24 @@ class MediaPacer:
         if t0 is None:
             self._win_t0 = now
             self._win_audio = seconds
-            self._win_min_ahead = ahead
+            self._win_min_ahead = self._win_max_ahead = ahead
             return
         self._win_audio += seconds
         if ahead < self._win_min_ahead:
             self._win_min_ahead = ahead
+        elif ahead > self._win_max_ahead:
+            self._win_max_ahead = ahead
         elapsed = now - t0
         if elapsed < self.realign_window:
             return
-        if self._win_audio <= 1.1 * elapsed + seconds and self._win_min_ahead > self.max_lead:
+        self._win_t0 = None
+        if (
+            self._win_min_ahead > 0.0
+            and self._win_max_ahead > self.max_lead
+            and self._win_audio <= 1.1 * elapsed + seconds
+        ):
             self._anchor = anchor - self._win_min_ahead
             self.realigns += 1
-        self._win_t0 = None
 
     def due(self) -> float:
         """Clock time at which the next sample is due to play (starts the timeline)."""
