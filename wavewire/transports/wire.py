@@ -47,8 +47,11 @@ import base64
 import binascii
 import contextvars
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import struct
+import sys
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
@@ -124,13 +127,43 @@ def upgrade_error(request: Request) -> Response | None:
     return None
 
 
-_NUMPY_FROM = 128  # payloads at least this long are unmasked with numpy (about 3x faster)
+def _load_apply_mask() -> Callable[[Any, Any], bytes] | None:
+    """``websockets``' C ``apply_mask`` (SIMD XOR), loaded from its extension file
+    without running the ``websockets`` package's ``__init__`` (which costs ~20 ms of
+    imports). None when it is not there (a pure-Python install): numpy is used then."""
+    module = sys.modules.get("websockets.speedups")
+    if module is None:
+        try:
+            spec = importlib.util.find_spec("websockets")
+        except (ImportError, ValueError):
+            return None
+        folders = (spec.submodule_search_locations or []) if spec is not None else []
+        for folder in folders:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = os.path.join(folder, "speedups" + suffix)
+                if os.path.exists(path):
+                    loader = importlib.machinery.ExtensionFileLoader("websockets.speedups", path)
+                    module = importlib.util.module_from_spec(
+                        importlib.util.spec_from_loader(loader.name, loader)  # type: ignore[arg-type]
+                    )
+                    loader.exec_module(module)
+                    break
+            if module is not None:
+                break
+    return getattr(module, "apply_mask", None)
 
 
-def _unmask(data: bytes, start: int, n: int, mask: bytes) -> bytes:
+_apply_mask = _load_apply_mask()
+_NUMPY_FROM = 128  # without the C apply_mask: payloads this long are unmasked with numpy
+
+
+def _unmask(data: bytes | memoryview, start: int, n: int, mask: bytes | memoryview) -> bytes:
     """``data[start:start+n]`` XOR the repeated 4-byte ``mask``."""
+    if _apply_mask is not None:
+        return _apply_mask(data[start:start + n], mask)
     if not n:
         return b""
+    mask = bytes(mask)
     if n >= _NUMPY_FROM:
         np = _numpy()
         return (np.frombuffer(data, np.uint8, n, start)  # type: ignore[no-any-return]
@@ -292,7 +325,12 @@ class ServerConnection(asyncio.BufferedProtocol):
         return self._rbuf
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._rbuf[:nbytes]))
+        if self.state == OPEN and not self._rest:
+            # Frames are parsed straight from the (shared) read buffer; what outlives
+            # this call (payloads, an incomplete tail) is copied out.
+            self._frames(self._rbuf[:nbytes])
+        else:
+            self.data_received(bytes(self._rbuf[:nbytes]))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
@@ -405,7 +443,7 @@ class ServerConnection(asyncio.BufferedProtocol):
 
     # -- receiving ------------------------------------------------------------------------------
 
-    def _frames(self, data: bytes) -> None:
+    def _frames(self, data: bytes | memoryview) -> None:
         if self._rest:
             data = self._rest + data
             self._rest = b""
@@ -487,7 +525,7 @@ class ServerConnection(asyncio.BufferedProtocol):
             self._fail(failure.code, failure.reason)
             return
         if pos < n:
-            self._rest = data[pos:]
+            self._rest = bytes(data[pos:])
 
     def _deliver(self, message: bytes | str) -> None:
         inbox = self._inbox
