@@ -178,3 +178,29 @@ async def test_a_live_stream_on_time_never_realigns(clock) -> None:
     pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
     waits = await _produce(pacer, clock, [i * 0.02 for i in range(300)])
     assert pacer.realigns == 0 and max(waits) == 0.0
+
+
+async def test_admit_is_arrived_then_delay_and_restarts_after_a_silence(clock) -> None:
+    # Two pacers see the same arrivals: one through admit(), one through the separate
+    # calls a sender would otherwise make. Arrivals: a burst, real time, then a silence.
+    one = MediaPacer(RATE, clock, max_lead=0.04, max_lag=0.2, realign_window=0.5)
+    two = MediaPacer(RATE, clock, max_lead=0.04, max_lag=0.2, realign_window=0.5)
+    t0 = clock.now()
+    times = [0.0] * 4 + [k * 0.02 for k in range(1, 80)] + [2.0 + k * 0.02 for k in range(20)]
+    for k, t in enumerate(times):
+        if t0 + t > clock.now():
+            await clock.advance(t0 + t - clock.now())
+        now = clock.now()
+        got = one.admit(0.02, 0.0, now)
+        if two.started and now - two.due() > two.max_lag:
+            two.reset()  # what admit() does after a silence longer than max_lag
+        elif two.started:
+            two.arrived(0.02, 0.0, now)
+        two.due()
+        assert got == pytest.approx(two.delay(now), abs=1e-12), k
+        assert one.due() == pytest.approx(two.due(), abs=1e-12)
+        if got == 0.0:
+            one.advance(CHUNK)
+            two.advance(CHUNK)
+    assert one.realigns == two.realigns >= 1  # the start-up burst was forgotten
+    assert one.samples_sent < 25 * CHUNK  # the timeline restarted after the silence

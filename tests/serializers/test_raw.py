@@ -50,3 +50,27 @@ def test_format_checks_and_ignored_frames() -> None:
     assert RawSerializer().encode(TextFrame("x")) == []
     with pytest.raises(ValueError):
         RawSerializer(0)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_encode_audio_is_encode_of_an_output_audio_frame(channels: int) -> None:
+    ser = RawSerializer(8000, channels)
+    for size in (0, 2 * channels, 640 * channels, 1280 * channels):
+        pcm = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        want = ser.encode(OutputAudioFrame(pcm, 8000, channels))
+        assert ser.encode_audio(pcm) == want
+    with pytest.raises(FrameFormatError):  # a partial sample frame, refused by both
+        ser.encode_audio(bytes(2 * channels + 1))
+
+
+def test_the_default_encode_audio_goes_through_encode() -> None:
+    from wavewire.serializers.base import FrameSerializer, WireFormat
+
+    class Tagged(FrameSerializer):
+        wire = WireFormat(sample_rate=24000, num_channels=2)
+
+        def encode(self, frame):  # type: ignore[no-untyped-def]
+            return [f"{type(frame).__name__} {frame.sample_rate} {frame.num_channels} "
+                    f"{len(frame.audio)}"]
+
+    assert Tagged().encode_audio(bytes(960)) == ["OutputAudioFrame 24000 2 960"]

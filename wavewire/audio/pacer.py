@@ -159,6 +159,23 @@ class MediaPacer:
             self._anchor = anchor - self._win_min_ahead
             self.realigns += 1
 
+    def admit(self, seconds: float, queued: float, now: float) -> float:
+        """A sender's per-chunk call: ``seconds`` of audio just arrived behind ``queued``
+        seconds still waiting, at clock time ``now``. Returns :meth:`delay` for it.
+
+        Starts the timeline at ``now`` if it has none; starts it afresh if the stream
+        arrives more than ``max_lag`` after its due time (a silence or a stall: sending
+        what comes now is a new stretch of audio, not a catch-up); otherwise reports the
+        arrival (:meth:`arrived`, which may realign the timeline)."""
+        anchor = self._anchor
+        if anchor is None or now - anchor - self._sent / self.sample_rate > self.max_lag:
+            self._anchor = now
+            self._sent = 0
+            self._win_t0 = None
+            return 0.0
+        self.arrived(seconds, queued, now)
+        return self.delay(now)
+
     def due(self) -> float:
         """Clock time at which the next sample is due to play (starts the timeline)."""
         if self._anchor is None:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..frames import OutputAudioFrame
+
 if TYPE_CHECKING:
     from ..frames import Frame
 
@@ -87,6 +89,14 @@ class FrameSerializer:
     def encode(self, frame: Frame) -> list[Message]:
         """Zero or more messages that carry ``frame``; ``[]`` if the protocol has none."""
         return []
+
+    def encode_audio(self, pcm: bytes) -> list[Message]:
+        """The messages for one chunk of output audio already in the wire's rate and
+        channels (what the output edge sends): ``encode`` of an
+        :class:`~wavewire.frames.OutputAudioFrame`. A protocol may override it to skip
+        building the frame; the result must be the same."""
+        wire = self.wire
+        return self.encode(OutputAudioFrame(pcm, wire.sample_rate, wire.num_channels))
 
     def decode(self, message: Message) -> list[Frame]:
         """The frames a received message carries. Raises ``ProtocolError`` on bad input."""
