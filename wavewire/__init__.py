@@ -31,8 +31,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "MetricsData", "MetricsFrame",
     ),
     "wavewire.errors": (
-        "WavewireError", "InvalidStateError", "FrameFormatError", "ProtocolError",
-        "MessageTooLargeError", "ServiceError", "ConnectError", "AuthError",
+        "WavewireError", "InvalidStateError", "SessionClosedError", "FrameFormatError",
+        "ProtocolError", "MessageTooLargeError", "ServiceError", "ConnectError", "AuthError",
         "RateLimitError", "RemoteClosedError", "ServiceTimeoutError", "RefusedError",
     ),
     "wavewire.clock": ("Clock", "MonotonicClock"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "WavewireError",
     "InvalidStateError",
+    "SessionClosedError",
     "FrameFormatError",
     "ProtocolError",
     "MessageTooLargeError",
@@ -42,6 +43,10 @@ class WavewireError(Exception):
 
 class InvalidStateError(WavewireError):
     """An operation is not legal in the object's current lifecycle state."""
+
+
+class SessionClosedError(InvalidStateError):
+    """Input was fed to a session that no longer takes any (it closed or is cancelling)."""
 
 
 class FrameFormatError(WavewireError, ValueError):

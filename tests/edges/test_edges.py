@@ -8,7 +8,7 @@ from array import array
 
 import pytest
 
-from wavewire.errors import ProtocolError
+from wavewire.errors import ProtocolError, SessionClosedError
 from wavewire.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -139,6 +139,22 @@ async def test_input_edge_reports_only_the_first_errors_of_a_flood():
     await asyncio.wait_for(runner, 2)
     assert edge.stats.protocol_errors == 100
     assert len(up) == 10  # reported; the rest counted only
+
+
+async def test_input_edge_refuses_input_once_the_session_is_over():
+    edge = InputEdge(RawSerializer())
+    task = PipelineTask([edge])
+    down: list = []
+    task.set_taps(down=down.append)
+    runner = await start_task(task)
+    frame = InputAudioFrame(bytes(640), 16000, 1)
+    await edge.feed(bytes(640))
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    with pytest.raises(SessionClosedError):
+        await edge.feed(bytes(640))
+    assert [f for f in down if isinstance(f, InputAudioFrame)] == [frame]
+    assert edge.stats.messages_in == 1
 
 
 async def test_input_edge_vad_emits_speaking_events_and_interrupts():
@@ -348,6 +364,49 @@ async def test_back_pressure_waits_instead_of_dropping():
     await pb.finish(1)
     assert sum(len(m) for _, m in pb.sent.audio()) == 2 * 16000 * 1.5
     assert pb.edge.stats.dropped == 0
+
+
+async def test_send_nowait_is_used_when_it_can_and_send_when_it_cannot():
+    # The session's send_nowait writes at once unless the socket's buffer is full (False):
+    # the edge then awaits send. Either way every chunk goes out once, in order.
+    sent = Sent()
+    full = [False]
+    quick: list[bytes] = []
+
+    def send_nowait(message):
+        if full[0]:
+            return False
+        quick.append(message)
+        return True
+
+    edge = OutputEdge(RawSerializer(), sent, send_nowait=send_nowait, pace=False)
+    bot = Bot()
+    task = PipelineTask([bot, edge])
+    runner = await start_task(task)
+    chunks = [bytes([i]) * 640 for i in range(6)]
+    for i, chunk in enumerate(chunks):
+        full[0] = i % 2 == 1
+        await bot.push(OutputAudioFrame(chunk, 16000))
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    assert quick == chunks[0::2] and [m for _, m in sent.audio()] == chunks[1::2]
+    assert edge.stats.messages_out == 6 and edge.stats.send_errors == 0
+
+
+async def test_a_failing_send_nowait_is_counted_and_the_session_goes_on():
+    def gone(message):
+        raise ConnectionResetError("peer went away")
+
+    edge = OutputEdge(RawSerializer(), Sent(), send_nowait=gone, pace=False)
+    bot = Bot()
+    task = PipelineTask([bot, edge])
+    runner = await start_task(task)
+    for _ in range(3):
+        await bot.push(OutputAudioFrame(bytes(640), 16000))
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    assert edge.stats.send_errors == 3 and edge.stats.messages_out == 0
+    assert task.stats.dropped == {f"{edge.name}:send-failed": 3}
 
 
 async def test_output_edge_converts_to_the_wire_format():

@@ -76,6 +76,7 @@ class TaskState(Enum):
 
 
 _S = TaskState
+_ACCEPTING = frozenset({_S.STARTING, _S.RUNNING, _S.ENDING})
 _TRANSITIONS: dict[tuple[TaskState, str], TaskState] = {
     (_S.IDLE, "start"): _S.STARTING,
     (_S.IDLE, "cancel"): _S.CLOSED,
@@ -232,6 +233,7 @@ class PipelineTask(SessionContext, EventEmitter):
         pipeline.link(self._sink)
         self._procs: list[FrameProcessor] = [self._source, *pipeline.processors(), self._sink]
         self._state = TaskState.IDLE
+        self.accepting = False
         self._pending: list[tuple[Frame, FrameDirection]] = []
         self._done: asyncio.Future[tuple[str, Any]] | None = None
         self._closed = asyncio.Event()
@@ -273,6 +275,7 @@ class PipelineTask(SessionContext, EventEmitter):
         if nxt is None:
             raise InvalidStateError(f"{self.name}: cannot {event} while {self._state.value}")
         self._state = nxt
+        self.accepting = nxt in _ACCEPTING
 
     def set_taps(
         self,

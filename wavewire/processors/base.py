@@ -86,6 +86,10 @@ class SessionContext:
     epoch: int = 0
     """Interruption epoch: how many interruptions this session has seen."""
 
+    accepting: bool = True
+    """The session takes input (a task: while starting, running or ending; a processor
+    not attached to a task yet passes input straight on)."""
+
     @property
     def clock(self) -> Clock:
         from ..clock import MonotonicClock
@@ -333,8 +337,11 @@ class FrameProcessor(EventEmitter):
 
         The first push stamps the frame with the session's epoch; the first push of an
         :class:`InterruptionFrame` advances the epoch."""
-        if frame.epoch < 0:
-            self._stamp(frame)
+        if frame.epoch < 0:  # _stamp(), inlined: this is every hop's path
+            session = self._session
+            if type(frame) is InterruptionFrame:
+                session.epoch += 1
+            frame.epoch = session.epoch
         if direction is DOWNSTREAM:
             try:
                 await self._down(frame, direction)
@@ -347,8 +354,9 @@ class FrameProcessor(EventEmitter):
                 await self._failed(self._prev, frame, exc)
 
     def _stamp(self, frame: Frame) -> None:
+        """Stamp ``frame`` with the session's epoch (an interruption advances it first)."""
         session = self._session
-        if frame.tier == SYSTEM and type(frame) is InterruptionFrame:
+        if type(frame) is InterruptionFrame:
             session.epoch += 1
         frame.epoch = session.epoch
 

@@ -28,12 +28,13 @@ gaps into the speech.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FrameFormatError, ProtocolError
+from ..errors import FrameFormatError, ProtocolError, SessionClosedError
 from ..frames import (
     DATA,
     SYSTEM,
@@ -51,7 +52,6 @@ from ..frames import (
     InputImageFrame,
     InputTransportMessageFrame,
     InterruptionFrame,
-    OutputAudioFrame,
     PlaybackMarkFrame,
     StartFrame,
     TextFrame,
@@ -181,6 +181,7 @@ class InputEdge(FrameProcessor):
         self._to_pipeline = _Conversion(self._rate, self._channels)
         self._vad_convert: Callable[[bytes], bytes] | None = None
         self._reported = 0
+        self._decode = serializer.decode
 
     async def on_start(self, frame: StartFrame) -> None:
         self._rate = frame.sample_rate
@@ -195,11 +196,15 @@ class InputEdge(FrameProcessor):
     async def feed(self, message: Message) -> None:
         """Decode one wire message and push its frames. Non-fatal protocol and format
         errors are counted and reported upstream; a fatal ``ProtocolError`` is raised so
-        the transport closes with its ``close_code``."""
+        the transport closes with its ``close_code``. Raises
+        :class:`~wavewire.errors.SessionClosedError` once the session takes no input."""
+        session = self._session
+        if not session.accepting:
+            raise SessionClosedError(f"{self.name}: the session takes no more input")
         stats = self.stats
         stats.messages_in += 1
         try:
-            frames = self.serializer.decode(message)
+            frames = self._decode(message)
         except ProtocolError as exc:
             stats.protocol_errors += 1
             self.count_drop("protocol")
@@ -209,7 +214,19 @@ class InputEdge(FrameProcessor):
             return
         for frame in frames:
             if type(frame) is InputAudioFrame:
-                await self._audio(frame)
+                audio = frame.audio
+                if (
+                    frame.sample_rate != self._rate
+                    or frame.num_channels != self._channels
+                    or self.vad is not None
+                    or not audio
+                    or len(audio) % (2 * self._channels)
+                ):
+                    await self._audio(frame)  # converted, checked or analysed there
+                    continue
+                # Already in the pipeline's format, no VAD: straight on (the usual case).
+                stats.frames_in += 1
+                await self.push(frame, DOWNSTREAM)
             else:
                 stats.frames_in += 1
                 # Requests to the session itself (the peer hung up...) go to the task.
@@ -263,6 +280,9 @@ class OutputEdge(FrameProcessor):
 
     :param serializer: the connection's protocol object (its ``wire`` is the target format).
     :param send: coroutine function that sends one message to the peer.
+    :param send_nowait: optional function that sends one message at once if it can (True)
+        or says the edge must ``await send(message)`` instead (False), which spares a
+        coroutine per message when the peer keeps up. Both raise when the peer is gone.
     :param max_queue_ms: audio the playback queue may hold before producers wait.
     :param pace: send audio in real time from the media clock (turn off for peers that
         buffer themselves, e.g. a file writer).
@@ -285,6 +305,7 @@ class OutputEdge(FrameProcessor):
         serializer: FrameSerializer,
         send: Callable[[Message], Awaitable[Any]],
         *,
+        send_nowait: Callable[[Message], bool] | None = None,
         max_queue_ms: int = 30_000,
         pace: bool = True,
         max_lead: float = 0.04,
@@ -297,6 +318,8 @@ class OutputEdge(FrameProcessor):
             raise ValueError("max_queue_ms must be positive")
         self.serializer = serializer
         self._send = send
+        self._send_nowait = send_nowait
+        self._encode_audio = serializer.encode_audio
         self.max_queue_ms = max_queue_ms
         self.pace = pace
         self.max_lead = max_lead
@@ -307,6 +330,8 @@ class OutputEdge(FrameProcessor):
         self._wire_rate = wire.sample_rate
         self._wire_channels = wire.num_channels
         self._bytes_per_ms = wire.sample_rate * wire.num_channels * 2 / 1000
+        self._frame_bytes = wire.frame_bytes
+        self._now: Callable[[], float] = time.monotonic  # the session's clock, from on_start
         self._playq: deque[tuple[int, int, Any]] = deque()  # (kind, epoch, payload)
         self._queued_ms = 0.0
         self._wake: asyncio.Event | None = None
@@ -333,6 +358,7 @@ class OutputEdge(FrameProcessor):
         from ..audio.pacer import MediaPacer
 
         self._chunker = Chunker(self.serializer.wire.frame_bytes)
+        self._now = self.clock.now
         self._pacer = MediaPacer(
             self._wire_rate, self.clock, max_lead=self.max_lead, max_lag=self.reset_after
         )
@@ -351,7 +377,7 @@ class OutputEdge(FrameProcessor):
             return
         tier = frame.tier
         if isinstance(frame, AudioFrame):  # output audio (data)
-            if frame.epoch < self.epoch:
+            if frame.epoch < self._session.epoch:
                 self._count("stale")
                 return
             await self._enqueue_audio(frame)
@@ -385,10 +411,16 @@ class OutputEdge(FrameProcessor):
         await self.push(frame, DOWNSTREAM)
 
     async def _enqueue_audio(self, frame: AudioFrame) -> None:
+        audio = frame.audio
         try:
-            audio = self._to_wire(
-                frame.audio, frame.sample_rate, frame.num_channels, allow_empty=True
-            )
+            if (
+                frame.sample_rate != self._wire_rate
+                or frame.num_channels != self._wire_channels
+                or len(audio) % (2 * self._wire_channels)
+            ):
+                audio = self._to_wire(
+                    audio, frame.sample_rate, frame.num_channels, allow_empty=True
+                )
             chunks = self._chunker.push(audio)
         except FrameFormatError as exc:
             self._count("format")
@@ -400,15 +432,9 @@ class OutputEdge(FrameProcessor):
         chunk_ms = len(chunks[0]) / self._bytes_per_ms
         due_now = True
         if self.pace:  # one clock read for the realignment, the resync and the check
-            pacer = self._pacer
-            now = self.clock.now()
-            if pacer.started:
-                if now - pacer.due() > self.reset_after:
-                    pacer.reset()
-                else:
-                    pacer.arrived(len(audio) / self._bytes_per_ms / 1000,
-                                  self._queued_ms / 1000, now)
-            due_now = pacer.delay(now) == 0.0
+            due_now = self._pacer.admit(
+                len(audio) / self._bytes_per_ms / 1000, self._queued_ms / 1000, self._now()
+            ) == 0.0
         # Fast path: nothing queued, player idle, audio due now -> send inline.
         if len(chunks) == 1 and due_now and not self._playq and not self._busy:
             self._utt_ms += chunk_ms
@@ -512,9 +538,11 @@ class OutputEdge(FrameProcessor):
     # -- sending -----------------------------------------------------------------------------
 
     async def _deliver(self, messages: list[Message]) -> bool:
+        send_nowait = self._send_nowait
         try:
             for message in messages:
-                await self._send(message)
+                if send_nowait is None or not send_nowait(message):
+                    await self._send(message)
                 self.stats.messages_out += 1
             return True
         except Exception:
@@ -535,9 +563,8 @@ class OutputEdge(FrameProcessor):
     async def _send_chunk(self, chunk: bytes) -> None:
         if not self._speaking:
             await self._started_speaking()
-        frame = OutputAudioFrame(chunk, self._wire_rate, self._wire_channels)
         try:
-            messages = self.serializer.encode(frame)
+            messages = self._encode_audio(chunk)
         except Exception as exc:
             self._count("encode")
             await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)

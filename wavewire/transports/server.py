@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._log import logger
-from ..errors import ProtocolError
+from ..errors import ProtocolError, SessionClosedError
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import SessionTaskGroup
@@ -71,7 +71,6 @@ BotFactory = Callable[
 """Builds the processors of one session from the details of the connection that created
 it (secrets redacted). May be a plain function or a coroutine function."""
 
-_LIVE = (TaskState.STARTING, TaskState.RUNNING, TaskState.ENDING)
 _RETRY_LATER = 1013
 
 
@@ -607,18 +606,11 @@ class WebSocketServer(EventEmitter):
         self, conn: ServerConnection, session: ServerSession,
         context: contextvars.Context | None = None,
     ) -> None:
-        """The per-message path: each message feeds the input edge. Nothing else."""
-        feed = session.input_edge.feed
-        task = session.task
-
-        async def handle(message: bytes | str) -> None:
-            if task.state not in _LIVE:
-                raise _SessionOver
-            await feed(message)
-
+        """The per-message path: each message feeds the input edge. Nothing else (the
+        edge refuses input once the session is over, which ends this reader)."""
         try:
-            await conn.consume(handle, context)
-        except _SessionOver:
+            await conn.consume(session.input_edge.feed, context)
+        except SessionClosedError:
             pass
         except ConnectionClosed as exc:
             if exc.sent_code == 1009:
@@ -649,10 +641,6 @@ class WebSocketServer(EventEmitter):
         except ConnectionClosed as exc:
             if exc.sent_code == 1009:
                 self.metrics.closed_with(1009)
-
-
-class _SessionOver(Exception):
-    """The session ended while its input socket was still open."""
 
 
 def _offered(request: Request) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..pipelines.task import PipelineParams, PipelineTask, TaskState
+from ..pipelines.task import PipelineParams, PipelineTask
 from .edges import InputEdge, OutputEdge
 from .wire import ConnectionClosed
 
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["ServerSession"]
 
 _ids = itertools.count(1)
-_LIVE = (TaskState.STARTING, TaskState.RUNNING, TaskState.ENDING)
 
 
 class ServerSession:
@@ -90,7 +89,8 @@ class ServerSession:
         self.output_serializer = output_serializer
         self.input_edge = InputEdge(input_serializer, vad=vad, name=f"session#{self.id}::in")
         self.output_edge = OutputEdge(
-            output_serializer, self.send, pace=pace, name=f"session#{self.id}::out"
+            output_serializer, self.send, send_nowait=self.send_nowait, pace=pace,
+            name=f"session#{self.id}::out",
         )
         self.task = PipelineTask(
             [self.input_edge, *processors, self.output_edge],
@@ -124,7 +124,7 @@ class ServerSession:
     @property
     def live(self) -> bool:
         """True until the session's task has closed (or is being cancelled)."""
-        return self.task.state in _LIVE
+        return self.task.accepting
 
     @property
     def input_attached(self) -> bool:
@@ -171,6 +171,20 @@ class ServerSession:
                 if self._output is conn:
                     self._output = None
         self._hold(message)
+
+    def send_nowait(self, message: Message) -> bool:
+        """``send`` without a coroutine when it can finish at once: True when the message
+        was written (or held in the buffer); False when the output socket's write buffer
+        is full and the caller must ``await send(message)``."""
+        conn = self._output
+        if conn is not None:
+            try:
+                return conn.send_nowait(message)
+            except ConnectionClosed:
+                if self._output is conn:
+                    self._output = None
+        self._hold(message)
+        return True
 
     def _hold(self, message: Message) -> None:
         held = self._held
