@@ -375,7 +375,7 @@ class Server:
                 str(self.port),
                 "--bot",
                 "echo",
-            ]
+            ] + (["--loop", os.environ["WW_LOOP"]] if os.environ.get("WW_LOOP") else [])
         else:
             cmd = [sys.executable, str(HERE), "--serve", framework, "--port", str(self.port)]
         self.proc = subprocess.Popen(

@@ -260,6 +260,22 @@ async def test_oversize_is_refused_from_the_header_before_the_payload_arrives() 
         assert h.closed[0].sent_code == 1009
 
 
+async def test_one_whole_frame_per_read_is_checked_like_any_other() -> None:
+    # A read holding exactly one masked binary frame of 126..65535 bytes takes a short
+    # path: the size limit, fragmentation and the message boundaries still hold.
+    async with serving() as (h, connect):
+        h.max_size = 1000
+        h.echo = False
+        peer = await opened(connect)
+        await peer.send(frame(2, b"a" * 1000))
+        await peer.send(frame(2, b"b" * 200, fin=False))  # a fragment: not the short path
+        await peer.send(frame(0, b"c" * 200))
+        await wait_for(lambda: len(h.received) == 2, 2)
+        assert h.received == [b"a" * 1000, b"b" * 200 + b"c" * 200]
+        await peer.send(frame(2, b"d" * 1001))
+        assert "1000" in await peer.expect_close(1009)
+
+
 async def test_oversize_counts_every_fragment() -> None:
     async with serving() as (h, connect):
         h.max_size = 100

@@ -135,7 +135,11 @@ class MediaPacer:
             return
         if now is None:
             now = self._clock.now()
-        ahead = anchor + self._sent / self.sample_rate + queued - now
+        self._note(seconds, anchor + self._sent / self.sample_rate + queued - now, now)
+
+    def _note(self, seconds: float, ahead: float, now: float) -> None:
+        """The realignment window: an arrival of ``seconds`` of audio, ``ahead`` of its
+        due time (negative when late)."""
         t0 = self._win_t0
         if t0 is None:
             self._win_t0 = now
@@ -155,8 +159,9 @@ class MediaPacer:
             self._win_min_ahead > 0.0
             and self._win_max_ahead > self.max_lead
             and self._win_audio <= 1.1 * elapsed + seconds
+            and self._anchor is not None
         ):
-            self._anchor = anchor - self._win_min_ahead
+            self._anchor -= self._win_min_ahead
             self.realigns += 1
 
     def admit(self, seconds: float, queued: float, now: float) -> float:
@@ -166,15 +171,24 @@ class MediaPacer:
         Starts the timeline at ``now`` if it has none; starts it afresh if the stream
         arrives more than ``max_lag`` after its due time (a silence or a stall: sending
         what comes now is a new stretch of audio, not a catch-up); otherwise reports the
-        arrival (:meth:`arrived`, which may realign the timeline)."""
+        arrival (as :meth:`arrived`, which may realign the timeline)."""
         anchor = self._anchor
-        if anchor is None or now - anchor - self._sent / self.sample_rate > self.max_lag:
+        if anchor is None:
             self._anchor = now
             self._sent = 0
             self._win_t0 = None
             return 0.0
-        self.arrived(seconds, queued, now)
-        return self.delay(now)
+        due = anchor + self._sent / self.sample_rate
+        if now - due > self.max_lag:
+            self._anchor = now
+            self._sent = 0
+            self._win_t0 = None
+            return 0.0
+        self._note(seconds, due + queued - now, now)
+        if self._anchor != anchor:  # realigned: earlier, so perhaps later than max_lag
+            return self.delay(now)
+        wait = due - self.max_lead - now  # delay(), knowing it is not late beyond max_lag
+        return wait if wait > 0.0 else 0.0
 
     def due(self) -> float:
         """Clock time at which the next sample is due to play (starts the timeline)."""

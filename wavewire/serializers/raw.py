@@ -46,6 +46,8 @@ class RawSerializer(FrameSerializer):
             raise ValueError("raw: sample_rate and num_channels must be positive")
         self.wire = WireFormat(sample_rate=sample_rate, num_channels=num_channels)
         self._align = 2 * num_channels
+        self._rate = sample_rate
+        self._channels = num_channels
 
     def encode(self, frame: Frame) -> list[Message]:
         if isinstance(frame, OutputAudioFrame):
@@ -75,4 +77,4 @@ class RawSerializer(FrameSerializer):
             )
         if not n:
             return []
-        return [InputAudioFrame(bytes(message), self.wire.sample_rate, self.wire.num_channels)]
+        return [InputAudioFrame(bytes(message), self._rate, self._channels)]

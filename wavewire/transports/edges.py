@@ -182,10 +182,12 @@ class InputEdge(FrameProcessor):
         self._vad_convert: Callable[[bytes], bytes] | None = None
         self._reported = 0
         self._decode = serializer.decode
+        self._pass_rate = 0  # audio at this rate (and _channels) needs no work: see on_start
 
     async def on_start(self, frame: StartFrame) -> None:
         self._rate = frame.sample_rate
         self._channels = frame.num_channels
+        self._pass_rate = self._rate if self.vad is None else 0  # a VAD sees every frame
         self._to_pipeline = _Conversion(self._rate, self._channels)
         self._allow_interruptions = frame.allow_interruptions
         if self.vad is not None:
@@ -214,13 +216,12 @@ class InputEdge(FrameProcessor):
             return
         for frame in frames:
             if type(frame) is InputAudioFrame:
-                audio = frame.audio
+                n = len(frame.audio)
                 if (
-                    frame.sample_rate != self._rate
+                    frame.sample_rate != self._pass_rate
                     or frame.num_channels != self._channels
-                    or self.vad is not None
-                    or not audio
-                    or len(audio) % (2 * self._channels)
+                    or not n
+                    or n % (2 * self._channels)
                 ):
                     await self._audio(frame)  # converted, checked or analysed there
                     continue
@@ -330,7 +331,7 @@ class OutputEdge(FrameProcessor):
         self._wire_rate = wire.sample_rate
         self._wire_channels = wire.num_channels
         self._bytes_per_ms = wire.sample_rate * wire.num_channels * 2 / 1000
-        self._frame_bytes = wire.frame_bytes
+        self._align = 2 * wire.num_channels  # bytes per sample frame
         self._now: Callable[[], float] = time.monotonic  # the session's clock, from on_start
         self._playq: deque[tuple[int, int, Any]] = deque()  # (kind, epoch, payload)
         self._queued_ms = 0.0
@@ -416,7 +417,7 @@ class OutputEdge(FrameProcessor):
             if (
                 frame.sample_rate != self._wire_rate
                 or frame.num_channels != self._wire_channels
-                or len(audio) % (2 * self._wire_channels)
+                or len(audio) % self._align
             ):
                 audio = self._to_wire(
                     audio, frame.sample_rate, frame.num_channels, allow_empty=True
@@ -428,15 +429,13 @@ class OutputEdge(FrameProcessor):
             return
         if not chunks:
             return
-        epoch = frame.epoch
-        chunk_ms = len(chunks[0]) / self._bytes_per_ms
-        due_now = True
-        if self.pace:  # one clock read for the realignment, the resync and the check
-            due_now = self._pacer.admit(
-                len(audio) / self._bytes_per_ms / 1000, self._queued_ms / 1000, self._now()
-            ) == 0.0
+        bytes_per_ms = self._bytes_per_ms
+        chunk_ms = len(chunks[0]) / bytes_per_ms
+        due_now = not self.pace or self._pacer.admit(  # one clock read for it all
+            len(audio) / bytes_per_ms * 0.001, self._queued_ms * 0.001, self._now()
+        ) == 0.0
         # Fast path: nothing queued, player idle, audio due now -> send inline.
-        if len(chunks) == 1 and due_now and not self._playq and not self._busy:
+        if due_now and len(chunks) == 1 and not self._playq and not self._busy:
             self._utt_ms += chunk_ms
             await self._send_chunk(chunks[0])
             if not self._watching:
@@ -445,6 +444,7 @@ class OutputEdge(FrameProcessor):
                 # for every inline chunk would cost a task switch per frame.
                 self._wake_player()
             return
+        epoch = frame.epoch
         space = self._space
         assert space is not None
         for i, chunk in enumerate(chunks):
@@ -546,9 +546,12 @@ class OutputEdge(FrameProcessor):
                 self.stats.messages_out += 1
             return True
         except Exception:
-            self.stats.send_errors += 1
-            self._count("send-failed")
+            self._send_failed()
             return False
+
+    def _send_failed(self) -> None:
+        self.stats.send_errors += 1
+        self._count("send-failed")
 
     async def _send_now(self, frame: Frame) -> None:
         try:
@@ -569,11 +572,27 @@ class OutputEdge(FrameProcessor):
             self._count("encode")
             await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)
             messages = None
-        if messages is not None and await self._deliver(messages):
+        if messages is None:
+            sent = False
+        elif len(messages) == 1 and self._send_nowait is not None:
+            # _deliver() of one message, without its coroutine when the peer keeps up.
+            try:
+                sent = self._send_nowait(messages[0])
+            except Exception:
+                self._send_failed()
+                sent = False
+            else:
+                if sent:
+                    self.stats.messages_out += 1
+                else:
+                    sent = await self._deliver(messages)
+        else:
+            sent = await self._deliver(messages)
+        if sent:
             ms = len(chunk) / self._bytes_per_ms
             self.stats.audio_ms_sent += ms
             self._utt_played_ms += ms
-        self._pacer.advance(len(chunk) // (2 * self._wire_channels))
+        self._pacer.advance(len(chunk) // self._align)
 
     async def _end_utterance_mark(self) -> None:
         if not self.serializer.playback_marks:

@@ -328,7 +328,16 @@ class ServerConnection(asyncio.BufferedProtocol):
         if self.state == OPEN and not self._rest:
             # Frames are parsed straight from the (shared) read buffer; what outlives
             # this call (payloads, an incomplete tail) is copied out.
-            self._frames(self._rbuf[:nbytes])
+            buf = self._rbuf
+            if nbytes > 8 and buf[0] == 0x82 and buf[1] == 0xFE and not self._frag_op:
+                # The usual read: exactly one whole, masked, unfragmented binary frame of
+                # 126..65535 bytes (a 20 ms audio message). Same checks as _frames.
+                length = (buf[2] << 8) | buf[3]
+                limit = self.max_size
+                if length + 8 == nbytes and (limit is None or length <= limit):
+                    self._deliver(_unmask(buf, 8, length, buf[4:8]))
+                    return
+            self._frames(buf[:nbytes])
         else:
             self.data_received(bytes(self._rbuf[:nbytes]))
 
