@@ -409,6 +409,33 @@ async def test_a_failing_send_nowait_is_counted_and_the_session_goes_on():
     assert task.stats.dropped == {f"{edge.name}:send-failed": 3}
 
 
+async def test_an_audio_chunk_the_protocol_refuses_is_reported_once_and_counted():
+    class Picky(RawSerializer):
+        def encode_audio(self, pcm):
+            if pcm[0] == 0xEE:
+                raise ValueError("refused")
+            return super().encode_audio(pcm)
+
+    quick: list[bytes] = []
+    edge = OutputEdge(Picky(), Sent(), send_nowait=lambda m: quick.append(m) or True,
+                      pace=False)
+    bot = Bot()
+    task = PipelineTask([bot, edge])
+    up: list = []
+    task.set_taps(up=up.append)
+    runner = await start_task(task)
+    chunks = [b"\x01" * 640, b"\xee" * 640, b"\x02" * 640, b"\xee" * 640]
+    for chunk in chunks:  # the first starts the utterance; the rest take the inline path
+        await bot.push(OutputAudioFrame(chunk, 16000))
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 2)
+    assert quick == [chunks[0], chunks[2]]
+    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    assert len(errors) == 2 and all("refused" in e.error for e in errors)
+    assert task.stats.dropped == {f"{edge.name}:encode": 2}
+    assert edge._pacer.samples_sent == 4 * 320  # the timeline moved past every chunk
+
+
 async def test_output_edge_converts_to_the_wire_format():
     pb = await Playback.start(RawSerializer(sample_rate=8000), max_lead=0.0)
     await pb.bot.push(OutputAudioFrame(tone(200, 16000, channels=2), 16000, 2))

@@ -373,16 +373,62 @@ class OutputEdge(FrameProcessor):
     # -- frames in -----------------------------------------------------------------------
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if direction is UPSTREAM or not isinstance(frame, AudioFrame):
+            await self._process_other(frame, direction)
+            return
+        # Output audio (data): the per-frame path, kept in this one coroutine.
+        if frame.epoch < self._session.epoch:
+            self._count("stale")
+            return
+        audio = frame.audio
+        try:
+            if (
+                frame.sample_rate != self._wire_rate
+                or frame.num_channels != self._wire_channels
+                or len(audio) % self._align
+            ):
+                audio = self._to_wire(
+                    audio, frame.sample_rate, frame.num_channels, allow_empty=True
+                )
+            chunks = self._chunker.push(audio)
+        except FrameFormatError as exc:
+            self._count("format")
+            await self.push_error(f"bad output audio: {exc}", exception=exc)
+            return
+        if not chunks:
+            return
+        bytes_per_ms = self._bytes_per_ms
+        chunk_ms = len(chunks[0]) / bytes_per_ms
+        due_now = not self.pace or self._pacer.admit(  # one clock read for it all
+            len(audio) / bytes_per_ms * 0.001, self._queued_ms * 0.001, self._now()
+        ) == 0.0
+        if not (due_now and len(chunks) == 1 and not self._playq and not self._busy):
+            await self._queue_chunks(chunks, chunk_ms, frame.epoch)
+            return
+        # Fast path: nothing queued, player idle, audio due now -> send inline.
+        self._utt_ms += chunk_ms
+        chunk = chunks[0]
+        messages = None
+        if self._speaking and self._send_nowait is not None:
+            try:
+                messages = self._encode_audio(chunk)
+            except Exception:
+                messages = None  # _send_chunk encodes it again, and reports the error
+        if messages is None or len(messages) != 1 or not self._sent_now(chunk, messages[0]):
+            await self._send_chunk(chunk, messages)
+        if not self._watching:
+            # The player sleeps until woken; it must start watching for the end of
+            # playback. While it watches, its timer re-checks by itself: waking it for
+            # every inline chunk would cost a task switch per frame.
+            self._wake_player()
+
+    async def _process_other(self, frame: Frame, direction: FrameDirection) -> None:
+        """Every frame but downstream audio."""
         if direction is UPSTREAM:
             await self.push(frame, direction)
             return
         tier = frame.tier
-        if isinstance(frame, AudioFrame):  # output audio (data)
-            if frame.epoch < self._session.epoch:
-                self._count("stale")
-                return
-            await self._enqueue_audio(frame)
-        elif tier == SYSTEM:
+        if tier == SYSTEM:
             await self._system(frame)
         elif isinstance(frame, EndFrame):
             self._put(_END, frame)
@@ -411,40 +457,8 @@ class OutputEdge(FrameProcessor):
             await self._send_now(frame)  # urgent messages, speaking events (protocol decides)
         await self.push(frame, DOWNSTREAM)
 
-    async def _enqueue_audio(self, frame: AudioFrame) -> None:
-        audio = frame.audio
-        try:
-            if (
-                frame.sample_rate != self._wire_rate
-                or frame.num_channels != self._wire_channels
-                or len(audio) % self._align
-            ):
-                audio = self._to_wire(
-                    audio, frame.sample_rate, frame.num_channels, allow_empty=True
-                )
-            chunks = self._chunker.push(audio)
-        except FrameFormatError as exc:
-            self._count("format")
-            await self.push_error(f"bad output audio: {exc}", exception=exc)
-            return
-        if not chunks:
-            return
-        bytes_per_ms = self._bytes_per_ms
-        chunk_ms = len(chunks[0]) / bytes_per_ms
-        due_now = not self.pace or self._pacer.admit(  # one clock read for it all
-            len(audio) / bytes_per_ms * 0.001, self._queued_ms * 0.001, self._now()
-        ) == 0.0
-        # Fast path: nothing queued, player idle, audio due now -> send inline.
-        if due_now and len(chunks) == 1 and not self._playq and not self._busy:
-            self._utt_ms += chunk_ms
-            await self._send_chunk(chunks[0])
-            if not self._watching:
-                # The player sleeps until woken; it must start watching for the end of
-                # playback. While it watches, its timer re-checks by itself: waking it
-                # for every inline chunk would cost a task switch per frame.
-                self._wake_player()
-            return
-        epoch = frame.epoch
+    async def _queue_chunks(self, chunks: list[bytes], chunk_ms: float, epoch: int) -> None:
+        """Queue audio chunks for the player, waiting while the queue is full."""
         space = self._space
         assert space is not None
         for i, chunk in enumerate(chunks):
@@ -563,36 +577,46 @@ class OutputEdge(FrameProcessor):
         if messages:
             await self._deliver(messages)
 
-    async def _send_chunk(self, chunk: bytes) -> None:
+    async def _send_chunk(self, chunk: bytes, messages: list[Message] | None = None) -> None:
+        """Send one chunk of wire audio (``messages``: the chunk, already encoded) and
+        move the media clock past it, whether or not the send worked."""
         if not self._speaking:
             await self._started_speaking()
-        try:
-            messages = self._encode_audio(chunk)
-        except Exception as exc:
-            self._count("encode")
-            await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)
-            messages = None
         if messages is None:
-            sent = False
-        elif len(messages) == 1 and self._send_nowait is not None:
-            # _deliver() of one message, without its coroutine when the peer keeps up.
             try:
-                sent = self._send_nowait(messages[0])
-            except Exception:
-                self._send_failed()
-                sent = False
-            else:
-                if sent:
-                    self.stats.messages_out += 1
-                else:
-                    sent = await self._deliver(messages)
-        else:
-            sent = await self._deliver(messages)
-        if sent:
-            ms = len(chunk) / self._bytes_per_ms
-            self.stats.audio_ms_sent += ms
-            self._utt_played_ms += ms
+                messages = self._encode_audio(chunk)
+            except Exception as exc:
+                self._count("encode")
+                await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)
+                self._pacer.advance(len(chunk) // self._align)
+                return
+        if len(messages) == 1 and self._send_nowait is not None and self._sent_now(
+            chunk, messages[0]
+        ):
+            return
+        if await self._deliver(messages):
+            self._played(chunk)
         self._pacer.advance(len(chunk) // self._align)
+
+    def _sent_now(self, chunk: bytes, message: Message) -> bool:
+        """``_send_chunk``'s usual case without a coroutine: the chunk's one message goes
+        at once (or the peer is gone: counted). False, with nothing done, when the send
+        must be awaited."""
+        try:
+            if not self._send_nowait(message):  # type: ignore[misc]
+                return False
+        except Exception:
+            self._send_failed()
+        else:
+            self.stats.messages_out += 1
+            self._played(chunk)
+        self._pacer.advance(len(chunk) // self._align)
+        return True
+
+    def _played(self, chunk: bytes) -> None:
+        ms = len(chunk) / self._bytes_per_ms
+        self.stats.audio_ms_sent += ms
+        self._utt_played_ms += ms
 
     async def _end_utterance_mark(self) -> None:
         if not self.serializer.playback_marks:
