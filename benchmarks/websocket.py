@@ -8,7 +8,8 @@ Run from a checkout::
 
 Four servers, each in its own process, restarted fresh for every measurement:
 
-* **wavewire**: ``python -m wavewire serve --bot echo`` (raw PCM on ``/ws``);
+* **wavewire**: ``python -m wavewire serve --bot echo`` (raw PCM on ``/ws``; its default
+  ``--loop auto``: uvloop when installed, as it is with the ``dev`` extra);
 * **pipecat**: pipecat-ai 1.14's ``FastAPIWebsocketTransport`` under uvicorn, one
   pipeline per connection ``[transport.input(), Echo(), transport.output()]``, the echo
   turning ``InputAudioRawFrame`` into ``OutputAudioRawFrame``, a ``FrameSerializer``
@@ -19,6 +20,9 @@ Four servers, each in its own process, restarted fresh for every measurement:
   no longer uses websockets, so this is a reference point, not a floor);
 * **floor**: a minimal ``asyncio.Protocol`` that completes the handshake and echoes
   frames with no validation at all: the cost of the system calls and the event loop.
+
+wavewire, websockets and the floor run on the same event loop: uvloop when it is
+installed (wavewire's ``--loop auto``), else asyncio's; uvicorn picks uvloop the same way.
 
 The load (``benchmarks/_wsload.py``, one process) opens C connections, each streaming a
 20 ms frame (640 bytes, 16 kHz mono) in real time for the step's duration, with a stamp
@@ -95,9 +99,22 @@ PIN: tuple[int, int] | None = None
 # Servers (``--serve NAME``): run in a child process of the controller.
 
 
+def run_loop(main: Any) -> None:
+    """Runs a server's ``main()`` on the loop wavewire's ``--loop auto`` picks (uvloop when
+    importable), so that the reference servers and wavewire share an event loop."""
+    try:
+        import uvloop
+    except ImportError:
+        import asyncio
+
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def serve_floor(port: int) -> None:
-    """The floor of any asyncio server: an ``asyncio.Protocol`` that completes the
-    handshake and echoes each binary frame (unmasked) -- no validation, no control
+    """The floor of any server on this event loop: an ``asyncio.Protocol`` that completes
+    the handshake and echoes each binary frame (unmasked) -- no validation, no control
     frames beyond close, no framework. What is left is the system calls and the loop."""
     import asyncio
     import base64
@@ -160,7 +177,7 @@ def serve_floor(port: int) -> None:
         async with server:
             await asyncio.sleep(SERVER_LIFETIME)
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 def serve_websockets(port: int) -> None:
@@ -177,7 +194,7 @@ def serve_websockets(port: int) -> None:
         async with serve(echo, HOST, port, compression=None, max_size=1 << 20):
             await asyncio.sleep(SERVER_LIFETIME)
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 def serve_pipecat(port: int) -> None:
@@ -708,7 +725,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"WebSocket echo, {duration:g} s per step, 20 ms frames, {info['cpus']} CPUs, "
         f"Python {info['python']}, pipecat-ai {pipecat_version() or '-'}, "
-        f"load generator on {generator_loop()}"
+        f"load generator and servers on {generator_loop()} (wavewire: its --loop auto; "
+        "pipecat: uvicorn's loop=auto)"
     )
     if PIN:
         print(
