@@ -27,8 +27,8 @@ installed (wavewire's ``--loop auto``), else asyncio's; uvicorn picks uvloop the
 The load (``benchmarks/_wsload.py``, one process) opens C connections, each streaming a
 20 ms frame (640 bytes, 16 kHz mono) in real time for the step's duration, with a stamp
 in the PCM to time each echo. C doubles from 25 until a step is no longer real time
-(RTT p99 >= 50 ms, a lost frame or a refused connection), then one step between the
-last pass and the first failure. Per step it reports RTT p50/p99 (frames sent after the
+(RTT p99 >= 50 ms, a lost frame or a refused connection), then (not with ``--quick``)
+bisects between the last pass and the first failure to within 100 sessions. Per step it reports RTT p50/p99 (frames sent after the
 first second), loss, the server's CPU per echoed frame (``/proc/<pid>/task/*/schedstat``
 over the measured window ÷ frames echoed in it), the server's RSS growth ÷ C, and how
 late the load generator itself was (if it is late the step says ``gen-bound``: the
@@ -612,7 +612,8 @@ def _report(framework: str, step: dict[str, Any]) -> None:
 def ramp(
     framework: str, duration: float, warmup: float, max_clients: int, refine: bool
 ) -> list[dict[str, Any]]:
-    """Steps of C: doubling from 25 while real time (down from 25 if even that fails)."""
+    """Steps of C: doubling from 25 while real time (down from 25 if even that fails);
+    with ``refine``, then bisecting between the last pass and the first failure."""
     steps: list[dict[str, Any]] = []
 
     def measure(clients: int) -> dict[str, Any]:
@@ -635,8 +636,15 @@ def ramp(
         clients = 12
         while clients >= 3 and not measure(clients)["realtime"]:
             clients //= 2
-    elif refine and clients <= max_clients and clients - last_ok >= 50:
-        measure((last_ok + clients) // 2 // 10 * 10)
+    elif refine and clients <= max_clients:
+        # Bisect between the last pass and the first failure to within 100 sessions.
+        lo, hi = last_ok, clients
+        while hi - lo >= 100:
+            mid = (lo + hi) // 2 // 10 * 10
+            if measure(mid)["realtime"]:
+                lo = mid
+            else:
+                hi = mid
     return sorted(steps, key=lambda s: s["clients"])
 
 
