@@ -66,20 +66,38 @@ class Sent:
         return [(t, m) for t, m in self.messages if isinstance(m, bytes)]
 
 
+class Running:
+    """A started session over ``processors``, with what reaches its top (``up``) and its
+    end (``down``)."""
+
+    def __init__(self, *processors: FrameProcessor, **params) -> None:
+        self.task = PipelineTask(list(processors),
+                                 params=PipelineParams(**params) if params else None)
+        self.up: list = []
+        self.down: list = []
+        self.task.set_taps(down=self.down.append, up=self.up.append)
+
+    @classmethod
+    async def start(cls, *processors: FrameProcessor, **params) -> Running:
+        running = cls(*processors, **params)
+        running.runner = await start_task(running.task)
+        return running
+
+    async def stop(self) -> None:
+        await self.task.stop_when_done()
+        await asyncio.wait_for(self.runner, 2)
+
+
 # --- input edge -------------------------------------------------------------------
 
 
 async def test_input_edge_converts_rate_and_channels_to_the_pipeline_format():
     edge = InputEdge(RawSerializer(sample_rate=48000, num_channels=2))
-    task = PipelineTask([edge], params=PipelineParams(sample_rate=16000, num_channels=1))
-    out: list = []
-    task.set_taps(down=out.append)
-    runner = await start_task(task)
+    session = await Running.start(edge, sample_rate=16000, num_channels=1)
     for _ in range(10):
         await edge.feed(tone(20, 48000, channels=2))
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
-    audio = [f for f in out if isinstance(f, InputAudioFrame)]
+    await session.stop()
+    audio = [f for f in session.down if isinstance(f, InputAudioFrame)]
     assert len(audio) == 10
     assert all(f.sample_rate == 16000 and f.num_channels == 1 for f in audio)
     total = sum(f.num_frames for f in audio)
@@ -108,52 +126,39 @@ class Faulty(FrameSerializer):
 
 async def test_input_edge_bad_input_is_reported_counted_and_the_session_goes_on():
     edge = InputEdge(Faulty())
-    task = PipelineTask([edge])
-    up: list = []
-    down: list = []
-    task.set_taps(down=down.append, up=up.append)
-    runner = await start_task(task)
+    session = await Running.start(edge)
     for msg in (b"good", b"bad", b"odd", b"empty", b"rate", b"chan", b"good"):
         await edge.feed(msg)
     with pytest.raises(ProtocolError) as info:
         await edge.feed(b"fatal")
     assert info.value.close_code == 1008
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
-    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    await session.stop()
+    errors = [f for f in session.up if isinstance(f, ErrorFrame)]
     assert len(errors) == 5 and "garbled" in errors[0].error and "3 bytes" in errors[1].error
     assert edge.stats.protocol_errors == 2 and edge.stats.format_errors == 4
-    assert len([f for f in down if isinstance(f, InputAudioFrame)]) == 2
-    assert sum(task.stats.dropped.values()) == 6
+    assert len([f for f in session.down if isinstance(f, InputAudioFrame)]) == 2
+    assert sum(session.task.stats.dropped.values()) == 6
 
 
 async def test_input_edge_reports_only_the_first_errors_of_a_flood():
     edge = InputEdge(Faulty())
-    task = PipelineTask([edge])
-    up: list = []
-    task.set_taps(up=up.append)
-    runner = await start_task(task)
+    session = await Running.start(edge)
     for _ in range(100):
         await edge.feed(b"bad")
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
+    await session.stop()
     assert edge.stats.protocol_errors == 100
-    assert len(up) == 10  # reported; the rest counted only
+    assert len(session.up) == 10  # reported; the rest counted only
 
 
 async def test_input_edge_refuses_input_once_the_session_is_over():
     edge = InputEdge(RawSerializer())
-    task = PipelineTask([edge])
-    down: list = []
-    task.set_taps(down=down.append)
-    runner = await start_task(task)
-    frame = InputAudioFrame(bytes(640), 16000, 1)
+    session = await Running.start(edge)
     await edge.feed(bytes(640))
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
+    await session.stop()
     with pytest.raises(SessionClosedError):
         await edge.feed(bytes(640))
-    assert [f for f in down if isinstance(f, InputAudioFrame)] == [frame]
+    frame = InputAudioFrame(bytes(640), 16000, 1)
+    assert [f for f in session.down if isinstance(f, InputAudioFrame)] == [frame]
     assert edge.stats.messages_in == 1
 
 
@@ -162,17 +167,14 @@ async def test_input_edge_vad_emits_speaking_events_and_interrupts():
 
     vad = VAD(EnergyVAD(16000), VADParams(start_ms=60, stop_ms=200))
     edge = InputEdge(RawSerializer(), vad=vad)
-    task = PipelineTask([edge])
-    down: list = []
-    task.set_taps(down=down.append)
-    runner = await start_task(task)
+    session = await Running.start(edge)
     for chunk in [silence(20, 16000)] * 10 + [tone(20, 16000)] * 20 + [silence(20, 16000)] * 20:
         await edge.feed(chunk)
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
+    await session.stop()
+    down = session.down
     kinds = [type(f) for f in down if not isinstance(f, InputAudioFrame | StartFrame | EndFrame)]
     assert kinds == [UserStartedSpeakingFrame, InterruptionFrame, UserStoppedSpeakingFrame]
-    assert task.epoch == 1
+    assert session.task.epoch == 1
     # Audio is never dropped by the interruption it caused.
     assert len([f for f in down if isinstance(f, InputAudioFrame)]) == 50
 
@@ -381,14 +383,12 @@ async def test_send_nowait_is_used_when_it_can_and_send_when_it_cannot():
 
     edge = OutputEdge(RawSerializer(), sent, send_nowait=send_nowait, pace=False)
     bot = Bot()
-    task = PipelineTask([bot, edge])
-    runner = await start_task(task)
+    session = await Running.start(bot, edge)
     chunks = [bytes([i]) * 640 for i in range(6)]
     for i, chunk in enumerate(chunks):
         full[0] = i % 2 == 1
         await bot.push(OutputAudioFrame(chunk, 16000))
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
+    await session.stop()
     assert quick == chunks[0::2] and [m for _, m in sent.audio()] == chunks[1::2]
     assert edge.stats.messages_out == 6 and edge.stats.send_errors == 0
 
@@ -399,14 +399,12 @@ async def test_a_failing_send_nowait_is_counted_and_the_session_goes_on():
 
     edge = OutputEdge(RawSerializer(), Sent(), send_nowait=gone, pace=False)
     bot = Bot()
-    task = PipelineTask([bot, edge])
-    runner = await start_task(task)
+    session = await Running.start(bot, edge)
     for _ in range(3):
         await bot.push(OutputAudioFrame(bytes(640), 16000))
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
+    await session.stop()
     assert edge.stats.send_errors == 3 and edge.stats.messages_out == 0
-    assert task.stats.dropped == {f"{edge.name}:send-failed": 3}
+    assert session.task.stats.dropped == {f"{edge.name}:send-failed": 3}
 
 
 async def test_an_audio_chunk_the_protocol_refuses_is_reported_once_and_counted():
@@ -420,19 +418,15 @@ async def test_an_audio_chunk_the_protocol_refuses_is_reported_once_and_counted(
     edge = OutputEdge(Picky(), Sent(), send_nowait=lambda m: quick.append(m) or True,
                       pace=False)
     bot = Bot()
-    task = PipelineTask([bot, edge])
-    up: list = []
-    task.set_taps(up=up.append)
-    runner = await start_task(task)
+    session = await Running.start(bot, edge)
     chunks = [b"\x01" * 640, b"\xee" * 640, b"\x02" * 640, b"\xee" * 640]
     for chunk in chunks:  # the first starts the utterance; the rest take the inline path
         await bot.push(OutputAudioFrame(chunk, 16000))
-    await task.stop_when_done()
-    await asyncio.wait_for(runner, 2)
+    await session.stop()
     assert quick == [chunks[0], chunks[2]]
-    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    errors = [f for f in session.up if isinstance(f, ErrorFrame)]
     assert len(errors) == 2 and all("refused" in e.error for e in errors)
-    assert task.stats.dropped == {f"{edge.name}:encode": 2}
+    assert session.task.stats.dropped == {f"{edge.name}:encode": 2}
     assert edge._pacer.samples_sent == 4 * 320  # the timeline moved past every chunk
 
 
