@@ -8,6 +8,7 @@ from array import array
 
 import pytest
 
+from wavewire.bots.echo import EchoProcessor
 from wavewire.errors import ProtocolError, SessionClosedError
 from wavewire.frames import (
     BotStartedSpeakingFrame,
@@ -160,6 +161,54 @@ async def test_input_edge_refuses_input_once_the_session_is_over():
     frame = InputAudioFrame(bytes(640), 16000, 1)
     assert [f for f in session.down if isinstance(f, InputAudioFrame)] == [frame]
     assert edge.stats.messages_in == 1
+
+
+class Counting(RawSerializer):
+    """Raw, counting the audio it decodes and encodes itself."""
+
+    def __init__(self, pcm_binary: bool, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pcm_binary = pcm_binary
+        self.decoded = self.encoded = 0
+
+    def decode(self, message):
+        self.decoded += isinstance(message, bytes)
+        return super().decode(message)
+
+    def encode_audio(self, pcm):
+        self.encoded += 1
+        return super().encode_audio(pcm)
+
+
+@pytest.mark.parametrize("pcm_binary", [True, False])
+async def test_raw_pcm_passes_both_edges_as_is_and_bad_audio_is_still_refused(pcm_binary):
+    serializer = Counting(pcm_binary)
+    quick: list[bytes] = []
+    inp = InputEdge(serializer)
+    out = OutputEdge(serializer, Sent(), send_nowait=lambda m: quick.append(m) or True,
+                     pace=False)
+    session = await Running.start(inp, EchoProcessor(), out)
+    messages = [bytes([i]) * 640 for i in range(5)]
+    for message in messages:
+        await inp.feed(message)
+    await inp.feed(b"\x01\x02\x03")  # not whole samples: decode's ProtocolError
+    await inp.feed(b"")  # carries nothing
+    await inp.feed('{"hello": 1}')  # text still goes through decode
+    await session.stop()
+    assert quick[1:] == messages[1:]  # the first chunk starts the utterance (awaited send)
+    assert inp.stats.protocol_errors == 1 and inp.stats.frames_in == 6
+    # With pcm_binary the serializer saw only what is not plain audio.
+    assert serializer.decoded == (2 if pcm_binary else 7)
+    assert serializer.encoded == (1 if pcm_binary else 5)
+
+
+async def test_raw_pcm_in_another_format_is_still_converted():
+    edge = InputEdge(RawSerializer(sample_rate=8000))
+    session = await Running.start(edge, sample_rate=16000)
+    await edge.feed(bytes(320))
+    await session.stop()
+    (frame,) = [f for f in session.down if isinstance(f, InputAudioFrame)]
+    assert frame.sample_rate == 16000
 
 
 async def test_input_edge_vad_emits_speaking_events_and_interrupts():
@@ -409,6 +458,8 @@ async def test_a_failing_send_nowait_is_counted_and_the_session_goes_on():
 
 async def test_an_audio_chunk_the_protocol_refuses_is_reported_once_and_counted():
     class Picky(RawSerializer):
+        pcm_binary = False  # its audio messages are no longer the PCM itself
+
         def encode_audio(self, pcm):
             if pcm[0] == 0xEE:
                 raise ValueError("refused")

@@ -82,6 +82,13 @@ class FrameSerializer:
     the audio before them has played (Twilio); the output edge then tracks playback by
     marks instead of by its own clock alone."""
 
+    pcm_binary: bool = False
+    """True if a binary message is exactly the wire's PCM, both ways: any non-empty
+    whole number of sample frames is a valid audio message, decoded to one
+    :class:`~wavewire.frames.InputAudioFrame` at the wire's rate and channels, and
+    ``encode_audio(pcm)`` is ``[pcm]`` (raw). The edges then pass such audio without
+    calling ``decode`` or ``encode_audio``; other messages still go through them."""
+
     def open(self) -> list[Message]:
         """Messages to send once connected (and again after every reconnect)."""
         return []

@@ -40,6 +40,7 @@ class RawSerializer(FrameSerializer):
     """Raw s16le PCM in binary messages, JSON transport messages in text messages."""
 
     protocol = "raw"
+    pcm_binary = True
 
     def __init__(self, sample_rate: int = 16000, num_channels: int = 1) -> None:
         if sample_rate <= 0 or num_channels <= 0:

@@ -183,11 +183,18 @@ class InputEdge(FrameProcessor):
         self._reported = 0
         self._decode = serializer.decode
         self._pass_rate = 0  # audio at this rate (and _channels) needs no work: see on_start
+        self._pcm_pass = False  # binary messages are pipeline-ready PCM: see on_start
 
     async def on_start(self, frame: StartFrame) -> None:
         self._rate = frame.sample_rate
         self._channels = frame.num_channels
         self._pass_rate = self._rate if self.vad is None else 0  # a VAD sees every frame
+        wire = self.serializer.wire
+        self._pcm_pass = (
+            self.serializer.pcm_binary
+            and wire.sample_rate == self._pass_rate
+            and wire.num_channels == self._channels
+        )
         self._to_pipeline = _Conversion(self._rate, self._channels)
         self._allow_interruptions = frame.allow_interruptions
         if self.vad is not None:
@@ -205,6 +212,12 @@ class InputEdge(FrameProcessor):
             raise SessionClosedError(f"{self.name}: the session takes no more input")
         stats = self.stats
         stats.messages_in += 1
+        if self._pcm_pass and type(message) is bytes and message:
+            if not len(message) % (2 * self._channels):
+                # The message is the audio, already in the pipeline's format (raw).
+                stats.frames_in += 1
+                await self.push(InputAudioFrame(message, self._rate, self._channels), DOWNSTREAM)
+                return
         try:
             frames = self._decode(message)
         except ProtocolError as exc:
@@ -212,7 +225,10 @@ class InputEdge(FrameProcessor):
             self.count_drop("protocol")
             if exc.fatal:
                 raise
-            await self._report(f"{self.serializer.protocol}: {exc}", exc)
+            text, protocol = str(exc), self.serializer.protocol
+            if not text.startswith(f"{protocol}:"):  # most protocols' errors name themselves
+                text = f"{protocol}: {text}"
+            await self._report(text, exc)
             return
         for frame in frames:
             if type(frame) is InputAudioFrame:
@@ -321,6 +337,7 @@ class OutputEdge(FrameProcessor):
         self._send = send
         self._send_nowait = send_nowait
         self._encode_audio = serializer.encode_audio
+        self._pcm_out = serializer.pcm_binary
         self.max_queue_ms = max_queue_ms
         self.pace = pace
         self.max_lead = max_lead
@@ -410,10 +427,13 @@ class OutputEdge(FrameProcessor):
         chunk = chunks[0]
         messages = None
         if self._speaking and self._send_nowait is not None:
-            try:
-                messages = self._encode_audio(chunk)
-            except Exception:
-                messages = None  # _send_chunk encodes it again, and reports the error
+            if self._pcm_out:
+                messages = [chunk]  # the chunk is its own message (raw)
+            else:
+                try:
+                    messages = self._encode_audio(chunk)
+                except Exception:
+                    messages = None  # _send_chunk encodes it again, and reports the error
         if messages is None or len(messages) != 1 or not self._sent_now(chunk, messages[0]):
             await self._send_chunk(chunk, messages)
         if not self._watching:
