@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..clock import coarse_timer
 from ..errors import FrameFormatError, ProtocolError, SessionClosedError
 from ..frames import (
     DATA,
@@ -292,6 +293,10 @@ class InputEdge(FrameProcessor):
 _AUDIO, _MESSAGE, _UTT_END, _END = range(4)
 
 
+def _not_started(*args: Any) -> Any:
+    raise RuntimeError("the output edge has not started")
+
+
 class OutputEdge(FrameProcessor):
     """Last processor of a session: frames in, paced wire messages out.
 
@@ -304,7 +309,8 @@ class OutputEdge(FrameProcessor):
     :param pace: send audio in real time from the media clock (turn off for peers that
         buffer themselves, e.g. a file writer).
     :param stop_grace: seconds after the last audio has played before the bot counts as
-        stopped speaking (bridges gaps between TTS chunks).
+        stopped speaking (bridges gaps between TTS chunks). On the real clock the check
+        is a coarse timer, so the stop is reported up to 10 ms after that.
     :param reset_after: pacing timeline policy (see below).
 
     Pacing timeline: audio is sent on one timeline (chunk *n* due at start + *n* frames)
@@ -358,6 +364,7 @@ class OutputEdge(FrameProcessor):
         self._busy = False
         self._watching = False  # the player is timing the end of playback
         self._end_timer: Any = None
+        self._call_coarse: Callable[..., Any] = _not_started  # the running loop's, on_start
         self._to_wire = _Conversion(wire.sample_rate, wire.num_channels)
         self._chunker: Any = None
         self._pacer: Any = None
@@ -377,6 +384,7 @@ class OutputEdge(FrameProcessor):
 
         self._chunker = Chunker(self.serializer.wire.frame_bytes)
         self._now = self.clock.now
+        self._call_coarse = coarse_timer(self.clock)
         self._pacer = MediaPacer(
             self._wire_rate, self.clock, max_lead=self.max_lead, max_lag=self.reset_after
         )
@@ -712,7 +720,7 @@ class OutputEdge(FrameProcessor):
             # A timer that re-arms itself while inline sends keep extending playback, so
             # the player task wakes once when playback ends, not every stop_grace.
             wake.clear()
-            self._end_timer = self.clock.call_later(remaining, self._check_end)
+            self._end_timer = self._call_coarse(remaining, self._check_end)
             try:
                 await wake.wait()
             finally:
@@ -730,7 +738,7 @@ class OutputEdge(FrameProcessor):
         self._end_timer = None
         remaining = self._pacer.due() - self.clock.now() + self.stop_grace
         if remaining > 1e-6 and not self._playq:
-            self._end_timer = self.clock.call_later(remaining, self._check_end)
+            self._end_timer = self._call_coarse(remaining, self._check_end)
             return
         self._wake_player()
 
