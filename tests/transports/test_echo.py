@@ -8,7 +8,9 @@ import gc
 import pytest
 from websockets.asyncio.client import connect
 
-from wavewire.frames import InputAudioFrame, OutputAudioFrame
+from wavewire.bots.echo import echo_bot
+from wavewire.frames import Frame, InputAudioFrame, OutputAudioFrame
+from wavewire.processors import FrameDirection, FrameProcessor
 from wavewire.serializers.pipecat import PipecatSerializer
 
 from .conftest import echo_roundtrip, pcm, recv_bytes, running, wait_for, ws_url
@@ -40,6 +42,27 @@ async def test_200_concurrent_sessions_all_echo_and_leave_nothing():
         await wait_for(lambda: not server._group.tasks)  # every session run task is gone
         await wait_for(lambda: not server.connections)  # every socket is gone
     gc.collect()
+
+
+class Thinking(FrameProcessor):
+    """Awaits something (as a bot calling out would) before passing each input frame,
+    so input handled inline in the read callback suspends half way."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, InputAudioFrame):
+            await asyncio.sleep(0.002)
+        await self.push(frame, direction)
+
+
+async def test_a_bot_that_suspends_on_input_still_echoes_every_frame_in_order():
+    def bot(info):
+        return [Thinking(), *echo_bot(info)]
+
+    async with running(bot) as server:
+        audio = pcm(6400, seed=3)  # 400 ms, 20 messages, some while the bot is waiting
+        assert await echo_roundtrip(ws_url(server), audio) == audio
+        await wait_for(lambda: not server.sessions)
+        assert server.metrics.ended.messages_in == 20
 
 
 async def test_other_rate_and_stereo_on_the_wire():

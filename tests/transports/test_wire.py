@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import os
 import struct
 import subprocess
@@ -108,6 +109,9 @@ class Harness:
         self.echo = True
         self.options: dict[str, Any] = {"ping_interval": None}
         self.max_size: int | None = 1 << 20
+        self.handler: Callable[[bytes | str], Any] | None = None  # then consume(), not recv()
+        self.context = contextvars.copy_context()
+        self.consumers: list[asyncio.Task[None]] = []
 
     def on_request(self, conn: ServerConnection, request: Any) -> None:
         bad = upgrade_error(request)
@@ -116,9 +120,20 @@ class Harness:
             return
         conn.accept(max_size=self.max_size)
         self.server_conn = conn
-        task = asyncio.create_task(self.serve(conn))
+        if self.handler is not None:
+            task = asyncio.create_task(self.consume(conn), context=self.context)
+            self.consumers.append(task)
+        else:
+            task = asyncio.create_task(self.serve(conn))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def consume(self, conn: ServerConnection) -> None:
+        assert self.handler is not None
+        try:
+            await conn.consume(self.handler, self.context)
+        except ConnectionClosed as exc:
+            self.closed.append(exc)
 
     async def serve(self, conn: ServerConnection) -> None:
         try:
@@ -417,6 +432,81 @@ async def test_reading_pauses_when_messages_pile_up_and_nothing_is_lost() -> Non
         assert h.received == [i.to_bytes(2, "big") * 1000 for i in range(400)]
 
 
+SESSION: contextvars.ContextVar[str] = contextvars.ContextVar("SESSION", default="none")
+
+
+async def test_consume_runs_messages_in_order_as_its_task_inline_or_not() -> None:
+    # Messages that arrive while the handler is idle run inline, in the read callback;
+    # one that suspends is finished by the consuming task, and what arrived meanwhile
+    # waits its turn. Either way: in order, one at a time, as the consuming task.
+    calls: list[tuple[bytes | str, bool, str]] = []
+    busy = [False]
+
+    async def handler(message: bytes | str) -> None:
+        assert not busy[0], "two messages handled at once"
+        busy[0] = True
+        try:
+            calls.append((message, asyncio.current_task() is h.consumers[0], SESSION.get()))
+            if message == b"slow":
+                await asyncio.sleep(0.05)
+        finally:
+            busy[0] = False
+
+    async with serving() as (h, connect):
+        h.handler = handler
+        h.context.run(SESSION.set, "mine")
+        peer = await opened(connect)
+        await peer.send(b"".join(frame(2, m) for m in (b"a", b"slow", b"b", b"c")))
+        await wait_for(lambda: len(calls) == 4)
+        await peer.send(frame(2, b"d") + frame(1, "é".encode()))  # inline again after
+        await wait_for(lambda: len(calls) == 6)
+    assert [m for m, _, _ in calls] == [b"a", b"slow", b"b", b"c", b"d", "é"]
+    assert all(as_task and session == "mine" for _, as_task, session in calls)
+
+
+@pytest.mark.parametrize("trigger", [b"boom", b"slowboom"])
+async def test_a_handler_exception_ends_consume_with_it(trigger: bytes) -> None:
+    handled: list[bytes | str] = []
+
+    async def handler(message: bytes | str) -> None:
+        handled.append(message)
+        if message == b"slowboom":
+            await asyncio.sleep(0.01)
+        if message in (b"boom", b"slowboom"):
+            raise ValueError(message)
+
+    async with serving() as (h, connect):
+        h.handler = handler
+        peer = await opened(connect)
+        await peer.send(frame(2, b"ok") + frame(2, trigger) + frame(2, b"never"))
+        await wait_for(lambda: h.consumers[0].done())
+        with pytest.raises(ValueError, match=trigger.decode()):
+            h.consumers[0].result()
+    assert handled == [b"ok", trigger]
+
+
+async def test_cancelling_consume_reaches_a_handler_suspended_mid_message() -> None:
+    events: list[str] = []
+
+    async def handler(message: bytes | str) -> None:
+        try:
+            await asyncio.get_running_loop().create_future()  # never done
+        except asyncio.CancelledError:
+            events.append("cancelled in handler")
+            raise
+
+    async with serving() as (h, connect):
+        h.handler = handler
+        peer = await opened(connect)
+        await peer.send(frame(2, b"hang"))
+        await wait_for(lambda: bool(h.server_conn and h.server_conn._waiter is None))
+        await asyncio.sleep(0.01)
+        h.consumers[0].cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await h.consumers[0]
+    assert events == ["cancelled in handler"]
+
+
 async def test_send_nowait_refuses_while_the_write_buffer_is_full() -> None:
     async with serving() as (h, connect):
         h.echo = False
@@ -531,6 +621,8 @@ def test_any_tcp_segmentation_delivers_the_same_messages(sizes: list[int],
         test_reading_pauses_when_messages_pile_up_and_nothing_is_lost,
         test_send_nowait_refuses_while_the_write_buffer_is_full,
         test_send_on_a_closed_connection_raises,
+        test_consume_runs_messages_in_order_as_its_task_inline_or_not,
+        test_cancelling_consume_reaches_a_handler_suspended_mid_message,
     ],
     ids=lambda f: f.__name__.removeprefix("test_"),
 )

@@ -201,24 +201,39 @@ except ImportError:  # pragma: no cover - every CPython 3.11-3.14 has them
 Handler = Callable[[bytes | str], Coroutine[Any, Any, None]]
 
 
+_DONE = object()  # what a pump yields when it has finished a message
+
+
 @types.coroutine
-def _resume(coro: Coroutine[Any, Any, Any], yielded: Any,
-            context: contextvars.Context) -> Generator[Any, Any, Any]:
-    """Finish ``coro``, which suspended (yielding ``yielded``) while run inline: the
-    awaiting task takes over from that point, each step in ``context``."""
+def _pump(handler: Handler) -> Generator[Any, Any, None]:
+    """Runs ``await handler(message)`` for each message sent in, yielding ``_DONE``
+    after each. Handling a message inline is then one ``send`` that returns ``_DONE``:
+    no coroutine returns, so no ``StopIteration`` is raised per message. A handler's
+    exception ends the pump (its owner starts a new one)."""
+    message = yield _DONE
     while True:
+        yield from handler(message)
+        message = yield _DONE
+
+
+@types.coroutine
+def _finish(conn: ServerConnection, pump: Generator[Any, Any, None],
+            yielded: Any) -> Generator[Any, Any, None]:
+    """Finish the message ``pump`` is handling, which suspended (yielding ``yielded``)
+    while run inline: the consuming task awaits this and so takes over from that point,
+    in its own context (the one the inline steps ran in), until the pump is done."""
+    while yielded is not _DONE:
         try:
-            sent = yield yielded
-        except BaseException as exc:  # cancellation and other throws go to coro
             try:
-                yielded = context.run(coro.throw, exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                yielded = context.run(coro.send, sent)
-            except StopIteration as stop:
-                return stop.value
+                sent = yield yielded
+            except BaseException as exc:  # cancellation and other throws go to the handler
+                yielded = pump.throw(exc)
+            else:
+                yielded = pump.send(sent)
+        except BaseException:
+            if conn._pump is pump:
+                conn._pump = None
+            raise
 
 
 async def _reraise(exc: BaseException) -> None:
@@ -297,6 +312,7 @@ class ServerConnection(asyncio.BufferedProtocol):
         self._handler: Handler | None = None
         self._handler_task: asyncio.Task[Any] | None = None
         self._handler_context: contextvars.Context | None = None
+        self._pump: Generator[Any, Any, None] | None = None  # runs the handler inline
         self._drain: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._timer: asyncio.TimerHandle | None = None  # handshake / close deadline
@@ -543,24 +559,27 @@ class ServerConnection(asyncio.BufferedProtocol):
         if context is not None and not inbox and waiter is not None and not waiter.done():
             # The consuming task is idle: handle the message here, as that task.
             task = self._handler_task
-            handler = self._handler
-            assert handler is not None and task is not None
+            pump = self._pump
+            if pump is None:
+                assert self._handler is not None
+                pump = self._pump = _pump(self._handler)
+                pump.send(None)  # to its first yield: no handler code runs yet
+            assert task is not None
             try:
                 _enter_task(self._loop, task)
             except RuntimeError:  # called from inside a running task: queue it instead
                 pass
             else:
                 try:
-                    coro = handler(message)
-                    yielded = context.run(coro.send, None)
-                except StopIteration:
-                    return
+                    yielded = context.run(pump.send, message)
                 except BaseException as exc:  # the task raises it where it waits
+                    self._pump = None
                     waiter.set_result(_reraise(exc))
                     return
                 finally:
                     _leave_task(self._loop, task)
-                waiter.set_result(_resume(coro, yielded, context))  # it suspended
+                if yielded is not _DONE:  # it suspended
+                    waiter.set_result(_finish(self, pump, yielded))
                 return
         inbox.append(message)
         if waiter is not None and not waiter.done():
@@ -652,6 +671,7 @@ class ServerConnection(asyncio.BufferedProtocol):
                 await handler(message)
         finally:
             self._handler = self._handler_task = self._handler_context = None
+            self._pump = None
 
     def _resume_reading(self) -> None:
         if self.state == OPEN and self.transport is not None:
