@@ -616,15 +616,13 @@ class OutputEdge(FrameProcessor):
             except Exception as exc:
                 self._count("encode")
                 await self.push_error(f"{self.serializer.protocol}: {exc}", exception=exc)
-                self._pacer.advance(len(chunk) // self._align)
+                self._advance(chunk, played=False)
                 return
         if len(messages) == 1 and self._send_nowait is not None and self._sent_now(
             chunk, messages[0]
         ):
             return
-        if await self._deliver(messages):
-            self._played(chunk)
-        self._pacer.advance(len(chunk) // self._align)
+        self._advance(chunk, await self._deliver(messages))
 
     def _sent_now(self, chunk: bytes, message: Message) -> bool:
         """``_send_chunk``'s usual case without a coroutine: the chunk's one message goes
@@ -635,16 +633,19 @@ class OutputEdge(FrameProcessor):
                 return False
         except Exception:
             self._send_failed()
+            self._advance(chunk, played=False)
         else:
             self.stats.messages_out += 1
-            self._played(chunk)
-        self._pacer.advance(len(chunk) // self._align)
+            self._advance(chunk, played=True)
         return True
 
-    def _played(self, chunk: bytes) -> None:
-        ms = len(chunk) / self._bytes_per_ms
-        self.stats.audio_ms_sent += ms
-        self._utt_played_ms += ms
+    def _advance(self, chunk: bytes, played: bool) -> None:
+        """Move the media clock past ``chunk``, counting it as played if it was sent."""
+        if played:
+            ms = len(chunk) / self._bytes_per_ms
+            self.stats.audio_ms_sent += ms
+            self._utt_played_ms += ms
+        self._pacer.advance(len(chunk) // self._align)
 
     async def _end_utterance_mark(self) -> None:
         if not self.serializer.playback_marks:

@@ -157,19 +157,22 @@ _apply_mask = _load_apply_mask()
 _NUMPY_FROM = 128  # without the C apply_mask: payloads this long are unmasked with numpy
 
 
-def _unmask(data: bytes | memoryview, start: int, n: int, mask: bytes | memoryview) -> bytes:
-    """``data[start:start+n]`` XOR the repeated 4-byte ``mask``."""
-    if _apply_mask is not None:
-        return _apply_mask(data[start:start + n], mask)
+def _py_unmask(payload: bytes | memoryview, mask: bytes | memoryview) -> bytes:
+    """``payload`` XOR the repeated 4-byte ``mask`` (without the C ``apply_mask``)."""
+    n = len(payload)
     if not n:
         return b""
     mask = bytes(mask)
     if n >= _NUMPY_FROM:
         np = _numpy()
-        return (np.frombuffer(data, np.uint8, n, start)  # type: ignore[no-any-return]
+        return (np.frombuffer(payload, np.uint8, n)  # type: ignore[no-any-return]
                 ^ np.frombuffer(mask * ((n >> 2) + 1), np.uint8, n)).tobytes()
     key = int.from_bytes(mask * ((n >> 2) + 1), "little")
-    return (int.from_bytes(data[start:start + n], "little") ^ key).to_bytes(n + 4, "little")[:n]
+    return (int.from_bytes(payload, "little") ^ key).to_bytes(n + 4, "little")[:n]
+
+
+_unmask: Callable[[Any, Any], bytes] = _apply_mask or _py_unmask
+"""``_unmask(payload, mask)``: the payload (bytes or a memoryview slice) unmasked."""
 
 
 _np: Any = None
@@ -351,7 +354,7 @@ class ServerConnection(asyncio.BufferedProtocol):
                 length = (buf[2] << 8) | buf[3]
                 limit = self.max_size
                 if length + 8 == nbytes and (limit is None or length <= limit):
-                    self._deliver(_unmask(buf, 8, length, buf[4:8]))
+                    self._deliver(_unmask(buf[8:nbytes], buf[4:8]))
                     return
             self._frames(buf[:nbytes])
         else:
@@ -508,7 +511,7 @@ class ServerConnection(asyncio.BufferedProtocol):
                 end = h + 4 + length
                 if end > n:
                     break
-                payload = _unmask(data, h + 4, length, data[h:h + 4])
+                payload = _unmask(data[h + 4:h + 4 + length], data[h:h + 4])
                 pos = end
                 if self.state != OPEN and opcode != OP_CLOSE:
                     continue  # closing: only the peer's close frame matters now
