@@ -291,6 +291,28 @@ async def test_one_whole_frame_per_read_is_checked_like_any_other() -> None:
         assert "1000" in await peer.expect_close(1009)
 
 
+async def test_a_handler_that_closes_mid_read_gets_nothing_after() -> None:
+    got: list[bytes | str] = []
+
+    async def handler(message: bytes | str) -> None:
+        got.append(message)
+        if message == b"s" * 200:
+            await h.server_conn.close(1000)  # type: ignore[union-attr]
+
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+    async with serving() as (h, connect):
+        h.handler = handler
+        peer = await opened(connect)
+        await peer.send(b"".join(frame(2, m) for m in (b"a" * 200, b"s" * 200, b"c" * 200)))
+        assert await peer.read_frame() == (8, True, struct.pack("!H", 1000))
+        await peer.send(frame(8, struct.pack("!H", 1000)))  # the close handshake completes
+        await wait_for(lambda: h.consumers[0].done(), 3)
+        assert h.server_conn is not None and h.server_conn.close_code == 1000
+    assert got == [b"a" * 200, b"s" * 200]
+    assert not errors  # the read callback never failed (a handler closing inline)
+
+
 async def test_oversize_counts_every_fragment() -> None:
     async with serving() as (h, connect):
         h.max_size = 100

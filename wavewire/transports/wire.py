@@ -573,6 +573,9 @@ class ServerConnection(asyncio.BufferedProtocol):
             except RuntimeError:  # called from inside a running task: queue it instead
                 pass
             else:
+                # While the handler runs here, this call is the consuming task: nothing
+                # else may complete its waiter (the handler closing the connection would).
+                self._waiter = None
                 try:
                     yielded = context.run(pump.send, message)
                 except BaseException as exc:  # the task raises it where it waits
@@ -583,6 +586,10 @@ class ServerConnection(asyncio.BufferedProtocol):
                     _leave_task(self._loop, task)
                 if yielded is not _DONE:  # it suspended
                     waiter.set_result(_finish(self, pump, yielded))
+                    return
+                self._waiter = waiter  # done: the task waits for the next message again
+                if self._eof:
+                    waiter.set_result(None)  # ... or finds there will be none
                 return
         inbox.append(message)
         if waiter is not None and not waiter.done():
