@@ -291,6 +291,31 @@ async def test_one_whole_frame_per_read_is_checked_like_any_other() -> None:
         assert "1000" in await peer.expect_close(1009)
 
 
+async def test_a_read_of_several_audio_frames_then_anything_else_keeps_order_and_checks() -> None:
+    # A read that starts with whole audio frames (what a server behind on its reads
+    # gets) delivers them from the read buffer, then the general parser takes the rest:
+    # a ping, text, a fragment, the first half of a frame.
+    async with serving() as (h, connect):
+        h.max_size = 1000
+        h.echo = False
+        peer = await opened(connect)
+        audio = [bytes([i]) * 640 for i in range(3)]
+        tail = frame(2, b"z" * 500)
+        await peer.send(
+            b"".join(frame(2, a) for a in audio)
+            + frame(9, b"hi") + frame(1, b"text") + frame(2, b"f" * 200, fin=False)
+            + frame(0, b"g" * 200) + tail[:100]
+        )
+        assert await peer.read_frame() == (10, True, b"hi")  # the pong
+        await wait_for(lambda: len(h.received) == 5, 2)
+        await peer.send(tail[100:])
+        await wait_for(lambda: len(h.received) == 6, 2)
+        assert h.received == [*audio, "text", b"f" * 200 + b"g" * 200, b"z" * 500]
+        await peer.send(frame(2, b"a" * 640) + frame(2, b"b" * 1001) + frame(2, b"c" * 640))
+        assert "1000" in await peer.expect_close(1009)
+        assert h.received[-1] == b"a" * 640  # what came after the oversize one is not
+
+
 async def test_a_handler_that_closes_mid_read_gets_nothing_after() -> None:
     got: list[bytes | str] = []
 

@@ -356,6 +356,8 @@ class ServerConnection(asyncio.BufferedProtocol):
                 if length + 8 == nbytes and (limit is None or length <= limit):
                     self._deliver(_unmask(buf[8:nbytes], buf[4:8]))
                     return
+                self._audio_frames(buf, nbytes)  # several, when the loop fell behind
+                return
             self._frames(buf[:nbytes])
         else:
             self.data_received(bytes(self._rbuf[:nbytes]))
@@ -470,6 +472,25 @@ class ServerConnection(asyncio.BufferedProtocol):
             self._frames(rest)
 
     # -- receiving ------------------------------------------------------------------------------
+
+    def _audio_frames(self, buf: memoryview, nbytes: int) -> None:
+        """``buffer_updated``'s loop over a read that starts with whole audio frames
+        (masked, unfragmented binary, 126..65535 bytes): each is delivered straight from
+        the read buffer; ``_frames`` takes over at anything else (with the same checks)."""
+        pos = 0
+        limit = self.max_size
+        while nbytes - pos > 8 and buf[pos] == 0x82 and buf[pos + 1] == 0xFE:
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            end = pos + 8 + length
+            if end > nbytes or (limit is not None and length > limit):
+                break
+            self._deliver(_unmask(buf[pos + 8:end], buf[pos + 4:pos + 8]))
+            pos = end
+            if pos == nbytes:
+                return
+            if self.state != OPEN:  # the handler closed it: _frames knows what to keep
+                break
+        self._frames(buf[pos:nbytes])
 
     def _frames(self, data: bytes | memoryview) -> None:
         if self._rest:
