@@ -174,6 +174,28 @@ async def test_a_producer_faster_than_real_time_stays_paced(clock) -> None:
     assert clock.now() - t0 == pytest.approx(399 * 0.02 - 0.04, abs=1e-3)  # real time
 
 
+async def test_a_producer_held_back_to_real_time_by_a_full_queue_stays_paced(clock) -> None:
+    # A fast producer behind a full queue delivers at the rate the queue drains: real
+    # time, every chunk far ahead. That is no live stream: held() keeps it paced.
+    pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
+    pacer.start()
+    queued = 1.0  # a full second waiting, as the producer is held at the limit
+    for _ in range(200):
+        pacer.held()
+        pacer.arrived(0.02, queued)
+        await clock.advance(0.02)
+        pacer.advance(CHUNK)
+    assert pacer.realigns == 0
+    # Without held() the same arrivals look like a live stream anchored a second late.
+    unheld = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
+    unheld.start()
+    for _ in range(200):
+        unheld.arrived(0.02, queued)
+        await clock.advance(0.02)
+        unheld.advance(CHUNK)
+    assert unheld.realigns >= 1
+
+
 async def test_a_live_stream_on_time_never_realigns(clock) -> None:
     pacer = MediaPacer(RATE, clock, max_lead=0.04, realign_window=1.0)
     waits = await _produce(pacer, clock, [i * 0.02 for i in range(300)])

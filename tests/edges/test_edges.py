@@ -417,6 +417,28 @@ async def test_back_pressure_waits_instead_of_dropping():
     assert pb.edge.stats.dropped == 0
 
 
+async def test_a_long_tts_utterance_held_back_by_a_full_queue_stays_paced():
+    # 5 s of audio pushed as fast as a 1 s queue allows: the producer then delivers at
+    # real time, far ahead of its due times; it must not be mistaken for a live stream
+    # anchored late (whose timeline would be moved earlier, sending a burst).
+    pb = await Playback.start(max_queue_ms=1000, max_lead=0.04)
+
+    async def produce():
+        for _ in range(50):
+            await pb.bot.push(OutputAudioFrame(tone(100, 16000), 16000))
+
+    producer = asyncio.create_task(produce())
+    await pb.clock.advance(0)
+    for _ in range(300):
+        await pb.clock.advance(0.02)
+    await asyncio.wait_for(producer, 1)
+    await pb.finish(1)
+    audio = pb.sent.audio()
+    assert len(audio) == 250
+    assert max(i * 0.02 - t for i, (t, _) in enumerate(audio)) <= 0.04 + 1e-6  # the lead
+    assert pb.edge._pacer.realigns == 0
+
+
 async def test_send_nowait_is_used_when_it_can_and_send_when_it_cannot():
     # The session's send_nowait writes at once unless the socket's buffer is full (False):
     # the edge then awaits send. Either way every chunk goes out once, in order.

@@ -29,7 +29,8 @@ Policy
   chunk of the window would have been exactly on time (counted in
   :attr:`MediaPacer.realigns`). A stream whose chunks straddle the lead (some go at
   once, some wait) is realigned too. A producer faster than real time (TTS) is paced
-  as before.
+  as before, also when the caller's full queue holds it back to real time: the caller
+  says so with :meth:`~MediaPacer.held`, and such a window proves nothing.
 * **Reset.** Call :meth:`MediaPacer.reset` when playback restarts after an interruption
   or when the queue ran dry (end of an utterance): the timeline starts again from now.
 
@@ -136,6 +137,13 @@ class MediaPacer:
         if now is None:
             now = self._clock.now()
         self._note(seconds, anchor + self._sent / self.sample_rate + queued - now, now)
+
+    def held(self) -> None:
+        """The producer is being held back (the caller's queue is full): its arrivals now
+        come at the rate the queue drains, not at its own, so they say nothing about
+        whether it delivers in real time. The realignment window starts again; a
+        producer that keeps running into the limit is never realigned."""
+        self._win_t0 = None
 
     def _note(self, seconds: float, ahead: float, now: float) -> None:
         """The realignment window: an arrival of ``seconds`` of audio, ``ahead`` of its

@@ -491,6 +491,8 @@ class OutputEdge(FrameProcessor):
         assert space is not None
         for i, chunk in enumerate(chunks):
             while self._queued_ms >= self.max_queue_ms and not self._closing:
+                if self._pacer is not None:
+                    self._pacer.held()  # its arrival rate is now the queue's drain rate
                 space.clear()
                 await space.wait()  # playback frees space in real time; clears release it
                 if epoch < self.epoch:
