@@ -138,9 +138,7 @@ async def test_serve_workers_share_one_port():
             while len(ports) < 2:  # each worker says where it serves
                 line = (await proc.stderr.readline()).decode()
                 assert line, "workers exited early"
-                m = SERVING.search(line)
-                if m:
-                    ports.append(int(m.group(2)))
+                ports += [int(port) for _, port in SERVING.findall(line)]
         assert ports[0] == ports[1]
         port = ports[0]
         for _ in range(4):

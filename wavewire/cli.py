@@ -182,8 +182,13 @@ async def _serve(args: argparse.Namespace) -> int:
     await server.start()
     scheme = "https" if server.ssl is not None else "http"
     routes = ", ".join(r.pattern for r in server.routes)
-    print(f"wavewire: serving on {scheme}://{args.host}:{server.port} (WebSocket: {routes})",
-          file=sys.stderr, flush=True)
+    # One write of the whole line: with --workers every process says it on the same
+    # stderr, and print() writes the text and its newline separately when unbuffered
+    # (PYTHONUNBUFFERED), so two workers' lines could merge into one.
+    sys.stderr.write(
+        f"wavewire: serving on {scheme}://{args.host}:{server.port} (WebSocket: {routes})\n"
+    )
+    sys.stderr.flush()
     await server.serve_forever()
     return 0
 
