@@ -22,14 +22,17 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "BotStartedSpeakingFrame", "BotStoppedSpeakingFrame", "BotUtterancePlayedFrame",
         "AudioFrame", "InputAudioFrame", "OutputAudioFrame", "TTSAudioFrame", "InputImageFrame",
         "TextFrame", "LLMTextFrame", "TTSTextFrame", "TTSSpeakFrame",
-        "TranscriptionFrame", "InterimTranscriptionFrame",
-        "LLMContext", "LLMMessagesFrame", "LLMContextFrame",
+        "Word", "TranscriptionFrame", "InterimTranscriptionFrame",
+        "VADUserStartedSpeakingFrame", "VADUserStoppedSpeakingFrame", "STTTurnFrame",
+        "LLMMessagesFrame", "LLMContextFrame", "LLMRunFrame",
         "LLMFullResponseStartFrame", "LLMFullResponseEndFrame",
+        "FunctionCallInProgressFrame", "FunctionCallResultFrame",
         "TTSStartedFrame", "TTSStoppedFrame",
         "TransportMessageFrame", "InputTransportMessageFrame", "OutputTransportMessageFrame",
         "OutputTransportMessageUrgentFrame", "InputDTMFFrame", "PlaybackMarkFrame",
         "MetricsData", "MetricsFrame",
     ),
+    "wavewire.context": ("LLMContext",),
     "wavewire.errors": (
         "WavewireError", "InvalidStateError", "SessionClosedError", "FrameFormatError",
         "ProtocolError", "MessageTooLargeError", "ServiceError", "ConnectError", "AuthError",
@@ -86,6 +89,7 @@ if TYPE_CHECKING:  # what static tools see
     from .bots import register_bot as register_bot
     from .clock import Clock as Clock
     from .clock import MonotonicClock as MonotonicClock
+    from .context import LLMContext as LLMContext
     from .errors import *  # noqa: F403
     from .frames import *  # noqa: F403
     from .pipelines import *  # noqa: F403

@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform
 
+from .context import LLMContext
+
 if TYPE_CHECKING:  # numpy is imported lazily: it costs ~60 ms at import time
     import numpy as np
 
@@ -61,13 +63,20 @@ __all__ = [
     "LLMTextFrame",
     "TTSTextFrame",
     "TTSSpeakFrame",
+    "Word",
     "TranscriptionFrame",
     "InterimTranscriptionFrame",
+    "VADUserStartedSpeakingFrame",
+    "VADUserStoppedSpeakingFrame",
+    "STTTurnFrame",
     "LLMMessagesFrame",
     "LLMContext",
     "LLMContextFrame",
+    "LLMRunFrame",
     "LLMFullResponseStartFrame",
     "LLMFullResponseEndFrame",
+    "FunctionCallInProgressFrame",
+    "FunctionCallResultFrame",
     "TTSStartedFrame",
     "TTSStoppedFrame",
     "TransportMessageFrame",
@@ -250,6 +259,32 @@ class UserStoppedSpeakingFrame(SystemFrame):
 
 
 @_frame
+class VADUserStartedSpeakingFrame(SystemFrame):
+    """The VAD heard speech start (raw evidence; turn taking decides whether a user turn
+    starts and pushes :class:`UserStartedSpeakingFrame`)."""
+
+
+@_frame
+class VADUserStoppedSpeakingFrame(SystemFrame):
+    """The VAD heard speech stop (after its own short hangover; turn taking decides
+    whether the user's turn is over)."""
+
+
+@_frame
+class STTTurnFrame(SystemFrame):
+    """A turn event from a speech-to-text provider that detects turns itself (Deepgram
+    Flux): evidence for turn taking, like the VAD frames."""
+
+    event: str
+    """``"start"`` (user began a turn), ``"end"`` (turn over), ``"eager_end"`` (likely
+    over: a speculative LLM run may start) or ``"resumed"`` (the eager end was wrong)."""
+    transcript: str = ""
+    """The turn's transcript so far, when the provider sends it."""
+    confidence: float | None = None
+    """The provider's end-of-turn confidence, when it gives one."""
+
+
+@_frame
 class BotStartedSpeakingFrame(SystemFrame):
     """The output edge really started playing bot audio."""
 
@@ -386,7 +421,12 @@ class TTSTextFrame(TextFrame):
     """Text that a TTS service has spoken (with timing when the provider gives it)."""
 
     start_s: float | None = None
-    """Start time in seconds within the utterance, when known."""
+    """Start time in seconds within the utterance's audio, when the TTS gives word
+    timestamps; the output edge uses it to tell what the user heard."""
+    end_s: float | None = None
+    """End time in seconds within the utterance's audio, when known."""
+    context_id: str | None = None
+    """The TTS generation this text belongs to, when the provider has one."""
 
 
 @_frame
@@ -395,6 +435,20 @@ class TTSSpeakFrame(DataFrame):
 
     text: str
     """What to say."""
+
+
+@dataclass(slots=True)
+class Word:
+    """One recognised or spoken word with its timing."""
+
+    text: str
+    """The word as it should be shown (punctuated when the provider punctuates)."""
+    start_s: float
+    """Start time in seconds (of the audio stream for STT, of the utterance for TTS)."""
+    end_s: float
+    """End time in seconds, same origin as :attr:`start_s`."""
+    confidence: float | None = None
+    """Recognition confidence in [0, 1], when the provider gives one."""
 
 
 @_frame
@@ -411,6 +465,8 @@ class _Transcription(DataFrame):
     """Detected or configured language, when known."""
     result: Any = field(default=None, repr=False)
     """The provider's raw result, for those who need more."""
+    words: list[Word] = field(default_factory=list)
+    """The words with their timing, when the provider gives them."""
 
 
 @_frame
@@ -426,20 +482,6 @@ class InterimTranscriptionFrame(_Transcription):
 
 
 # --- LLM -------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class LLMContext:
-    """A conversation: OpenAI-style messages and tools, shared by the aggregators."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    """Chat messages (``{"role": ..., "content": ...}``)."""
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    """Tool (function) definitions in the OpenAI format."""
-
-    def add_message(self, message: dict[str, Any]) -> None:
-        """Append one message."""
-        self.messages.append(message)
 
 
 @_frame
@@ -459,6 +501,11 @@ class LLMContextFrame(DataFrame):
 
 
 @_frame
+class LLMRunFrame(DataFrame):
+    """Run the LLM on the context it already holds (after a greeting is added, say)."""
+
+
+@_frame
 class LLMFullResponseStartFrame(ControlFrame):
     """An LLM response begins."""
 
@@ -466,6 +513,36 @@ class LLMFullResponseStartFrame(ControlFrame):
 @_frame
 class LLMFullResponseEndFrame(ControlFrame):
     """An LLM response is complete."""
+
+
+@_frame
+class FunctionCallInProgressFrame(ControlFrame):
+    """The LLM asked for a tool call and it is running (one frame per call; parallel
+    calls give several). Survives interruptions so the context never keeps half a call."""
+
+    tool_call_id: str
+    """The id the LLM gave the call; its result must carry the same id."""
+    function_name: str
+    """Name of the tool."""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    """Decoded arguments."""
+
+
+@_frame
+class FunctionCallResultFrame(ControlFrame):
+    """A tool call finished: its result (or error) goes into the context as a ``tool``
+    message, answering the call with the same :attr:`tool_call_id`."""
+
+    tool_call_id: str
+    """The call this answers."""
+    function_name: str
+    """Name of the tool."""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    """The arguments it ran with."""
+    result: Any = None
+    """A JSON-able result (``None`` when it failed)."""
+    error: str | None = None
+    """Why the call failed (raised, timed out, unknown tool), else ``None``."""
 
 
 @_frame
