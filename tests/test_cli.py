@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from ._http import http_request
+from ._optional import need
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = re.compile(r"serving on https?://([\d.]+):(\d+)")
@@ -85,7 +86,7 @@ async def test_serve_smoke_healthz_echo_sigterm():
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 async def test_serve_on_either_event_loop(loop: str):
     if loop == "uvloop":
-        pytest.importorskip("uvloop")
+        need("uvloop")
     proc, port = await _start("serve", "--port", "0", "--loop", loop)
     try:
         for _ in range(3):  # sequential sessions, each a full echo

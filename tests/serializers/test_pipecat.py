@@ -28,6 +28,7 @@ from wavewire.frames import (
 )
 from wavewire.serializers.pipecat import PipecatSerializer
 
+from .._optional import need
 from ._generated import load
 
 TS = "2025-01-01T00:00:00Z"
@@ -229,12 +230,8 @@ def test_last_oneof_member_wins() -> None:
 
 @pytest.fixture(scope="module")
 def pipecat() -> Any:
-    try:
-        from pipecat.frames import frames as pf
-        from pipecat.serializers.protobuf import ProtobufFrameSerializer
-    except Exception as exc:
-        pytest.skip(f"pipecat-ai not importable: {exc}")
-    return pf, ProtobufFrameSerializer()
+    pf = need("pipecat.frames.frames")
+    return pf, need("pipecat.serializers.protobuf").ProtobufFrameSerializer()
 
 
 @pytest.mark.pipecat
@@ -289,11 +286,7 @@ def test_we_read_what_pipecat_writes(pipecat: Any) -> None:
 @settings(max_examples=30)
 @given(text=st.text(max_size=30), user=st.text(max_size=10))
 def test_pipecat_round_trip_property(text: str, user: str) -> None:
-    try:
-        from pipecat.serializers.protobuf import ProtobufFrameSerializer
-    except Exception as exc:
-        pytest.skip(f"pipecat-ai not importable: {exc}")
-    theirs = ProtobufFrameSerializer()
+    theirs = need("pipecat.serializers.protobuf").ProtobufFrameSerializer()
     [data] = PipecatSerializer().encode(TranscriptionFrame(text, user_id=user, timestamp=TS))
     got = asyncio.run(theirs.deserialize(data))
     assert (got.text, got.user_id, got.timestamp) == (text, user, TS)

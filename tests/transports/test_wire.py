@@ -28,6 +28,7 @@ from wavewire.transports.wire import (
     upgrade_error,
 )
 
+from .._optional import need
 from .conftest import wait_for
 
 KEY = base64.b64encode(b"0123456789abcdef").decode()
@@ -675,5 +676,5 @@ def test_any_tcp_segmentation_delivers_the_same_messages(sizes: list[int],
 def test_on_uvloop(scenario: Callable[[], Any]) -> None:
     """The same behaviour on uvloop, whose transports are not asyncio's (not Transport
     subclasses, their own buffered reads and write-buffer limits)."""
-    uvloop = pytest.importorskip("uvloop")
+    uvloop = need("uvloop")
     uvloop.run(scenario())
