@@ -278,12 +278,14 @@ async def test_queue_frame_while_cancelling_is_counted_not_lost_silently():
     runner = await start_task(task)
     await task.queue_frame(TextFrame("before"))
     cancelling = asyncio.ensure_future(task.cancel("test"))
-    await asyncio.wait_for(holder.holding.wait(), 5)
-    assert task.state is TaskState.CANCELLING
-    await task.queue_frame(TextFrame("racing"))  # a producer that has not noticed yet
-    assert task.stats.dropped == {"task:cancelling": 1}
-    holder.release.set()
-    await asyncio.wait_for(cancelling, 5)
-    await asyncio.wait_for(runner, 5)
+    try:
+        await asyncio.wait_for(holder.holding.wait(), 5)
+        assert task.state is TaskState.CANCELLING
+        await task.queue_frame(TextFrame("racing"))  # a producer that has not noticed yet
+        assert task.stats.dropped == {"task:cancelling": 1}
+    finally:
+        holder.release.set()
+        await asyncio.wait_for(cancelling, 5)
+        await asyncio.wait_for(runner, 5)
     assert holder.texts == ["before"]  # the racing frame never ran, and it was counted
     assert task.state is TaskState.CLOSED
