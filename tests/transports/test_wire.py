@@ -185,7 +185,7 @@ class ConnTimers:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._due: list[tuple[float, int, None, Any, tuple[Any, ...]]] = []
+        self._due: list[tuple[float, int, Any, tuple[Any, ...]]] = []
         self._cancelled: set[int] = set()
         self._seq = 0
 
@@ -203,7 +203,7 @@ class ConnTimers:
             return self._real(delay, callback, *args, **kw)
         self._seq += 1
         seq = self._seq
-        self._due.append((self.now + delay, seq, None, callback, args))
+        self._due.append((self.now + delay, seq, callback, args))
         self._due.sort(key=lambda t: (t[0], t[1]))
         return _Cancel(lambda: self._cancelled.add(seq))
 
@@ -211,7 +211,7 @@ class ConnTimers:
         """Move the connections' clock on by ``seconds``, firing what falls due."""
         target = self.now + seconds
         while self._due and self._due[0][0] <= target:
-            when, seq, _, callback, args = self._due.pop(0)
+            when, seq, callback, args = self._due.pop(0)
             self.now = when
             if seq not in self._cancelled:
                 callback(*args)
