@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+PEER_LOGGER = "tests.peer"
+"""The peer's own log (it stands for the provider: it sees the credentials)."""
 
 Reply = Callable[[ServerConnection, Any], Awaitable[None]]
 
@@ -84,6 +88,7 @@ async def peer(reply: Reply | None = None, **kwargs: Any) -> AsyncIterator[Peer]
     """A started :class:`Peer` on an ephemeral loopback port."""
     p = Peer(reply)
     kwargs.setdefault("compression", None)
+    kwargs.setdefault("logger", logging.getLogger(PEER_LOGGER))
     async with serve(p._handler, "127.0.0.1", 0, process_request=p._process_request,
                      **kwargs) as server:
         p.port = server.sockets[0].getsockname()[1]
