@@ -323,3 +323,24 @@ async def test_close_with_drain_receives_the_last_replies():
         await client.connect(on_frames=on_frames)
         await client.close(drain=5.0)
         assert got == ["last words"] and client.close_code == 1000 and client.error is None
+
+
+async def test_client_session_adopts_the_client_into_its_task_group():
+    from wavewire.bots.echo import echo_bot
+    from wavewire.serializers.raw import RawSerializer
+    from wavewire.transports.client_session import ClientSession
+
+    from .conftest import running, ws_url
+
+    async with running() as server:
+        client = WebSocketClient(ws_url(server), RawSerializer, reconnect=None)
+        session = ClientSession(client, echo_bot(None))
+        runner = asyncio.ensure_future(session.run())
+        await wait_for(lambda: client.connected)
+        assert any(t.get_name().endswith(":reader") for t in session.task.tasks)
+        with pytest.raises(RuntimeError):
+            client.owner = SessionTaskGroup("too late")
+        await wait_for(lambda: len(server.sessions) == 1)
+        await server.sessions[0].task.stop_when_done("bye")
+        await asyncio.wait_for(runner, 20)
+        assert client.closed and not session.task.tasks

@@ -49,7 +49,13 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from ..clock import Clock, MonotonicClock
-from ..errors import ConnectError, ProtocolError, ServiceError, WavewireError
+from ..errors import (
+    ConnectError,
+    ProtocolError,
+    ServiceError,
+    SessionClosedError,
+    WavewireError,
+)
 from ..events import EventEmitter
 from ..pipelines.taskgroup import SessionTaskGroup
 from ..secrets import redact_text
@@ -144,8 +150,8 @@ class WebSocketClient(EventEmitter):
         self._on_message: Callable[[Message], Awaitable[None]] | None = None
         self._on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
         self._held: deque[Message] = deque()
-        self._own_group = SessionTaskGroup(self.name) if owner is None else None
-        self._owner: TaskOwner = owner if owner is not None else self._own_group  # type: ignore[assignment]
+        self._own_group = SessionTaskGroup(self.name)
+        self._owner: TaskOwner = owner if owner is not None else self._own_group
         self._tasks: set[asyncio.Task] = set()
         self._schedule = Schedule(self.clock, lambda c: self._spawn(c, f"{self.name}:ticker"),
                                   lambda: self._last_out)
@@ -181,6 +187,18 @@ class WebSocketClient(EventEmitter):
             return True
         except TimeoutError:
             return False
+
+    @property
+    def owner(self) -> TaskOwner:
+        """Who owns the client's tasks; settable until :meth:`connect` (a session that
+        is handed a client adopts it this way)."""
+        return self._owner
+
+    @owner.setter
+    def owner(self, owner: TaskOwner) -> None:
+        if self._started:
+            raise RuntimeError(f"{self.name}: the owner is fixed once connect() was called")
+        self._owner = owner
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
         task = self._owner.create_task(coro, name)
@@ -307,9 +325,14 @@ class WebSocketClient(EventEmitter):
                 conn = self._conn
                 if conn is None:
                     break
-                code, reason, ours, bad = await read_messages(
-                    conn, self.serializer, self.stats, self._on_message, self._on_frames,
-                    self._bad_message)
+                try:
+                    code, reason, ours, bad = await read_messages(
+                        conn, self.serializer, self.stats, self._on_message,
+                        self._on_frames, self._bad_message)
+                except SessionClosedError:  # the session feeding on it has ended
+                    self._closing = True
+                    await conn.close(1001, "session closed")
+                    code, reason, ours, bad = 1001, "session closed", True, None
                 error = bad if bad is not None else self._classify(code, reason, ours)
                 self._conn = None
                 self._schedule.stop()
@@ -445,8 +468,7 @@ class WebSocketClient(EventEmitter):
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=self.close_timeout)
-        if self._own_group is not None:
-            await self._own_group.close(self.close_timeout)
+        await self._own_group.close(self.close_timeout)
 
     def _stop(self, error: WavewireError | None) -> None:
         self.error = error
