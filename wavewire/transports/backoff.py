@@ -18,11 +18,13 @@ each failure is (:func:`handshake_error`, :func:`close_error`).
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import (
     AuthError,
@@ -35,8 +37,13 @@ from ..errors import (
     WavewireError,
 )
 
+if TYPE_CHECKING:
+    from ..clock import Clock
+
 __all__ = [
     "Backoff",
+    "Waiter",
+    "retry",
     "RETRY_CLOSE_CODES",
     "parse_retry_after",
     "handshake_error",
@@ -87,6 +94,73 @@ class Backoff:
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
         return delay
+
+
+class Waiter:
+    """Backoff waits on a clock that :meth:`wake` cuts short (a client closing)."""
+
+    __slots__ = ("clock", "_fut")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._fut: asyncio.Future[None] | None = None
+
+    async def sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds of the clock, or until :meth:`wake`."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fut = fut
+        handle = self.clock.call_later(delay, _resolve, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            self._fut = None
+
+    def wake(self) -> None:
+        """End the current wait now."""
+        if self._fut is not None:
+            _resolve(self._fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def retry(
+    backoff: Backoff,
+    attempt: Callable[[], Awaitable[None]],
+    error: WavewireError | None,
+    *,
+    where: str,
+    waiter: Waiter,
+    stopped: Callable[[], bool],
+    on_wait: Callable[[int, float], Awaitable[None]],
+) -> tuple[bool, WavewireError | None]:
+    """Call ``attempt`` after each backoff wait until it succeeds: ``(True, None)``.
+    ``(False, error)`` when a failure is not retryable or the attempts run out (``error``
+    says why), ``(False, None)`` when ``stopped()``. ``error`` is the failure that made
+    the retries necessary; ``on_wait(n, delay)`` is told of each wait."""
+    n = 0
+    while not stopped():
+        n += 1
+        if backoff.max_attempts is not None and n > backoff.max_attempts:
+            return False, gave_up_error(where, backoff.max_attempts, error)
+        delay = backoff.delay_after(n, error)
+        await on_wait(n, delay)
+        if stopped():
+            break
+        await waiter.sleep(delay)
+        if stopped():
+            break
+        try:
+            await attempt()
+            return True, None
+        except ServiceError as exc:
+            error = exc
+            if not exc.retryable:
+                return False, exc
+    return False, None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -4,34 +4,27 @@ Used by ``wavewire connect`` (a bot running as a client, see :mod:`.client_sessi
 by services (:mod:`wavewire.services.base`), which compose a client with a serializer.
 The client
 
-* connects with extra headers and subprotocols, no compression (audio barely
-  compresses);
-* sends its serializer's ``open()`` messages on *every* connection, first or not;
+* connects with extra headers and subprotocols, no compression, and sends its
+  serializer's ``open()`` messages on *every* connection (:mod:`.client_conn`);
 * reconnects after the peer goes away, waiting per :class:`Backoff` on its clock (a
   :class:`~wavewire.testing.FakeClock` in tests), never less than a 429's
-  ``Retry-After``; which failures are retried and which typed error each one is, is
+  ``Retry-After``; which failures are retried and which typed error each is, is
   :mod:`.backoff`'s policy (auth refusals never are);
-* raises the error where it happens: :meth:`connect` raises
-  :class:`~wavewire.errors.ConnectError`, ``AuthError``, ``RateLimitError`` or
-  ``ServiceTimeoutError``; a client that stops for good later keeps why in :attr:`error`
-  (``RemoteClosedError`` with the close code, ``ProtocolError``, …) and emits
-  ``on_failed``;
-* runs one reader task, owned by ``owner`` (a session's task group, or a processor's
-  :meth:`~wavewire.processors.base.FrameProcessor.create_task`) or, standalone, by a task
-  group of its own; it calls ``on_message`` for each message and, with ``on_frames``,
-  decodes it through the serializer and passes the frames on. Bad messages are counted
-  (:attr:`ClientStats.decode_errors`) and reported (``on_decode_error``); a
-  ``ProtocolError`` with ``fatal`` closes with its ``close_code`` and ends the client;
-* sends timed messages (keep-alives) registered with :meth:`WebSocketClient.every`,
-  re-armed on every connection (:mod:`.periodic`).
-
-**Sending while disconnected** (before the first connection and between a drop and the
-next): messages wait in a bounded buffer of ``buffer_size`` messages (default 50, one
-second of 20 ms audio), sent right after ``open()`` on (re)connection, so a reconnect
-loses no audio; when it is full the *oldest* is dropped and counted in
-:attr:`ClientStats.dropped`. ``buffer_size=0`` drops everything sent while disconnected
-(counted). :meth:`WebSocketClient.clear` empties it (an interruption makes held audio
-stale; counted in ``dropped`` and ``cleared``).
+* raises the error where it happens: :meth:`~WebSocketClient.connect` raises
+  ``ConnectError``, ``AuthError``, ``RateLimitError`` or ``ServiceTimeoutError``; a client
+  that stops for good later keeps why in ``error`` (``RemoteClosedError`` with the close
+  code, ``ProtocolError`` …) and emits ``on_failed``;
+* runs one reader task owned by ``owner`` (a session's task group or a processor;
+  standalone, a group of its own), which calls ``on_message`` for each message and, with
+  ``on_frames``, decodes it through the serializer; bad messages are counted and
+  reported (``on_decode_error``), a fatal ``ProtocolError`` closes with its
+  ``close_code``;
+* sends timed messages (keep-alives) registered with :meth:`~WebSocketClient.every`,
+  re-armed on every connection (:mod:`.periodic`);
+* keeps what is sent while disconnected in a bounded buffer (``buffer_size`` messages,
+  default 50: one second of 20 ms audio; the oldest dropped and counted beyond), sent
+  right after ``open()`` on the next connection, so a reconnect loses no audio;
+  :meth:`~WebSocketClient.clear` empties it when an interruption makes it stale.
 
 Events: ``on_connected(client)``, ``on_disconnected(client, code, reason)``,
 ``on_reconnecting(client, attempt, delay)``, ``on_decode_error(client, error)``,
@@ -41,7 +34,6 @@ Events: ``on_connected(client)``, ``on_disconnected(client, code, reason)``,
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +52,8 @@ from ..events import EventEmitter
 from ..pipelines.taskgroup import SessionTaskGroup
 from ..secrets import redact_text
 from ._fastsend import send_now
-from .backoff import RETRY_CLOSE_CODES, Backoff, close_error, gave_up_error
-from .client_conn import ClientStats, TaskOwner, dial, read_messages
+from .backoff import RETRY_CLOSE_CODES, Backoff, Waiter, close_error, retry
+from .client_conn import ClientStats, HeldMessages, TaskOwner, dial, read_messages
 from .periodic import PeriodicMessages, Schedule
 
 if TYPE_CHECKING:
@@ -73,11 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["Backoff", "ClientStats", "TaskOwner", "WebSocketClient", "RETRY_CLOSE_CODES"]
 
 _DEFAULT_BACKOFF = Backoff()
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 class WebSocketClient(EventEmitter):
@@ -128,7 +115,6 @@ class WebSocketClient(EventEmitter):
         self.subprotocols = list(subprotocols or [])
         self.reconnect = reconnect
         self.reconnect_on_normal_close = reconnect_on_normal_close
-        self.buffer_size = max(0, buffer_size)
         self.open_timeout = open_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -149,13 +135,13 @@ class WebSocketClient(EventEmitter):
         self._conn: ClientConnection | None = None
         self._on_message: Callable[[Message], Awaitable[None]] | None = None
         self._on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
-        self._held: deque[Message] = deque()
+        self._held = HeldMessages(buffer_size, self.stats)
         self._own_group = SessionTaskGroup(self.name)
         self._owner: TaskOwner = owner if owner is not None else self._own_group
         self._tasks: set[asyncio.Task] = set()
         self._schedule = Schedule(self.clock, lambda c: self._spawn(c, f"{self.name}:ticker"),
                                   lambda: self._last_out)
-        self._wakeup: asyncio.Future[None] | None = None
+        self._waiter = Waiter(self.clock)
         self._last_out = 0.0
         self._closing = False
         self._started = False
@@ -174,6 +160,11 @@ class WebSocketClient(EventEmitter):
     def closed(self) -> bool:
         """True once the client has stopped for good."""
         return self._done.is_set()
+
+    @property
+    def buffer_size(self) -> int:
+        """Messages kept while disconnected (the oldest dropped beyond)."""
+        return self._held.size
 
     @property
     def held(self) -> int:
@@ -248,13 +239,7 @@ class WebSocketClient(EventEmitter):
             for message in self.serializer.open():
                 await conn.send(message)
                 self.stats.messages_out += 1
-            held = self._held
-            while held:  # sends made meanwhile join the buffer and go out too
-                message = held[0]
-                await conn.send(message)
-                if held and held[0] is message:
-                    held.popleft()
-                self.stats.messages_out += 1
+            await self._held.flush(conn)
         except ConnectionClosed as exc:
             self.stats.failed_attempts += 1
             raise ConnectError(f"{self.where}: closed while opening ({exc})") from None
@@ -268,43 +253,17 @@ class WebSocketClient(EventEmitter):
 
     async def _retry(self, error: WavewireError | None) -> bool:
         """Reconnect with backoff; False when giving up (:attr:`error` says why)."""
-        backoff = self.reconnect
-        if backoff is None:
+        if self.reconnect is None:
             self.error = error
             return False
-        attempt = 0
-        while not self._closing:
-            attempt += 1
-            if backoff.max_attempts is not None and attempt > backoff.max_attempts:
-                self.error = gave_up_error(self.where, backoff.max_attempts, error)
-                return False
-            delay = backoff.delay_after(attempt, error)
-            await self.call_event_handler("on_reconnecting", attempt, delay)
-            if not await self._sleep(delay):
-                return False
-            try:
-                await self._open()
-                return True
-            except ServiceError as exc:
-                error = exc
-                if not exc.retryable:
-                    self.error = exc
-                    return False
-        return False
-
-    async def _sleep(self, delay: float) -> bool:
-        """Wait ``delay`` seconds on the clock; False if :meth:`close` came meanwhile."""
-        if self._closing:
-            return False
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._wakeup = fut
-        handle = self.clock.call_later(delay, _wake, fut)
-        try:
-            await fut
-        finally:
-            handle.cancel()
-            self._wakeup = None
-        return not self._closing
+        ok, failure = await retry(
+            self.reconnect, self._open, error, where=self.where, waiter=self._waiter,
+            stopped=lambda: self._closing,
+            on_wait=lambda n, delay: self.call_event_handler("on_reconnecting", n, delay),
+        )
+        if failure is not None:
+            self.error = failure
+        return ok
 
     async def _bad_message(self, error: ProtocolError) -> None:
         await self.call_event_handler("on_decode_error", error)
@@ -400,32 +359,21 @@ class WebSocketClient(EventEmitter):
                 return
             except ConnectionClosed:
                 pass
-        self._hold(message)
+        if self._closing or self.closed:
+            self.stats.dropped += 1
+        else:
+            self._held.hold(message)
 
     async def send_frame(self, frame: Frame) -> None:
         """Encode ``frame`` with the serializer and send the messages."""
         for message in self.serializer.encode(frame):
             await self.send(message)
 
-    def _hold(self, message: Message) -> None:
-        if self._closing or self.closed or self.buffer_size == 0:
-            self.stats.dropped += 1
-            return
-        held = self._held
-        if len(held) >= self.buffer_size:
-            held.popleft()
-            self.stats.dropped += 1
-        held.append(message)
-        self.stats.buffered += 1
-
     def clear(self) -> int:
         """Drop the messages held while disconnected (after an interruption they are
         stale); returns how many (counted in ``dropped`` and ``cleared``)."""
-        n = len(self._held)
-        if n:
-            self._held.clear()
-            self.stats.dropped += n
-            self.stats.cleared += n
+        n = self._held.discard()
+        self.stats.cleared += n
         return n
 
     # -- closing ---------------------------------------------------------------------------
@@ -436,8 +384,7 @@ class WebSocketClient(EventEmitter):
         seconds for the peer to close by itself (so the replies ``close()`` asked for
         are received). Idempotent."""
         self._closing = True
-        if self._wakeup is not None:
-            _wake(self._wakeup)  # a backoff wait ends now
+        self._waiter.wake()  # a backoff wait ends now
         self._schedule.stop()
         conn = self._conn
         if conn is not None:
@@ -472,9 +419,7 @@ class WebSocketClient(EventEmitter):
 
     def _stop(self, error: WavewireError | None) -> None:
         self.error = error
-        if self._held:
-            self.stats.dropped += len(self._held)
-            self._held.clear()
+        self._held.discard()
         self._done.set()
 
     async def __aenter__(self) -> WebSocketClient:

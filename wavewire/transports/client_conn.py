@@ -10,12 +10,14 @@ refused or broken handshakes → :class:`~wavewire.errors.ConnectError`).
 and decoding it through the serializer (bad messages counted and reported; a fatal
 :class:`~wavewire.errors.ProtocolError` closes with its ``close_code``).
 :func:`close_of` reads how a connection ended from ``websockets``' exception.
+:class:`HeldMessages` keeps what is sent while no connection is open.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from ..frames import Frame
     from ..serializers.base import FrameSerializer, Message
 
-__all__ = ["ClientStats", "TaskOwner", "dial", "read_messages", "close_of"]
+__all__ = ["ClientStats", "HeldMessages", "TaskOwner", "dial", "read_messages", "close_of"]
 
 LOGGER_NAME = "wavewire.websockets.client"
 """The logger given to ``websockets`` (its debug output shows URLs, headers and frames;
@@ -72,6 +74,56 @@ class ClientStats:
     """Received messages the serializer (or ``on_message``) rejected."""
     periodic: int = 0
     """Messages sent by periodic hooks (keep-alives)."""
+
+
+class HeldMessages:
+    """Messages sent while disconnected, sent first on the next connection: at most
+    ``size`` (the oldest dropped beyond); every message dropped is counted in
+    ``stats.dropped``."""
+
+    __slots__ = ("size", "_items", "_stats")
+
+    def __init__(self, size: int, stats: ClientStats) -> None:
+        self.size = max(0, size)
+        self._items: deque[Message] = deque()
+        self._stats = stats
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._items)
+
+    def hold(self, message: Message) -> None:
+        """Keep ``message`` (dropping the oldest if full)."""
+        stats = self._stats
+        if self.size == 0:
+            stats.dropped += 1
+            return
+        items = self._items
+        if len(items) >= self.size:
+            items.popleft()
+            stats.dropped += 1
+        items.append(message)
+        stats.buffered += 1
+
+    def discard(self) -> int:
+        """Drop everything held (counted); returns how many."""
+        n = len(self._items)
+        self._items.clear()
+        self._stats.dropped += n
+        return n
+
+    async def flush(self, conn: ClientConnection) -> None:
+        """Send everything held, in order, on ``conn`` (messages held meanwhile too);
+        a message leaves the buffer once sent."""
+        items, stats = self._items, self._stats
+        while items:
+            message = items[0]
+            await conn.send(message)
+            if items and items[0] is message:
+                items.popleft()
+            stats.messages_out += 1
 
 
 async def dial(
