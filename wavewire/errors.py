@@ -4,6 +4,7 @@
 
     WavewireError
     ├── InvalidStateError        an illegal lifecycle transition (send after close, …)
+    │   └── SessionClosedError     input fed to a session that takes no more
     ├── FrameFormatError         audio whose bytes, rate or channels do not fit (ValueError)
     ├── ProtocolError            bad input on a wire; carries the close code to use
     │   └── MessageTooLargeError   over the protocol's size limit (close 1009)
