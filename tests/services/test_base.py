@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wavewire.errors import AuthError, ProtocolError
+from wavewire.errors import AuthError, ProtocolError, RemoteClosedError
 from wavewire.frames import (
     EndFrame,
     ErrorFrame,
@@ -296,3 +296,23 @@ def test_a_subclass_must_say_where_and_how():
     with pytest.raises(NotImplementedError):
         bare.make_serializer()
     assert Shout(gateway=False).base_url == "wss://shout.invalid"
+
+
+@pytest.mark.parametrize("reconnects", [False, True])
+async def test_a_provider_that_closes_normally_mid_session(reconnects):
+    async with peer() as p:
+        service = shout(p)
+        service.reconnect_on_normal_close = reconnects
+        async with Session(service) as s:
+            assert await service.wait_connected(10)
+            await p.close_all(1000, "idle")
+            if reconnects:
+                await wait_for(lambda: len(p.requests) == 2 and service.client.connected)
+                assert not any(isinstance(f, ErrorFrame) for f in s.up)
+            else:
+                await wait_for(lambda: any(isinstance(f, ErrorFrame) for f in s.up))
+                (err,) = [f for f in s.up if isinstance(f, ErrorFrame)]
+                assert isinstance(err.exception, RemoteClosedError) and not err.fatal
+                assert "idle" in err.error
+                await s.send(TextFrame("after"))
+                assert s.task.stats.dropped[f"{service.name}:not-connected"] == 1

@@ -50,7 +50,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import AuthError, ProtocolError, WavewireError
+from ..errors import AuthError, ProtocolError, RemoteClosedError, WavewireError
 from ..frames import (
     SYSTEM,
     CancelFrame,
@@ -103,6 +103,9 @@ class WebSocketService(FrameProcessor):
     stamped with the epoch of the latest send and dropped (counted) if an interruption
     came since. False when replies are new input (STT: transcripts), which take the
     current epoch."""
+    reconnect_on_normal_close: bool = False
+    """Reconnect also when the provider closes with 1000 (one that ends idle sockets
+    normally); otherwise such a close ends the service."""
     end_drain_s: float = 0.0
     """On an EndFrame, how long to wait for the provider to close after the serializer's
     ``close()`` messages (its last results arrive meanwhile)."""
@@ -142,6 +145,7 @@ class WebSocketService(FrameProcessor):
         self.failed: WavewireError | None = None
         """Why the service stopped working, if it did (the session went on)."""
         self._work_epoch = 0
+        self._closing = False
         self._connect_task: asyncio.Task | None = None
         self._connected = asyncio.Event()
         self._ttfb_start: float | None = None
@@ -185,6 +189,7 @@ class WebSocketService(FrameProcessor):
             headers=self.websocket_headers(),
             subprotocols=self.websocket_subprotocols(),
             reconnect=self.reconnect,
+            reconnect_on_normal_close=self.reconnect_on_normal_close,
             buffer_size=self.buffer_size,
             open_timeout=self.open_timeout,
             ping_interval=self.ping_interval,
@@ -197,7 +202,7 @@ class WebSocketService(FrameProcessor):
         if self.keepalive_interval:
             client.every(self.keepalive_interval, self.keepalive_messages, idle_only=True)
         client.add_event_handler("on_connected", lambda _c: self._connected.set())
-        client.add_event_handler("on_disconnected", lambda _c, _code, _r: self._connected.clear())
+        client.add_event_handler("on_disconnected", self._disconnected)
         client.add_event_handler("on_decode_error", self._bad_message)
         client.add_event_handler("on_failed", lambda _c, exc: self._fail(exc))
         return client
@@ -229,6 +234,13 @@ class WebSocketService(FrameProcessor):
         await self.push_error(f"{self.name}: {what}: {exc}", fatal=self.fatal_errors,
                               exception=exc)
 
+    async def _disconnected(self, client: WebSocketClient, code: int | None, reason: str) -> None:
+        self._connected.clear()
+        if code == 1000 and not self._closing and not self.reconnect_on_normal_close:
+            await self._fail(RemoteClosedError(
+                f"{client.where}: the provider ended the connection"
+                + (f" ({reason})" if reason else ""), close_code=code, reason=reason))
+
     async def _bad_message(self, _client: WebSocketClient, exc: ProtocolError) -> None:
         await self.push_error(f"{self.name}: bad message from the provider: {exc}",
                               exception=exc)
@@ -236,6 +248,7 @@ class WebSocketService(FrameProcessor):
     async def close_client(self, *, drain: float = 0.0) -> None:
         """Close the connection (``close()`` messages first, waiting up to ``drain``
         seconds for the provider to close) and stop every task of it. Idempotent."""
+        self._closing = True
         task, self._connect_task = self._connect_task, None
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
