@@ -294,7 +294,8 @@ async def test_keepalive_every_interval_on_the_clock_and_rearmed_per_connection(
         await wait_for(lambda: not client.connected)
         await wait_for(lambda: clock.pending >= 1)
         await clock.advance(1.0)  # the backoff wait
-        await wait_for(lambda: client.connected)
+        await wait_for(lambda: client.connected and len(p.connections) == 2)
+        await wait_for(lambda: p.connections[1] == ['{"hello": 1}'])
         await clock.advance(4.0)
         assert p.connections[1] == ['{"hello": 1}']
         await clock.advance(1.1)
