@@ -316,3 +316,22 @@ async def test_a_provider_that_closes_normally_mid_session(reconnects):
                 assert "idle" in err.error
                 await s.send(TextFrame("after"))
                 assert s.task.stats.dropped[f"{service.name}:not-connected"] == 1
+
+
+async def test_cancel_closes_at_once_and_processing_metrics_use_the_session_clock():
+    clock = FakeClock()
+    async with peer() as p:
+        service = shout(p)
+        async with Session(service, clock) as s:
+            assert await service.wait_connected(10)
+            service.start_processing_metrics()
+            await clock.advance(0.5)
+            assert await service.stop_processing_metrics() == pytest.approx(0.5)
+            assert await service.stop_processing_metrics() is None  # not timing any more
+            (metric,) = [d for f in s.down if isinstance(f, MetricsFrame) for d in f.data]
+            assert (metric.name, metric.value) == ("processing", pytest.approx(0.5))
+            await s.task.cancel("test")
+            assert s.task.has_finished() and not s.task.tasks
+            assert service.client is not None and service.client.closed
+            await wait_for(lambda: not p.live)
+        assert '{"type": "close"}' in p.received  # the serializer's close() went out
