@@ -335,3 +335,17 @@ async def test_cancel_closes_at_once_and_processing_metrics_use_the_session_cloc
             assert service.client is not None and service.client.closed
             await wait_for(lambda: not p.live)
         assert '{"type": "close"}' in p.received  # the serializer's close() went out
+
+
+async def test_ending_while_still_connecting_counts_what_never_went_out():
+    clock = FakeClock()
+    async with peer() as p:
+        p.refuse(503)
+        service = shout(p, reconnect=Backoff(initial=30.0, jitter=0.0))
+        async with Session(service, clock) as s:
+            await wait_for(lambda: clock.pending >= 1 and len(p.requests) == 1)
+            await s.send(TextFrame("unsent"))
+            await s.task.stop_when_done("bye")
+            await asyncio.wait_for(s.runner, 20)
+            assert s.task.stats.dropped[f"{service.name}:closed"] == 1
+        assert len(p.requests) == 1 and not p.received

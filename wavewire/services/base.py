@@ -255,7 +255,10 @@ class WebSocketService(FrameProcessor):
             await asyncio.wait({task}, timeout=self.close_timeout)
         client = self.client
         if client is not None:
+            unsent = client.held
             await client.close(drain=drain)
+            if unsent:  # never connected again: what waited is lost
+                self.count_drop("closed", unsent)
         self._connected.clear()
 
     async def on_end(self, frame: EndFrame) -> None:

@@ -243,6 +243,9 @@ class WebSocketClient(EventEmitter):
         except ConnectionClosed as exc:
             self.stats.failed_attempts += 1
             raise ConnectError(f"{self.where}: closed while opening ({exc})") from None
+        except BaseException:  # cancelled (or a serializer bug) before the reader owns it
+            conn.transport.abort()
+            raise
         if self._closing:  # close() came during the handshake
             conn.transport.abort()
             raise ConnectError(f"{self.where}: closed while connecting")
