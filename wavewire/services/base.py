@@ -209,6 +209,7 @@ class WebSocketService(FrameProcessor):
 
     async def on_start(self, frame: StartFrame) -> None:
         await super().on_start(frame)
+        self.failed, self._closing, self._work_epoch = None, False, self.epoch
         self.client = self.make_client()
         self._connect_task = self.create_task(self._connect(self.client), "connect")
 
