@@ -21,6 +21,7 @@ from wavewire.frames import (
     MetricsFrame,
     TextFrame,
     TranscriptionFrame,
+    TTSStoppedFrame,
 )
 from wavewire.pipelines.task import PipelineTask
 from wavewire.processors.base import DOWNSTREAM, FrameDirection
@@ -57,6 +58,8 @@ class ShoutSerializer(FrameSerializer):
             return [TextFrame(data["text"])]
         if data.get("type") == "error":
             return [ErrorFrame(data["message"])]
+        if data.get("type") == "stopped":
+            return [TTSStoppedFrame()]
         raise ProtocolError(f"shout: unknown message {data.get('type')!r}")
 
     def close(self):
@@ -173,7 +176,10 @@ async def test_interruption_tells_the_provider_and_drops_stale_replies():
             await s.task.interrupt()
             await wait_for(lambda: p.received[-1] == '{"type": "clear"}')
             await p.live[0].send('{"type": "reply", "text": "OLD"}')  # late, stale
-            await wait_for(lambda: s.task.stats.dropped.get(f"{service.name}:stale") == 1)
+            await p.live[0].send('{"type": "stopped"}')  # control: passes, old epoch
+            await wait_for(lambda: any(isinstance(f, TTSStoppedFrame) for f in s.down))
+            assert s.task.stats.dropped.get(f"{service.name}:stale") == 1
+            assert next(f for f in s.down if isinstance(f, TTSStoppedFrame)).epoch == 0
             await s.send(TextFrame("new"))
             await wait_for(lambda: len(p.received) == 4)
             await p.live[0].send('{"type": "reply", "text": "NEW"}')
