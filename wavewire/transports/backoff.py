@@ -206,14 +206,26 @@ def handshake_error(where: str, status: int, headers: Mapping[str, str] | None =
     return err
 
 
-def close_error(where: str, code: int | None, reason: str, *, sent_by_us: bool = False
-                ) -> WavewireError | None:
+def close_error(
+    where: str,
+    code: int | None,
+    reason: str,
+    *,
+    sent_by_us: bool = False,
+    custom: Callable[[int | None, str], WavewireError | None] | None = None,
+) -> WavewireError | None:
     """The typed error of a connection that closed with ``code`` (``None``: the TCP
     connection dropped with no close frame), or ``None`` for a normal close (1000).
 
     ``sent_by_us``: this side sent the close (websockets does when the peer breaks the
     protocol, or when a keepalive ping gets no pong). The error's ``retryable`` says
-    whether to reconnect (a :class:`~wavewire.errors.ProtocolError` never is)."""
+    whether to reconnect (a :class:`~wavewire.errors.ProtocolError` never is).
+    ``custom(code, reason)`` types a close the peer sent first (a provider's own codes);
+    when it returns ``None`` the rules above apply."""
+    if custom is not None and not sent_by_us:
+        error = custom(code, reason)
+        if error is not None:
+            return error
     if code == 1000:
         return None
     shown = f"{code}" + (f" ({reason})" if reason else "")
