@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from wavewire.context import LLMContext
+from wavewire.frames import (
+    ErrorFrame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    MetricsFrame,
+)
+from wavewire.pipelines.task import PipelineTask
+from wavewire.processors.base import FrameProcessor
+from wavewire.services.openai import OpenAILLMService
+from wavewire.testing import run_test, start_task
 from wavewire.testing.fakes.openai import Failure, FakeOpenAI, Reply, ToolCall
 
 KEY = {"Authorization": "Bearer sk-test"}
@@ -79,3 +95,288 @@ async def test_fake_drop_and_malformed_lines():
         assert any(e.startswith('{"id": "broken') for e in events)
         with pytest.raises(httpx.RemoteProtocolError):
             await _events(fake, body)
+
+
+# --- the service ---------------------------------------------------------------------
+
+
+def _context(text: str = "What's the weather in Paris?") -> LLMContext:
+    return LLMContext([{"role": "system", "content": "You are a voice assistant."},
+                       {"role": "user", "content": text}])
+
+
+async def _turn(fake: FakeOpenAI, *contexts: LLMContext, **kw):
+    llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key=kw.pop("api_key", "sk-test"),
+                           **kw)
+    result = await run_test(llm, frames_to_send=[LLMContextFrame(c) for c in contexts])
+    text = "".join(f.text for f in result.down if isinstance(f, LLMTextFrame))
+    errors = [f for f in result.up if isinstance(f, ErrorFrame)]
+    return llm, result, text, errors
+
+
+async def test_a_turn_streams_tokens_between_start_and_end_with_usage_metrics():
+    async with FakeOpenAI([Reply("It is sunny in Paris today.")]) as fake:
+        ctx = _context()
+        _, result, text, errors = await _turn(fake, ctx)
+    assert text == "It is sunny in Paris today." and not errors
+    kinds = [type(f) for f in result.down]
+    assert kinds[0] is LLMFullResponseStartFrame and kinds[-1] is LLMFullResponseEndFrame
+    assert kinds.count(LLMTextFrame) == 6  # one frame per streamed token
+    (request,) = fake.requests
+    assert request.body["messages"] == ctx.messages
+    assert request.body["model"] == "m" and request.body["stream"] is True
+    assert request.body["stream_options"] == {"include_usage": True}
+    assert request.headers["authorization"] == "Bearer sk-test"
+    (metrics,) = [f for f in result.down if isinstance(f, MetricsFrame)]
+    values = {d.name: d.value for d in metrics.data}
+    assert values["completion_tokens"] == 6 and values["prompt_tokens"] > 0
+    assert 0 <= values["ttfb"] <= values["processing"]
+
+
+async def test_two_parallel_tool_calls_run_concurrently_and_the_llm_is_called_again():
+    weather_started = asyncio.Event()
+
+    async def get_weather(city: str) -> dict:
+        """Current weather in a city.
+
+        :param city: the city's name
+        """
+        weather_started.set()
+        return {"city": city, "sky": "sunny"}
+
+    async def get_time(tz: str) -> str:
+        """The time in a time zone."""
+        await asyncio.wait_for(weather_started.wait(), 2)  # only if both run at once
+        return f"12:00 {tz}"
+
+    script = [Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}, id="c1"),
+                                ToolCall("get_time", {"tz": "CET"}, id="c2")]),
+              Reply("Sunny, and it is noon.")]
+    async with FakeOpenAI(script) as fake:
+        ctx = _context()
+        _, result, text, errors = await _turn(fake, ctx, tools=[get_weather, get_time])
+    assert text == "Sunny, and it is noon." and not errors
+    first, second = fake.requests
+    names = [t["function"]["name"] for t in first.body["tools"]]
+    assert names == ["get_weather", "get_time"]
+    assert first.body["tools"][0]["function"]["parameters"] == {
+        "type": "object", "required": ["city"],
+        "properties": {"city": {"type": "string", "description": "the city's name"}}}
+    tail = second.messages[2:]
+    assert tail[0]["role"] == "assistant" and [c["id"] for c in tail[0]["tool_calls"]] == ["c1", "c2"]
+    assert json.loads(tail[0]["tool_calls"][0]["function"]["arguments"]) == {"city": "Paris"}
+    assert tail[1] == {"role": "tool", "tool_call_id": "c1",
+                       "content": json.dumps({"city": "Paris", "sky": "sunny"})}
+    assert tail[2] == {"role": "tool", "tool_call_id": "c2", "content": "12:00 CET"}
+    assert ctx.messages == second.messages  # the shared context holds the exchange
+    started = [f for f in result.down if isinstance(f, FunctionCallInProgressFrame)]
+    done = [f for f in result.down if isinstance(f, FunctionCallResultFrame)]
+    assert [(f.tool_call_id, f.arguments) for f in started] == [("c1", {"city": "Paris"}),
+                                                              ("c2", {"tz": "CET"})]
+    assert [f.result for f in done] == [{"city": "Paris", "sky": "sunny"}, "12:00 CET"]
+
+
+async def test_a_raising_tool_and_a_timing_out_tool_give_error_results_not_a_crash():
+    never = asyncio.Event()
+
+    def lookup(key: str) -> str:
+        """Look a key up (sync)."""
+        raise KeyError(key)
+
+    async def slow() -> str:
+        """Never answers."""
+        await never.wait()
+        return "late"
+
+    script = [Reply(tool_calls=[ToolCall("lookup", {"key": "x"}), ToolCall("slow")]),
+              Reply("Sorry, that failed.")]
+    async with FakeOpenAI(script) as fake:
+        _, result, text, errors = await _turn(fake, _context(), tools=[lookup, slow],
+                                              tool_timeout=0.05)
+    assert text == "Sorry, that failed." and not errors
+    done = [f for f in result.down if isinstance(f, FunctionCallResultFrame)]
+    assert "KeyError" in (done[0].error or "") and "timed out" in (done[1].error or "")
+    contents = [json.loads(m["content"]) for m in fake.requests[1].messages if m["role"] == "tool"]
+    assert "KeyError" in contents[0]["error"] and "timed out" in contents[1]["error"]
+
+
+async def test_wrong_key_is_one_auth_error_and_one_request_and_the_session_goes_on():
+    async with FakeOpenAI([Reply("hi")]) as fake:
+        _, result, text, errors = await _turn(fake, _context(), api_key="sk-wrong-0123456789")
+    assert fake.request_count == 1 and text == ""
+    (error,) = errors
+    assert "authentication" in error.error and "401" in error.error and not error.fatal
+    assert "sk-wrong-0123456789" not in error.error
+    assert type(result.down[-1]) is LLMFullResponseEndFrame
+
+
+async def test_broken_stream_retries_once_before_the_first_token_and_reports_after():
+    async with FakeOpenAI([Reply("lost", drop_after=1), Reply("Recovered.")]) as fake:
+        _, _, text, errors = await _turn(fake, _context())
+    assert text == "Recovered." and not errors and fake.request_count == 2
+    async with FakeOpenAI([Reply("one two three four", drop_after=3)]) as fake:
+        _, _, text, errors = await _turn(fake, _context())
+    assert text == "one two" and fake.request_count == 1
+    (error,) = errors
+    assert "stream broken" in error.error
+
+
+async def test_5xx_is_retried_once_then_reported():
+    async with FakeOpenAI([Failure(503), Reply("ok")]) as fake:
+        _, _, text, errors = await _turn(fake, _context())
+    assert text == "ok" and not errors and fake.request_count == 2
+    async with FakeOpenAI([Failure(500)]) as fake:
+        _, _, text, errors = await _turn(fake, _context())
+    assert text == "" and fake.request_count == 2 and "500" in errors[0].error
+
+
+async def test_malformed_sse_lines_are_skipped_and_counted():
+    async with FakeOpenAI([Reply("Still fine.", malformed=True)]) as fake:
+        llm, _, text, errors = await _turn(fake, _context())
+    assert text == "Still fine." and not errors and llm.malformed == 1
+
+
+async def test_429_waits_for_retry_after_within_the_deadline():
+    async with FakeOpenAI([Failure(429, retry_after=0.05), Reply("ok")]) as fake:
+        _, _, text, errors = await _turn(fake, _context())
+    assert text == "ok" and not errors and fake.request_count == 2
+    async with FakeOpenAI([Failure(429, retry_after=60)]) as fake:
+        _, _, text, errors = await _turn(fake, _context(), rate_limit_deadline=5)
+    assert fake.request_count == 1 and "rate limited" in errors[0].error
+
+
+async def test_an_interruption_closes_the_http_stream_at_once():
+    async with FakeOpenAI([Reply("one two three", hang_after=2)]) as fake:
+        llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test")
+        got = asyncio.Event()
+
+        class Tap(FrameProcessor):
+            async def process_frame(self, frame, direction):
+                if isinstance(frame, LLMTextFrame):
+                    got.set()
+                await self.push(frame, direction)
+
+        task = PipelineTask([llm, Tap()])
+        runner = await start_task(task)
+        await task.queue_frame(LLMContextFrame(_context()))
+        await asyncio.wait_for(got.wait(), 5)
+        await task.interrupt()
+        assert await fake.wait_client_closed(5)
+        await task.stop_when_done()
+        await asyncio.wait_for(runner, 5)
+    assert fake.client_closed == 1
+
+
+async def test_extra_headers_are_sent_and_the_env_defaults_apply(monkeypatch):
+    async with FakeOpenAI([Reply("ok")], api_key="sk-env") as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        llm = OpenAILLMService(model="m", extra_headers=lambda: {"cf-aig-authorization": "x"})
+        assert "sk-env" not in repr(llm)
+        await run_test(llm, frames_to_send=[LLMContextFrame(_context())])
+    assert fake.requests[0].headers["cf-aig-authorization"] == "x"
+    assert fake.requests[0].headers["authorization"] == "Bearer sk-env"
+
+
+@pytest.mark.pipecat
+async def test_pipecat_openai_service_completes_a_tool_turn_against_the_fake():
+    """Cross-check of the fake: pipecat-ai's own OpenAILLMService (the openai SDK) runs a
+    tool call round trip against it."""
+    pytest.importorskip("pipecat.services.openai.llm")
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+    from pipecat.frames.frames import EndFrame as PcEndFrame
+    from pipecat.frames.frames import LLMContextFrame as PcContextFrame
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.processors.aggregators.llm_context import LLMContext as PcContext
+    from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+    from pipecat.services.openai.llm import OpenAILLMService as PcOpenAI
+    from pipecat.workers.runner import WorkerRunner
+
+    script = [Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}, id="call_w")]),
+              Reply("It is sunny in Paris.")]
+    async with FakeOpenAI(script) as fake:
+        llm = PcOpenAI(api_key="sk-test", base_url=fake.base_url,
+                       settings=PcOpenAI.Settings(model="m"))
+        calls = []
+
+        async def get_weather(params):
+            calls.append(dict(params.arguments))
+            await params.result_callback({"sky": "sunny"})
+
+        llm.register_function("get_weather", get_weather)
+        tools = ToolsSchema(standard_tools=[FunctionSchema(
+            name="get_weather", description="Current weather",
+            properties={"city": {"type": "string"}}, required=["city"])])
+        ctx = PcContext([{"role": "user", "content": "Weather in Paris?"}], tools=tools)
+        pair = LLMContextAggregatorPair(ctx)
+        worker = PipelineWorker(Pipeline([llm, pair.assistant()]), cancel_on_idle_timeout=False)
+        started = asyncio.Event()
+
+        @worker.event_handler("on_pipeline_started")
+        async def _started(worker, frame):
+            started.set()
+
+        runner = WorkerRunner()
+        await runner.add_workers(worker)
+        running = asyncio.ensure_future(runner.run())
+        try:
+            await asyncio.wait_for(started.wait(), 10)  # pipecat drops frames sent earlier
+            await worker.queue_frame(PcContextFrame(ctx))
+            for _ in range(200):
+                if any(m.get("role") == "assistant" and m.get("content")
+                       for m in ctx.get_messages()):
+                    break
+                await asyncio.sleep(0.025)
+            await worker.queue_frame(PcEndFrame())
+            await asyncio.wait_for(running, 10)
+        finally:
+            if not running.done():
+                running.cancel()
+    assert calls == [{"city": "Paris"}] and fake.request_count == 2
+    follow_up = fake.requests[1].messages
+    assert follow_up[1]["tool_calls"][0]["id"] == "call_w"
+    assert follow_up[2]["role"] == "tool" and follow_up[2]["tool_call_id"] == "call_w"
+    assert json.loads(follow_up[2]["content"]) == {"sky": "sunny"}
+    assert ctx.get_messages()[-1] == {"role": "assistant", "content": "It is sunny in Paris."}
+
+
+def test_tool_schema_from_signature_and_google_docstring():
+    from typing import Literal
+
+    from wavewire.services.tools import tool
+
+    def forecast(city: str, days: int = 3, unit: Literal["C", "F"] = "C",
+                 hours: list[int] | None = None) -> dict:
+        """Weather forecast.
+
+        Args:
+            city: the city's name,
+                in English.
+            days: how many days
+        """
+        return {}
+
+    spec = tool(forecast).schema()["function"]
+    assert spec["description"] == "Weather forecast."
+    assert spec["parameters"] == {"type": "object", "required": ["city"], "properties": {
+        "city": {"type": "string", "description": "the city's name, in English."},
+        "days": {"type": "integer", "description": "how many days"},
+        "unit": {"type": "string", "enum": ["C", "F"]},
+        "hours": {"type": "array", "items": {"type": "integer"}}}}
+
+
+async def test_tool_run_rejects_bad_arguments_without_calling():
+    from wavewire.services.tools import tool
+
+    called = []
+
+    def f(x: int) -> int:
+        """Double."""
+        called.append(x)
+        return 2 * x
+
+    bad = await tool(f).run({"y": 1})
+    good = await tool(f).run({"x": 2})
+    assert "bad arguments" in (bad.error or "") and good.result == 4 and called == [2]
