@@ -105,19 +105,29 @@ def _context(text: str = "What's the weather in Paris?") -> LLMContext:
                        {"role": "user", "content": text}])
 
 
-async def _turn(fake: FakeOpenAI, *contexts: LLMContext, **kw):
+@pytest.fixture(params=["lean", "httpx"])
+async def via(request):
+    """Which HTTP client the service uses: its own, or an httpx.AsyncClient."""
+    if request.param == "lean":
+        yield {}
+        return
+    async with httpx.AsyncClient() as client:
+        yield {"http_client": client}
+
+
+async def _turn(fake: FakeOpenAI, *contexts: LLMContext, via: dict | None = None, **kw):
     llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key=kw.pop("api_key", "sk-test"),
-                           **kw)
+                           **(via or {}), **kw)
     result = await run_test(llm, frames_to_send=[LLMContextFrame(c) for c in contexts])
     text = "".join(f.text for f in result.down if isinstance(f, LLMTextFrame))
     errors = [f for f in result.up if isinstance(f, ErrorFrame)]
     return llm, result, text, errors
 
 
-async def test_a_turn_streams_tokens_between_start_and_end_with_usage_metrics():
+async def test_a_turn_streams_tokens_between_start_and_end_with_usage_metrics(via):
     async with FakeOpenAI([Reply("It is sunny in Paris today.")]) as fake:
         ctx = _context()
-        _, result, text, errors = await _turn(fake, ctx)
+        _, result, text, errors = await _turn(fake, ctx, via=via)
     assert text == "It is sunny in Paris today." and not errors
     kinds = [type(f) for f in result.down]
     assert kinds[0] is LLMFullResponseStartFrame and kinds[-1] is LLMFullResponseEndFrame
@@ -133,7 +143,7 @@ async def test_a_turn_streams_tokens_between_start_and_end_with_usage_metrics():
     assert 0 <= values["ttfb"] <= values["processing"]
 
 
-async def test_two_parallel_tool_calls_run_concurrently_and_the_llm_is_called_again():
+async def test_two_parallel_tool_calls_run_concurrently_and_the_llm_is_called_again(via):
     weather_started = asyncio.Event()
 
     async def get_weather(city: str) -> dict:
@@ -154,7 +164,7 @@ async def test_two_parallel_tool_calls_run_concurrently_and_the_llm_is_called_ag
               Reply("Sunny, and it is noon.")]
     async with FakeOpenAI(script) as fake:
         ctx = _context()
-        _, result, text, errors = await _turn(fake, ctx, tools=[get_weather, get_time])
+        _, result, text, errors = await _turn(fake, ctx, tools=[get_weather, get_time], via=via)
     assert text == "Sunny, and it is noon." and not errors
     first, second = fake.requests
     names = [t["function"]["name"] for t in first.body["tools"]]
@@ -200,9 +210,9 @@ async def test_a_raising_tool_and_a_timing_out_tool_give_error_results_not_a_cra
     assert "KeyError" in contents[0]["error"] and "timed out" in contents[1]["error"]
 
 
-async def test_wrong_key_is_one_auth_error_and_one_request_and_the_session_goes_on():
+async def test_wrong_key_is_one_auth_error_and_one_request_and_the_session_goes_on(via):
     async with FakeOpenAI([Reply("hi")]) as fake:
-        _, result, text, errors = await _turn(fake, _context(), api_key="sk-wrong-0123456789")
+        _, result, text, errors = await _turn(fake, _context(), api_key="sk-wrong-0123456789", via=via)
     assert fake.request_count == 1 and text == ""
     (error,) = errors
     assert "authentication" in error.error and "401" in error.error and not error.fatal
@@ -210,38 +220,38 @@ async def test_wrong_key_is_one_auth_error_and_one_request_and_the_session_goes_
     assert type(result.down[-1]) is LLMFullResponseEndFrame
 
 
-async def test_broken_stream_retries_once_before_the_first_token_and_reports_after():
+async def test_broken_stream_retries_once_before_the_first_token_and_reports_after(via):
     async with FakeOpenAI([Reply("lost", drop_after=1), Reply("Recovered.")]) as fake:
-        _, _, text, errors = await _turn(fake, _context())
+        _, _, text, errors = await _turn(fake, _context(), via=via)
     assert text == "Recovered." and not errors and fake.request_count == 2
     async with FakeOpenAI([Reply("one two three four", drop_after=3)]) as fake:
-        _, _, text, errors = await _turn(fake, _context())
+        _, _, text, errors = await _turn(fake, _context(), via=via)
     assert text == "one two" and fake.request_count == 1
     (error,) = errors
     assert "stream broken" in error.error
 
 
-async def test_5xx_is_retried_once_then_reported():
+async def test_5xx_is_retried_once_then_reported(via):
     async with FakeOpenAI([Failure(503), Reply("ok")]) as fake:
-        _, _, text, errors = await _turn(fake, _context())
+        _, _, text, errors = await _turn(fake, _context(), via=via)
     assert text == "ok" and not errors and fake.request_count == 2
     async with FakeOpenAI([Failure(500)]) as fake:
-        _, _, text, errors = await _turn(fake, _context())
+        _, _, text, errors = await _turn(fake, _context(), via=via)
     assert text == "" and fake.request_count == 2 and "500" in errors[0].error
 
 
-async def test_malformed_sse_lines_are_skipped_and_counted():
+async def test_malformed_sse_lines_are_skipped_and_counted(via):
     async with FakeOpenAI([Reply("Still fine.", malformed=True)]) as fake:
-        llm, _, text, errors = await _turn(fake, _context())
+        llm, _, text, errors = await _turn(fake, _context(), via=via)
     assert text == "Still fine." and not errors and llm.malformed == 1
 
 
-async def test_429_waits_for_retry_after_within_the_deadline():
+async def test_429_waits_for_retry_after_within_the_deadline(via):
     async with FakeOpenAI([Failure(429, retry_after=0.05), Reply("ok")]) as fake:
-        _, _, text, errors = await _turn(fake, _context())
+        _, _, text, errors = await _turn(fake, _context(), via=via)
     assert text == "ok" and not errors and fake.request_count == 2
     async with FakeOpenAI([Failure(429, retry_after=60)]) as fake:
-        _, _, text, errors = await _turn(fake, _context(), rate_limit_deadline=5)
+        _, _, text, errors = await _turn(fake, _context(), rate_limit_deadline=5, via=via)
     assert fake.request_count == 1 and "rate limited" in errors[0].error
 
 
@@ -380,3 +390,53 @@ async def test_tool_run_rejects_bad_arguments_without_calling():
     bad = await tool(f).run({"y": 1})
     good = await tool(f).run({"x": 2})
     assert "bad arguments" in (bad.error or "") and good.result == 4 and called == [2]
+
+
+async def test_the_lean_client_keeps_its_connection_alive_and_survives_a_stale_one():
+    async with FakeOpenAI([Reply("one."), Reply("two."), Reply("three.")]) as fake:
+        llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test")
+        done = []
+
+        class Tap(FrameProcessor):
+            async def process_frame(self, frame, direction):
+                if isinstance(frame, LLMFullResponseEndFrame):
+                    done.append(frame)
+                await self.push(frame, direction)
+
+        task = PipelineTask([llm, Tap()])
+        runner = await start_task(task)
+        for n in (1, 2):
+            await task.queue_frame(LLMContextFrame(_context()))
+            assert await llm.wait_idle(5) and len(done) == n
+        assert fake.connections == 1  # the second request reused the first connection
+        fake.drop_connections()  # the kept connection goes stale
+        await asyncio.sleep(0)
+        await task.queue_frame(LLMContextFrame(_context()))
+        assert await llm.wait_idle(5)
+        await task.stop_when_done()
+        await asyncio.wait_for(runner, 5)
+    assert fake.request_count == 3 and fake.connections == 2 and len(done) == 3
+
+
+async def test_sse_parsing_joins_multi_line_data_and_reads_sized_bodies():
+    from wavewire.services._stream import SSEClient
+
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        body = (b": comment\r\nevent: x\r\ndata: {\"a\":\r\ndata:  1}\r\n\r\n"
+                b"data: [DONE]\n\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = SSEClient(f"http://127.0.0.1:{port}/v1")
+    response = await client.post("/chat/completions", {"x": 1}, {})
+    events = [e async for e in response.events()]
+    await response.aclose()
+    await client.aclose()
+    server.close()
+    await server.wait_closed()
+    assert response.status == 200 and events == ['{"a":\n 1}', "[DONE]"]

@@ -1,6 +1,7 @@
 """An LLM service for any OpenAI-compatible chat-completions server (``protocols.md`` §9):
-OpenAI, vLLM, Ollama, llama.cpp server, Groq… Needs the ``openai`` extra (httpx,
-httpx-sse).
+OpenAI, vLLM, Ollama, llama.cpp server, Groq… Requests go through a lean built-in
+HTTP/1.1 client, or through a given ``httpx.AsyncClient`` with ``httpx-sse`` (the
+``openai`` extra).
 
 :class:`OpenAILLMService` runs the LLM on an :class:`~wavewire.frames.LLMContextFrame`
 (or :class:`~wavewire.frames.LLMMessagesFrame`, :class:`~wavewire.frames.LLMRunFrame`) in a
@@ -67,6 +68,7 @@ from ..frames import (
     StartFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection, FrameProcessor
+from ._stream import HttpxSSEClient, SSEClient
 from .tools import Tool, ToolResult, tools_from
 
 if TYPE_CHECKING:
@@ -123,7 +125,10 @@ class OpenAILLMService(FrameProcessor):
     :param rate_limit_deadline: seconds a request may spend waiting out 429s.
     :param extra_headers: headers for every request, or a function returning them
         (called per request), e.g. a gateway's.
-    :param http_client: an ``httpx.AsyncClient`` to use (not closed by the service).
+    :param http_client: an ``httpx.AsyncClient`` to send requests through (with
+        ``httpx-sse``; for proxies or mock transports; not closed by the service). By
+        default the service uses its own lean HTTP/1.1 client (see
+        :mod:`wavewire.services._stream`).
     """
 
     def __init__(
@@ -159,7 +164,7 @@ class OpenAILLMService(FrameProcessor):
         self.rate_limit_deadline = rate_limit_deadline
         self.extra_headers = extra_headers
         self._client = http_client
-        self._own_client = http_client is None
+        self._http: SSEClient | HttpxSSEClient | None = None
         self._running: asyncio.Task | None = None
         self.requests = 0
         """HTTP requests made (retries included)."""
@@ -172,11 +177,12 @@ class OpenAILLMService(FrameProcessor):
     # -- lifecycle -------------------------------------------------------------------
 
     async def on_start(self, frame: StartFrame) -> None:
-        if self._client is None:
-            import httpx
-
-            timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
-            self._client = httpx.AsyncClient(timeout=timeout)
+        if self._http is None:
+            if self._client is not None:
+                self._http = HttpxSSEClient(self._client, self.base_url)
+            else:
+                self._http = SSEClient(self.base_url, connect_timeout=self.connect_timeout,
+                                       read_timeout=self.read_timeout)
 
     async def on_end(self, frame: EndFrame) -> None:
         await self._close()
@@ -186,9 +192,9 @@ class OpenAILLMService(FrameProcessor):
 
     async def _close(self) -> None:
         await self._stop_response()
-        client, self._client = self._client, None
-        if client is not None and self._own_client:
-            await client.aclose()
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
 
     async def _stop_response(self) -> None:
         task, self._running = self._running, None
@@ -314,35 +320,30 @@ class OpenAILLMService(FrameProcessor):
 
     async def _stream(self, context: LLMContext, epoch: int, rnd: _Round, started: float,
                       ttfb: list[float]) -> None:
-        import httpx
-        from httpx_sse import EventSource
-
-        client = self._client
-        if client is None:
+        http = self._http
+        if http is None:
             raise ConnectError("the service is not started")
         self.requests += 1
-        url = f"{self.base_url}/chat/completions"
         try:
-            async with client.stream("POST", url, json=self._body(context),
-                                     headers=self._headers()) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self._status_error(response)
-                async for event in EventSource(response).aiter_sse():
-                    if event.data.strip() == "[DONE]":
-                        rnd.done = True
-                        break
-                    await self._chunk(event.data, epoch, rnd, started, ttfb)
-        except httpx.TimeoutException as exc:
-            raise ServiceTimeoutError(self._redact(f"timed out ({type(exc).__name__})")) from None
-        except httpx.ConnectError as exc:
-            raise ConnectError(self._redact(f"could not connect to {self.base_url}: {exc}")) \
-                from None
-        except httpx.HTTPError as exc:
-            raise RemoteClosedError(self._redact(f"stream broken: {type(exc).__name__}: {exc}")) \
-                from None
+            response = await http.post("/chat/completions", self._body(context),
+                                       self._headers())
+        except ServiceError as exc:
+            raise type(exc)(self._redact(str(exc))) from None
+        try:
+            if response.status >= 400:
+                raise self._status_error(response.status, response.headers,
+                                         await response.read())
+            async for data in response.events():
+                if rnd.done:
+                    continue  # read to the body's end, so the connection is reused
+                if data.strip() == "[DONE]":
+                    rnd.done = True
+                    continue
+                await self._chunk(data, epoch, rnd, started, ttfb)
+        finally:
+            await response.aclose()  # at once, also when cancelled by an interruption
         if not rnd.done and not rnd.finished:
-            raise RemoteClosedError("stream ended before [DONE]")
+            raise RemoteClosedError("stream broken: it ended before [DONE]")
 
     async def _chunk(self, data: str, epoch: int, rnd: _Round, started: float,
                      ttfb: list[float]) -> None:
@@ -385,19 +386,18 @@ class OpenAILLMService(FrameProcessor):
         if not ttfb:
             ttfb.append(self.clock.now() - started)
 
-    def _status_error(self, response: httpx.Response) -> ServiceError:
-        status = response.status_code
+    def _status_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> ServiceError:
         try:
-            error = response.json().get("error") or {}
+            error = json.loads(raw).get("error") or {}
             message, code = str(error.get("message", "")), error.get("code")
         except Exception:
-            message, code = response.text[:200], None
+            message, code = raw[:200].decode("utf-8", "replace"), None
         text = self._redact(f"HTTP {status}: {message}".strip())
         if status in (401, 403):
             return AuthError(f"authentication failed ({text})", status=status, code=code)
         if status == 429:
             try:
-                retry_after: float | None = float(response.headers.get("retry-after", ""))
+                retry_after: float | None = float(headers.get("retry-after", ""))
             except ValueError:
                 retry_after = None
             return RateLimited(f"rate limited ({text})", status=status, code=code,

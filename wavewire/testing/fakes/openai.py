@@ -98,6 +98,13 @@ class RecordedRequest:
     """Headers, names in lower case."""
     body: Any
     """The decoded JSON body (``None`` if it was not JSON)."""
+    started_at: float = 0.0
+    """``time.perf_counter()`` when the fake began reading the request (after its head
+    arrived)."""
+    finished_at: float = 0.0
+    """``time.perf_counter()`` when the fake had written the whole response (0 if it did
+    not finish). A reply without delays is written without yielding to the event loop, so
+    ``finished_at - started_at`` is the fake's own time, for benchmarks to subtract."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -151,6 +158,8 @@ class FakeOpenAI:
         """Every request received, in order."""
         self.client_closed = 0
         """Streams the client closed before the fake finished them."""
+        self.connections = 0
+        """TCP connections accepted."""
         self._closed_event = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
@@ -184,8 +193,7 @@ class FakeOpenAI:
         """Stop listening and drop every connection."""
         if self._server is not None:
             self._server.close()
-        for writer in list(self._conns):
-            writer.transport.abort()
+        self.drop_connections()
         if self._server is not None:
             await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
@@ -198,7 +206,14 @@ class FakeOpenAI:
 
     # -- HTTP -----------------------------------------------------------------------
 
+    def drop_connections(self) -> None:
+        """Close every open connection at once (kept-alive ones too), as a server that
+        restarts or times idle connections out would."""
+        for writer in list(self._conns):
+            writer.transport.abort()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         self._conns.add(writer)
         try:
             while await self._one_request(reader, writer):
@@ -211,6 +226,7 @@ class FakeOpenAI:
 
     async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         head = await reader.readuntil(b"\r\n\r\n")
+        started = time.perf_counter()
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = [*lines[0].split(" ", 2), "", ""][:3]
         headers: dict[str, str] = {}
@@ -223,7 +239,7 @@ class FakeOpenAI:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        request = RecordedRequest(method, path.split("?", 1)[0], headers, body)
+        request = RecordedRequest(method, path.split("?", 1)[0], headers, body, started)
         self.requests.append(request)
         if request.path != f"{self.prefix}/chat/completions":
             await self._error(writer, 404, f"Unknown request URL: {method} {request.path}",
@@ -247,9 +263,12 @@ class FakeOpenAI:
                 await self._error(writer, answer.status, answer.message or message,
                                   answer.type or kind, answer.code, extra)
             elif body.get("stream"):
-                return await self._stream(reader, writer, body, answer)
+                keep = await self._stream(reader, writer, body, answer)
+                request.finished_at = time.perf_counter() if keep else 0.0
+                return keep
             else:
                 await self._complete(writer, body, answer)
+        request.finished_at = time.perf_counter()
         return headers.get("connection", "").lower() != "close"
 
     def _next(self, request: RecordedRequest) -> Reply | Failure:
