@@ -440,3 +440,22 @@ async def test_sse_parsing_joins_multi_line_data_and_reads_sized_bodies():
     server.close()
     await server.wait_closed()
     assert response.status == 200 and events == ['{"a":\n 1}', "[DONE]"]
+
+
+async def test_usage_and_timings_reach_the_servers_metrics():
+    from wavewire.transports.metrics import ServerMetrics, SessionTotals, service_metrics
+
+    def counter(name: str) -> float:
+        return service_metrics.counters.get((name, "OpenAILLMService"), 0)
+
+    hist = service_metrics.histograms.get(("ttfb", "OpenAILLMService"))
+    before = (counter("completion_tokens"), hist.count if hist else 0)
+    async with FakeOpenAI([Reply("one two three")]) as fake:
+        await _turn(fake, _context())
+    assert counter("completion_tokens") == before[0] + 3
+    assert service_metrics.histograms["ttfb", "OpenAILLMService"].count == before[1] + 1
+    text = ServerMetrics().render(SessionTotals(), 0, False)
+    assert "# TYPE wavewire_service_ttfb_seconds histogram" in text
+    assert 'wavewire_service_ttfb_seconds_bucket{service="OpenAILLMService",le="+Inf"}' in text
+    assert 'wavewire_llm_completion_tokens_total{service="OpenAILLMService"}' in text
+    assert text.count("# TYPE wavewire_service_processing_seconds histogram") == 1

@@ -68,6 +68,7 @@ from ..frames import (
     StartFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection, FrameProcessor
+from ..transports.metrics import service_metrics
 from ._stream import HttpxSSEClient, SSEClient
 from .tools import Tool, ToolResult, tools_from
 
@@ -270,6 +271,7 @@ class OpenAILLMService(FrameProcessor):
                 MetricsData(self.name, "completion_tokens", usage[1])]
         if ttfb:
             data.insert(0, MetricsData(self.name, "ttfb", ttfb[0]))
+        service_metrics.record(type(self).__name__, data)
         await self._send(MetricsFrame(data), epoch)
         await self._send(LLMFullResponseEndFrame(), epoch)
 
