@@ -155,3 +155,28 @@ async def test_input_edge_can_send_raw_vad_evidence_for_turn_taking():
         | InterruptionFrame)]
     assert kinds == [VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame]
     assert task.epoch == 0  # turn taking decides about interruptions
+
+
+async def test_turns_decided_upstream_are_followed_not_doubled():
+    s = await Session().start()
+    await s.task.queue_frame(UserStartedSpeakingFrame())  # e.g. an input edge's own VAD
+    await s.task.queue_frame(TranscriptionFrame("hello"))
+    await s.task.queue_frame(UserStoppedSpeakingFrame())
+    await s.clock.advance(2)
+    assert s.kinds() == [UserStartedSpeakingFrame, UserStoppedSpeakingFrame]
+    assert s.task.epoch == 0 and not s.turns.in_turn
+    await s.stop()
+
+
+async def test_the_model_gets_the_turn_at_its_own_rate():
+    model = Model([0.9])
+    s = await Session(end_of_turn=model).start()
+    await s.task.queue_frame(VADUserStartedSpeakingFrame())
+    await s.task.queue_frame(InputAudioFrame(bytes(1600), 8000))  # 100 ms at 8 kHz
+    await s.task.queue_frame(VADUserStoppedSpeakingFrame())
+    for _ in range(200):
+        if UserStoppedSpeakingFrame in s.kinds():
+            break
+        await asyncio.sleep(0.01)
+    assert model.seen == [3200]  # 100 ms at 16 kHz
+    await s.stop()

@@ -95,6 +95,7 @@ class TurnTaking(FrameProcessor):
         self._generation = 0  # bumps whenever a pending end is superseded
         self._audio: list[bytes] = []
         self._audio_bytes = 0
+        self._audio_format = (16000, 1)  # (rate, channels) of the kept audio
 
     async def on_start(self, frame: StartFrame) -> None:
         self._allow = frame.allow_interruptions
@@ -129,6 +130,14 @@ class TurnTaking(FrameProcessor):
             await self.push(frame, direction)
             if self.in_turn:
                 await self._vad_stopped()
+            return
+        if isinstance(frame, UserStartedSpeakingFrame | UserStoppedSpeakingFrame):
+            # A turn decided upstream (an input edge's own VAD, a provider's events):
+            # follow it, so words that come with it do not start another one.
+            self._cancel_end()
+            self.in_turn = isinstance(frame, UserStartedSpeakingFrame)
+            self._emulated = frame.emulated
+            await self.push(frame, direction)
             return
         if isinstance(frame, STTTurnFrame):
             await self.push(frame, direction)
@@ -171,6 +180,13 @@ class TurnTaking(FrameProcessor):
             return
         generation = self._generation
         pcm = b"".join(self._audio)
+        if self._audio_format != (model.sample_rate, 1):
+            from ..audio.channels import convert_channels
+            from ..audio.resample import resample
+
+            rate, channels = self._audio_format
+            pcm = convert_channels(pcm, channels, 1) if channels != 1 else pcm
+            pcm = resample(pcm, rate, model.sample_rate)
         try:
             probability = await asyncio.to_thread(model.predict, pcm)
         except Exception as exc:
@@ -201,8 +217,7 @@ class TurnTaking(FrameProcessor):
 
     def _keep_audio(self, frame: InputAudioFrame) -> None:
         """The turn's last ``max_turn_audio_s`` of audio, for the end-of-turn model."""
-        model = self.end_of_turn
-        assert model is not None
+        self._audio_format = (frame.sample_rate, frame.num_channels)
         self._audio.append(frame.audio)
         self._audio_bytes += len(frame.audio)
         limit = int(self._max_audio * frame.sample_rate * 2 * frame.num_channels)
