@@ -459,3 +459,18 @@ async def test_usage_and_timings_reach_the_servers_metrics():
     assert 'wavewire_service_ttfb_seconds_bucket{service="OpenAILLMService",le="+Inf"}' in text
     assert 'wavewire_llm_completion_tokens_total{service="OpenAILLMService"}' in text
     assert text.count("# TYPE wavewire_service_processing_seconds histogram") == 1
+
+
+async def test_query_in_base_url_is_kept_and_bad_headers_are_an_error_not_a_crash():
+    async with FakeOpenAI([Reply("ok")], prefix="/openai") as fake:
+        llm = OpenAILLMService(model="m", base_url=f"{fake.base_url}?api-version=2024-10-21",
+                               api_key="sk-test")
+        result = await run_test(llm, frames_to_send=[LLMContextFrame(_context())])
+        assert "".join(f.text for f in result.down if isinstance(f, LLMTextFrame)) == "ok"
+        bad = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test",
+                               extra_headers={"x-evil": "a\r\nHost: other"})
+        result = await run_test(bad, frames_to_send=[LLMContextFrame(_context())])
+        (error,) = [f for f in result.up if isinstance(f, ErrorFrame)]
+        assert "invalid HTTP header" in error.error and not error.fatal
+    assert fake.request_count == 1 and fake.requests[0].query == "api-version=2024-10-21"
+    assert fake.requests[0].path == "/openai/chat/completions"

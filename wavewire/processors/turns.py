@@ -63,6 +63,9 @@ class TurnTaking(FrameProcessor):
     :param end_of_turn: an optional end-of-turn model, asked at each VAD stop.
     :param threshold: the model's probability from which a turn counts as complete.
     :param max_stop_secs: silence after which an incomplete turn ends anyway.
+    :param max_turn_audio_s: the turn's audio kept for the model (its last seconds).
+    :param model_timeout: seconds the model may take; with no answer by then the turn
+        ends (counted as a drop, ``end-of-turn-timeout``).
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class TurnTaking(FrameProcessor):
         threshold: float = 0.5,
         max_stop_secs: float = 3.0,
         max_turn_audio_s: float = 8.0,
+        model_timeout: float = 2.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -84,6 +88,7 @@ class TurnTaking(FrameProcessor):
         self.end_of_turn = end_of_turn
         self.threshold = threshold
         self.max_stop_secs = max_stop_secs
+        self.model_timeout = model_timeout
         self._max_audio = max_turn_audio_s
         self._allow = True
         self.in_turn = False
@@ -188,7 +193,11 @@ class TurnTaking(FrameProcessor):
             pcm = convert_channels(pcm, channels, 1) if channels != 1 else pcm
             pcm = resample(pcm, rate, model.sample_rate)
         try:
-            probability = await asyncio.to_thread(model.predict, pcm)
+            probability = await asyncio.wait_for(asyncio.to_thread(model.predict, pcm),
+                                                 self.model_timeout)
+        except TimeoutError:
+            self.count_drop("end-of-turn-timeout")
+            probability = 1.0  # no answer in time: the silence decides
         except Exception as exc:
             await self.push_error(f"{self.name}: end-of-turn model failed: {exc}", exception=exc)
             probability = 1.0

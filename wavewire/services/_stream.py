@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from ..errors import ConnectError, RemoteClosedError, ServiceTimeoutError
 __all__ = ["HttpxSSEClient", "SSEClient", "SSEResponse"]
 
 _MAX_HEAD = 64 * 1024
+_BAD_HEADER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 
 
 class SSEResponse:
@@ -167,8 +169,10 @@ class SSEClient:
         self.host = parts.hostname
         self.port = parts.port or (443 if self.tls else 80)
         self.prefix = parts.path.rstrip("/")
+        self.query = f"?{parts.query}" if parts.query else ""  # e.g. Azure's api-version
         default = 443 if self.tls else 80
-        self.authority = self.host if self.port == default else f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.authority = host if self.port == default else f"{host}:{self.port}"
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._idle: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
@@ -203,9 +207,12 @@ class SSEClient:
         """POST ``body`` (JSON) to ``prefix + path``; returns once the response's head
         has arrived. The caller reads the body, then calls ``aclose()``."""
         payload = json.dumps(body, ensure_ascii=False).encode()
-        lines = [f"POST {self.prefix}{path} HTTP/1.1", f"Host: {self.authority}",
+        lines = [f"POST {self.prefix}{path}{self.query} HTTP/1.1", f"Host: {self.authority}",
                  f"Content-Length: {len(payload)}", "Accept-Encoding: identity"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
+        for name, value in headers.items():
+            if _BAD_HEADER.search(name) or "\r" in value or "\n" in value:
+                raise ValueError(f"invalid HTTP header {name!r}")
+            lines.append(f"{name}: {value}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
         idle, self._idle = self._idle, None
         if idle is not None and (idle[0].at_eof() or idle[1].transport.is_closing()):

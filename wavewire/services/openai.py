@@ -266,6 +266,9 @@ class OpenAILLMService(FrameProcessor):
                                       "tool rounds")
         except ServiceError as exc:
             await self.push_error(f"{self.name}: {exc}", exception=exc)
+        except Exception as exc:  # a bug or bad settings: reported, the session goes on
+            text = self._redact(f"{type(exc).__name__}: {exc}")
+            await self.push_error(f"{self.name}: {text}", exception=exc)
         data = [MetricsData(self.name, "processing", clock.now() - started),
                 MetricsData(self.name, "prompt_tokens", usage[0]),
                 MetricsData(self.name, "completion_tokens", usage[1])]

@@ -105,6 +105,8 @@ class RecordedRequest:
     """``time.perf_counter()`` when the fake had written the whole response (0 if it did
     not finish). A reply without delays is written without yielding to the event loop, so
     ``finished_at - started_at`` is the fake's own time, for benchmarks to subtract."""
+    query: str = ""
+    """The request target's query string (after ``?``), if any."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -239,7 +241,8 @@ class FakeOpenAI:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        request = RecordedRequest(method, path.split("?", 1)[0], headers, body, started)
+        target, _, query = path.partition("?")
+        request = RecordedRequest(method, target, headers, body, started, query=query)
         self.requests.append(request)
         if request.path != f"{self.prefix}/chat/completions":
             await self._error(writer, 404, f"Unknown request URL: {method} {request.path}",
@@ -363,7 +366,9 @@ class FakeOpenAI:
             prompt = self._prompt_tokens(body)
             chunks.append({**base, "choices": [], "usage": {
                 "prompt_tokens": prompt, "completion_tokens": count,
-                "total_tokens": prompt + count}})
+                "total_tokens": prompt + count,
+                "completion_tokens_details": {"reasoning_tokens": 0},
+                "prompt_tokens_details": {"cached_tokens": 0}}})
         if reply.first_delay:
             await asyncio.sleep(reply.first_delay)
         for n, chunk in enumerate(chunks):
