@@ -255,9 +255,9 @@ async def test_429_waits_for_retry_after_within_the_deadline(via):
     assert fake.request_count == 1 and "rate limited" in errors[0].error
 
 
-async def test_an_interruption_closes_the_http_stream_at_once():
+async def test_an_interruption_closes_the_http_stream_at_once(via):
     async with FakeOpenAI([Reply("one two three", hang_after=2)]) as fake:
-        llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test")
+        llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test", **via)
         got = asyncio.Event()
 
         class Tap(FrameProcessor):
