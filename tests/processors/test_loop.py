@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from wavewire.context import LLMContext
 from wavewire.frames import (
     Frame,
@@ -29,6 +31,8 @@ from wavewire.services.openai import OpenAILLMService
 from wavewire.testing import FakeClock, start_task
 from wavewire.testing.fakes.openai import FakeOpenAI, Reply
 from wavewire.transports.edges import OutputEdge
+
+pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
 
 SYSTEM = {"role": "system", "content": "You are a voice assistant."}
 

@@ -26,6 +26,8 @@ from wavewire.services.openai import OpenAILLMService
 from wavewire.testing import run_test, start_task
 from wavewire.testing.fakes.openai import Failure, FakeOpenAI, Reply, ToolCall
 
+pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
+
 KEY = {"Authorization": "Bearer sk-test"}
 
 
