@@ -41,9 +41,10 @@ class RecordingTTS(FrameProcessor):
     """A TTS stand-in: records each piece of text it is given and 'speaks' it: one
     TTSTextFrame per word with word timestamps (``word_s`` per word), then the audio."""
 
-    def __init__(self, word_s: float = 0.3) -> None:
+    def __init__(self, word_s: float = 0.3, timestamps: bool = True) -> None:
         super().__init__()
         self.word_s = word_s
+        self.timestamps = timestamps
         self.spoken: list[str] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -54,8 +55,11 @@ class RecordingTTS(FrameProcessor):
         words = frame.text.split()
         await self.push(TTSStartedFrame())
         for i, word in enumerate(words):
-            await self.push(TTSTextFrame(word, start_s=i * self.word_s,
-                                         end_s=(i + 1) * self.word_s - 0.05))
+            if self.timestamps:
+                await self.push(TTSTextFrame(word, start_s=i * self.word_s,
+                                             end_s=(i + 1) * self.word_s - 0.05))
+            else:
+                await self.push(TTSTextFrame(word))
         await self.push(TTSAudioFrame(bytes(int(32000 * self.word_s) * len(words)), 16000))
         await self.push(TTSStoppedFrame())
 
@@ -72,12 +76,12 @@ async def until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) 
 class Loop:
     """The loop in a session on a FakeClock (the LLM itself runs in real time)."""
 
-    def __init__(self, fake: FakeOpenAI, *, edge: bool = False) -> None:
+    def __init__(self, fake: FakeOpenAI, *, edge: bool = False, timestamps: bool = True) -> None:
         self.clock = FakeClock()
         self.context = LLMContext([dict(SYSTEM)])
         self.user, self.assistant = context_aggregators(self.context)
         self.llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test")
-        self.tts = RecordingTTS()
+        self.tts = RecordingTTS(timestamps=timestamps)
         self.sent: list = []
 
         async def send(message) -> None:
@@ -121,10 +125,14 @@ async def test_transcript_in_request_out_sentences_to_tts_and_the_answer_in_cont
                            "content": "Sure, Dr. Who is in. It costs 3.5 euros today!"}
 
 
-async def test_barge_in_keeps_only_the_words_played_and_the_next_request_carries_them():
+@pytest.mark.parametrize("timestamps", [True, False], ids=["word-timestamps", "proportion"])
+async def test_barge_in_keeps_only_the_words_played_and_the_next_request_carries_them(
+        timestamps):
+    """With word timestamps, the words whose audio ended; without, the text's share of
+    the audio played (1.0 s of 1.8 s: 15 of 28 characters), rounded down to a word."""
     script = [Reply("One two three four five six."), Reply("Okay, stopping.")]
     async with FakeOpenAI(script) as fake:
-        loop = await Loop(fake, edge=True).start()
+        loop = await Loop(fake, edge=True, timestamps=timestamps).start()
         await loop.say("Count to six.")
         await until(lambda: loop.last()["role"] == "assistant", "the answer")
         assert loop.last()["content"] == "One two three four five six."  # all of it, so far
