@@ -19,16 +19,55 @@ import asyncio
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConnectError, RemoteClosedError, ServiceTimeoutError
+from ..errors import (
+    AuthError,
+    ConnectError,
+    RateLimitError,
+    RemoteClosedError,
+    ServiceError,
+    ServiceTimeoutError,
+)
 
-__all__ = ["HttpxSSEClient", "SSEClient", "SSEResponse"]
+__all__ = ["HttpxSSEClient", "RateLimited", "SSEClient", "SSEResponse", "status_error"]
 
 _MAX_HEAD = 64 * 1024
 _BAD_HEADER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+
+
+class RateLimited(RateLimitError):
+    """A 429, with the server's ``Retry-After`` in seconds (``None`` if it gave none)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
+
+
+def status_error(status: int, headers: Mapping[str, str], raw: bytes,
+                 redact: Callable[[str], str]) -> ServiceError:
+    """The error for a non-2xx response whose body is ``{"error": {"message", "code"…}}``
+    (OpenAI's shape, which compatible servers share): 401/403 :class:`AuthError`, 429
+    :class:`RateLimited`, else :class:`ServiceError`; ``redact`` cleans the message."""
+    try:
+        error = json.loads(raw).get("error") or {}
+        message, code = str(error.get("message", "")), error.get("code")
+    except Exception:
+        message, code = raw[:200].decode("utf-8", "replace"), None
+    text = redact(f"HTTP {status}: {message}".strip())
+    if status in (401, 403):
+        return AuthError(f"authentication failed ({text})", status=status, code=code)
+    if status == 429:
+        try:
+            retry_after: float | None = float(headers.get("retry-after", ""))
+        except ValueError:
+            retry_after = None
+        return RateLimited(f"rate limited ({text})", status=status, code=code,
+                           retry_after=retry_after)
+    return ServiceError(text, status=status, code=code)
 
 
 class SSEResponse:

@@ -43,9 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import LLMContext
 from ..errors import (
-    AuthError,
     ConnectError,
-    RateLimitError,
     RemoteClosedError,
     ServiceError,
     ServiceTimeoutError,
@@ -69,25 +67,16 @@ from ..frames import (
 )
 from ..processors.base import DOWNSTREAM, FrameDirection, FrameProcessor
 from ..transports.metrics import service_metrics
-from ._stream import HttpxSSEClient, SSEClient
-from .tools import Tool, ToolResult, tools_from
+from ._stream import HttpxSSEClient, RateLimited, SSEClient, status_error
+from .tools import PendingCall, Tool, exchange_messages, run_calls, tools_from
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["OpenAILLMService", "RateLimited"]
+__all__ = ["OpenAILLMService"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _SECRETISH = re.compile(r"\b(sk|gsk|key)[-_][A-Za-z0-9_\-*]{4,}")
-
-
-class RateLimited(RateLimitError):
-    """A 429, with the server's ``Retry-After`` in seconds (``None`` if it gave none)."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message, status=status, code=code)
-        self.retry_after = retry_after
 
 
 @dataclass(slots=True)
@@ -392,22 +381,7 @@ class OpenAILLMService(FrameProcessor):
             ttfb.append(self.clock.now() - started)
 
     def _status_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> ServiceError:
-        try:
-            error = json.loads(raw).get("error") or {}
-            message, code = str(error.get("message", "")), error.get("code")
-        except Exception:
-            message, code = raw[:200].decode("utf-8", "replace"), None
-        text = self._redact(f"HTTP {status}: {message}".strip())
-        if status in (401, 403):
-            return AuthError(f"authentication failed ({text})", status=status, code=code)
-        if status == 429:
-            try:
-                retry_after: float | None = float(headers.get("retry-after", ""))
-            except ValueError:
-                retry_after = None
-            return RateLimited(f"rate limited ({text})", status=status, code=code,
-                               retry_after=retry_after)
-        return ServiceError(text, status=status, code=code)
+        return status_error(status, headers, raw, self._redact)
 
     def _redact(self, text: str) -> str:
         if self._api_key:
@@ -417,39 +391,13 @@ class OpenAILLMService(FrameProcessor):
     # -- tools -------------------------------------------------------------------------
 
     async def _run_tools(self, context: LLMContext, calls: dict[int, _Call], epoch: int) -> None:
-        ordered = [calls[i] for i in sorted(calls)]
-        parsed: list[tuple[_Call, dict[str, Any], str | None]] = []
-        for n, call in enumerate(ordered):
-            call.id = call.id or f"call_{epoch}_{n}"
-            try:
-                args = json.loads(call.arguments) if call.arguments.strip() else {}
-                problem = None if isinstance(args, dict) else "arguments are not an object"
-            except ValueError as exc:
-                args, problem = {}, f"arguments are not JSON: {exc}"
-            parsed.append((call, args if isinstance(args, dict) else {}, problem))
-            await self._send(FunctionCallInProgressFrame(call.id, call.name, parsed[-1][1]), epoch)
-        tasks = [self.create_task(self._call_tool(c.name, a, problem), f"tool:{c.name}")
-                 for c, a, problem in parsed]
-        try:
-            await asyncio.wait(tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-        results: list[ToolResult] = [t.result() for t in tasks]
+        pending = [PendingCall.decode(c.id or f"call_{epoch}_{n}", c.name, c.arguments)
+                   for n, c in enumerate(calls[i] for i in sorted(calls))]
+        for call in pending:
+            await self._send(FunctionCallInProgressFrame(call.id, call.name, call.args), epoch)
+        results = await run_calls(self.tools, pending, self.tool_timeout, self.create_task)
         # Appended together, with no await in between: never half a tool call.
-        context.add_message({"role": "assistant", "content": None, "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c, _, _ in parsed]})
-        for (call, _, _), res in zip(parsed, results, strict=True):
-            context.add_message({"role": "tool", "tool_call_id": call.id, "content": res.content()})
-        for (call, args, _), res in zip(parsed, results, strict=True):
-            await self._send(FunctionCallResultFrame(call.id, call.name, args, res.result,
+        context.messages.extend(exchange_messages(pending, results))
+        for call, res in zip(pending, results, strict=True):
+            await self._send(FunctionCallResultFrame(call.id, call.name, call.args, res.result,
                                                      res.error), epoch)
-
-    async def _call_tool(self, name: str, args: dict[str, Any], problem: str | None) -> ToolResult:
-        t = self.tools.get(name)
-        if t is None:
-            return ToolResult(error=f"unknown tool {name!r}")
-        if problem is not None:
-            return ToolResult(error=problem)
-        return await t.run(args, self.tool_timeout)

@@ -27,11 +27,12 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Tool", "ToolResult", "tool", "tools_from"]
+__all__ = ["PendingCall", "Tool", "ToolResult", "exchange_messages", "run_calls", "tool",
+           "tools_from"]
 
 
 @dataclass(slots=True)
@@ -116,6 +117,73 @@ def tool(function: Callable[..., Any], *, name: str | None = None,
         parameters["required"] = required
     return Tool(name or function.__name__, description if description is not None else summary,
                 parameters, function)
+
+
+@dataclass(slots=True)
+class PendingCall:
+    """One tool call the LLM asked for, its arguments decoded."""
+
+    id: str
+    """The call's id (the result answers it)."""
+    name: str
+    """The tool's name."""
+    arguments: str
+    """The arguments as the LLM wrote them (a JSON text)."""
+    args: dict[str, Any] = field(default_factory=dict)
+    """The decoded arguments (empty when they could not be decoded)."""
+    problem: str | None = None
+    """Why the arguments are unusable, else ``None``."""
+
+    @classmethod
+    def decode(cls, id: str, name: str, arguments: str) -> PendingCall:
+        """A call with its ``arguments`` decoded (or the problem with them noted)."""
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            return cls(id, name, arguments, {}, f"arguments are not JSON: {exc}")
+        if not isinstance(args, dict):
+            return cls(id, name, arguments, {}, "arguments are not a JSON object")
+        return cls(id, name, arguments, args)
+
+
+async def run_calls(
+    tools: dict[str, Tool],
+    calls: Sequence[PendingCall],
+    timeout: float | None,
+    spawn: Callable[[Coroutine[Any, Any, ToolResult], str], asyncio.Task],
+) -> list[ToolResult]:
+    """Run ``calls`` concurrently (each in a task from ``spawn``, e.g. a processor's
+    ``create_task``), each under ``timeout``; their results, in order. Cancelled, it
+    cancels them all."""
+
+    async def one(call: PendingCall) -> ToolResult:
+        t = tools.get(call.name)
+        if t is None:
+            return ToolResult(error=f"unknown tool {call.name!r}")
+        if call.problem is not None:
+            return ToolResult(error=call.problem)
+        return await t.run(call.args, timeout)
+
+    tasks = [spawn(one(c), f"tool:{c.name}") for c in calls]
+    try:
+        if tasks:
+            await asyncio.wait(tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [task.result() for task in tasks]
+
+
+def exchange_messages(calls: Sequence[PendingCall],
+                      results: Sequence[ToolResult]) -> list[dict[str, Any]]:
+    """The context messages of one tool round: the assistant's ``tool_calls`` message,
+    then one ``tool`` message per result."""
+    messages: list[dict[str, Any]] = [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in calls]}]
+    messages += [{"role": "tool", "tool_call_id": c.id, "content": r.content()}
+                 for c, r in zip(calls, results, strict=True)]
+    return messages
 
 
 def _hints(function: Callable[..., Any]) -> dict[str, Any]:
