@@ -476,3 +476,38 @@ async def test_query_in_base_url_is_kept_and_bad_headers_are_an_error_not_a_cras
         assert "invalid HTTP header" in error.error and not error.fatal
     assert fake.request_count == 1 and fake.requests[0].query == "api-version=2024-10-21"
     assert fake.requests[0].path == "/openai/chat/completions"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (cert, key) paths."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    key, crt = d / "key.pem", d / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return crt, key
+
+
+async def test_https_with_a_trusted_certificate_and_a_refused_one(certificate):
+    import ssl
+
+    crt, key = certificate
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(crt, key)
+    async with FakeOpenAI([Reply("secure")], ssl=server_ctx) as fake:
+        assert fake.base_url.startswith("https://")
+        trusted = ssl.create_default_context(cafile=str(crt))
+        _, _, text, errors = await _turn(fake, _context(), ssl_context=trusted)
+        assert text == "secure" and not errors
+        _, _, text, errors = await _turn(fake, _context())  # the system CAs refuse it
+    assert text == "" and "could not connect" in errors[0].error
+    assert fake.request_count == 1

@@ -200,7 +200,7 @@ class SSEClient:
     """A streaming HTTP/1.1 client for one origin (see the module docstring)."""
 
     def __init__(self, base_url: str, *, connect_timeout: float = 10.0,
-                 read_timeout: float = 30.0) -> None:
+                 read_timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
@@ -215,7 +215,7 @@ class SSEClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._idle: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: ssl.SSLContext | None = ssl_context
 
     def keep(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Keep a connection for the next request (one is kept; others are closed)."""

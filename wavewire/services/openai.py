@@ -71,6 +71,8 @@ from ._stream import HttpxSSEClient, RateLimited, SSEClient, status_error
 from .tools import PendingCall, Tool, exchange_messages, run_calls, tools_from
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 __all__ = ["OpenAILLMService"]
@@ -119,6 +121,7 @@ class OpenAILLMService(FrameProcessor):
         ``httpx-sse``; for proxies or mock transports; not closed by the service). By
         default the service uses its own lean HTTP/1.1 client (see
         :mod:`wavewire.services._stream`).
+    :param ssl_context: the TLS context for ``https`` (default: the system's CAs).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class OpenAILLMService(FrameProcessor):
         rate_limit_deadline: float = 10.0,
         extra_headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -154,6 +158,7 @@ class OpenAILLMService(FrameProcessor):
         self.rate_limit_deadline = rate_limit_deadline
         self.extra_headers = extra_headers
         self._client = http_client
+        self._ssl_context = ssl_context
         self._http: SSEClient | HttpxSSEClient | None = None
         self._running: asyncio.Task | None = None
         self.requests = 0
@@ -172,7 +177,8 @@ class OpenAILLMService(FrameProcessor):
                 self._http = HttpxSSEClient(self._client, self.base_url)
             else:
                 self._http = SSEClient(self.base_url, connect_timeout=self.connect_timeout,
-                                       read_timeout=self.read_timeout)
+                                       read_timeout=self.read_timeout,
+                                       ssl_context=self._ssl_context)
 
     async def on_end(self, frame: EndFrame) -> None:
         await self._close()

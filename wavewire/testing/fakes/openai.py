@@ -138,7 +138,8 @@ def echo(request: RecordedRequest) -> Reply:
 
 class FakeOpenAI:
     """The fake server. ``script``: replies in order (the last repeats) or a callable;
-    ``api_key``: the key to require (``None`` accepts any); ``prefix``: the base path."""
+    ``api_key``: the key to require (``None`` accepts any); ``prefix``: the base path;
+    ``ssl``: a server ``ssl.SSLContext`` to serve ``https``."""
 
     def __init__(
         self,
@@ -149,6 +150,7 @@ class FakeOpenAI:
         port: int = 0,
         prefix: str = "/v1",
         model: str = "fake-gpt",
+        ssl: Any = None,
     ) -> None:
         self.script = script
         self.api_key = api_key
@@ -156,6 +158,7 @@ class FakeOpenAI:
         self.port = port
         self.prefix = prefix.rstrip("/")
         self.model = model
+        self.ssl = ssl
         self.requests: list[RecordedRequest] = []
         """Every request received, in order."""
         self.client_closed = 0
@@ -169,8 +172,9 @@ class FakeOpenAI:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port/v1``: what a client's ``base_url`` should be."""
-        return f"http://{self.host}:{self.port}{self.prefix}"
+        """``http://host:port/v1`` (``https`` with ``ssl``): a client's ``base_url``."""
+        scheme = "https" if self.ssl is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{self.prefix}"
 
     @property
     def request_count(self) -> int:
@@ -187,7 +191,8 @@ class FakeOpenAI:
 
     async def start(self) -> FakeOpenAI:
         """Start listening (the port is chosen by the OS when 0)."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                  ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
