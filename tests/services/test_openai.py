@@ -511,3 +511,18 @@ async def test_https_with_a_trusted_certificate_and_a_refused_one(certificate):
         _, _, text, errors = await _turn(fake, _context())  # the system CAs refuse it
     assert text == "" and "could not connect" in errors[0].error
     assert fake.request_count == 1
+
+
+async def test_a_configured_proxy_is_used(monkeypatch):
+    """With HTTP_PROXY set, requests go through the proxy (httpx does the proxying): the
+    fake, standing in for the proxy, receives the absolute-form request."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with FakeOpenAI([Reply("via proxy")]) as fake:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{fake.port}")
+        llm = OpenAILLMService(model="m", base_url="http://llm.example.invalid/v1",
+                               api_key="sk-test")
+        result = await run_test(llm, frames_to_send=[LLMContextFrame(_context())])
+    assert "".join(f.text for f in result.down if isinstance(f, LLMTextFrame)) == "via proxy"
+    assert fake.requests[0].path == "/v1/chat/completions"
+    assert fake.requests[0].headers["host"] == "llm.example.invalid"

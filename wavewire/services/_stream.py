@@ -32,7 +32,8 @@ from ..errors import (
     ServiceTimeoutError,
 )
 
-__all__ = ["HttpxSSEClient", "RateLimited", "SSEClient", "SSEResponse", "status_error"]
+__all__ = ["HttpxSSEClient", "RateLimited", "SSEClient", "SSEResponse", "open_client",
+           "status_error"]
 
 _MAX_HEAD = 64 * 1024
 _BAD_HEADER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
@@ -303,15 +304,49 @@ class SSEClient:
         return _Body(self, reader, writer, status, fields, buf)
 
 
-class HttpxSSEClient:
-    """The same interface through an ``httpx.AsyncClient`` and ``httpx-sse``."""
+def open_client(base_url: str, *, http_client: Any = None, connect_timeout: float = 10.0,
+                read_timeout: float = 30.0,
+                ssl_context: ssl.SSLContext | None = None) -> SSEClient | HttpxSSEClient:
+    """The client for ``base_url``: through ``http_client`` (an ``httpx.AsyncClient``)
+    when given; else an httpx client of its own when the environment configures a proxy
+    for it (the lean client speaks no proxy protocol); else an :class:`SSEClient`."""
+    if http_client is not None:
+        return HttpxSSEClient(http_client, base_url)
+    if _proxied(base_url):
+        import httpx
 
-    def __init__(self, client: Any, base_url: str) -> None:
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        client = httpx.AsyncClient(timeout=timeout, verify=ssl_context or True)
+        return HttpxSSEClient(client, base_url, owned=True)
+    return SSEClient(base_url, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                     ssl_context=ssl_context)
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends requests to ``url`` through a proxy
+    (``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``, less ``NO_PROXY``)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxies = getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass(parts.hostname or "")
+
+
+class HttpxSSEClient:
+    """The same interface through an ``httpx.AsyncClient`` and ``httpx-sse``
+    (``owned``: close the httpx client with this one)."""
+
+    def __init__(self, client: Any, base_url: str, *, owned: bool = False) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
+        self.owned = owned
 
     async def aclose(self) -> None:
-        """Nothing to do: the caller owns the httpx client."""
+        """Close the httpx client if it is this one's own (the caller's stays open)."""
+        if self.owned:
+            await self.client.aclose()
 
     async def post(self, path: str, body: Any, headers: Mapping[str, str]) -> _HttpxBody:
         import httpx

@@ -67,7 +67,7 @@ from ..frames import (
 )
 from ..processors.base import DOWNSTREAM, FrameDirection, FrameProcessor
 from ..transports.metrics import service_metrics
-from ._stream import HttpxSSEClient, RateLimited, SSEClient, status_error
+from ._stream import HttpxSSEClient, RateLimited, SSEClient, open_client, status_error
 from .tools import PendingCall, Tool, exchange_messages, run_calls, tools_from
 
 if TYPE_CHECKING:
@@ -120,7 +120,8 @@ class OpenAILLMService(FrameProcessor):
     :param http_client: an ``httpx.AsyncClient`` to send requests through (with
         ``httpx-sse``; for proxies or mock transports; not closed by the service). By
         default the service uses its own lean HTTP/1.1 client (see
-        :mod:`wavewire.services._stream`).
+        :mod:`wavewire.services._stream`), or an httpx client of its own when the
+        environment configures a proxy for ``base_url``.
     :param ssl_context: the TLS context for ``https`` (default: the system's CAs).
     """
 
@@ -173,12 +174,10 @@ class OpenAILLMService(FrameProcessor):
 
     async def on_start(self, frame: StartFrame) -> None:
         if self._http is None:
-            if self._client is not None:
-                self._http = HttpxSSEClient(self._client, self.base_url)
-            else:
-                self._http = SSEClient(self.base_url, connect_timeout=self.connect_timeout,
-                                       read_timeout=self.read_timeout,
-                                       ssl_context=self._ssl_context)
+            self._http = open_client(self.base_url, http_client=self._client,
+                                     connect_timeout=self.connect_timeout,
+                                     read_timeout=self.read_timeout,
+                                     ssl_context=self._ssl_context)
 
     async def on_end(self, frame: EndFrame) -> None:
         await self._close()

@@ -246,6 +246,8 @@ class FakeOpenAI:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        if path.startswith(("http://", "https://")):  # absolute form: we are the proxy
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
         target, _, query = path.partition("?")
         request = RecordedRequest(method, target, headers, body, started, query=query)
         self.requests.append(request)
