@@ -99,6 +99,47 @@ async def test_fake_drop_and_malformed_lines():
             await _events(fake, body)
 
 
+async def test_fake_answers_without_streaming_too():
+    reply = Reply("Hi.", tool_calls=[ToolCall("f", {"x": 1}, id="c9")])
+    async with FakeOpenAI([reply]) as fake, httpx.AsyncClient() as client:
+        r = await client.post(f"{fake.base_url}/chat/completions", headers=KEY,
+                              json={"model": "m", "messages": []})
+    body = r.json()
+    assert body["object"] == "chat.completion"
+    (choice,) = body["choices"]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == "Hi."
+    assert choice["message"]["tool_calls"] == [
+        {"id": "c9", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}]
+
+
+async def test_fake_run_serves_the_echo_script_until_cancelled(capsys):
+    import socket
+
+    from wavewire.testing.fakes.openai import run
+
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = asyncio.ensure_future(run("127.0.0.1", port))
+    try:
+        for _ in range(500):
+            if "http://" in capsys.readouterr().out:
+                break
+            await asyncio.sleep(0.01)
+        body = {"model": "m", "messages": [{"role": "user", "content": "ping"}],
+                "stream": True}
+        async with httpx.AsyncClient() as client, aconnect_sse(
+            client, "POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body
+        ) as source:
+            events = [e.data async for e in source.aiter_sse()]
+    finally:
+        server.cancel()
+        await asyncio.wait({server}, timeout=5)
+    text = "".join(json.loads(e)["choices"][0]["delta"].get("content") or ""
+                   for e in events[:-1] if json.loads(e)["choices"])
+    assert text == "You said: ping"
+
+
 # --- the service ---------------------------------------------------------------------
 
 
