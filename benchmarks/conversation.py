@@ -16,7 +16,8 @@ aggregator → a stand-in TTS that notes when the first sentence arrives → the
 context aggregator. The turn is over when the response has ended; the context is reset
 to the system message before each turn, so every turn does the same work.
 
-* wavewire: ``LLMUserAggregator``, ``OpenAILLMService`` (httpx + httpx-sse),
+* wavewire: ``LLMUserAggregator``, ``OpenAILLMService`` (its lean HTTP/1.1 client;
+  with ``--httpx`` also through an ``httpx.AsyncClient`` + httpx-sse, as a third row),
   ``SentenceAggregator``, ``LLMAssistantAggregator``.
 * pipecat: ``LLMContextAggregatorPair`` (user turns driven by the external turn
   strategies, i.e. by the turn frames sent, as wavewire's are; pipecat processes system
@@ -71,7 +72,7 @@ class Runner:
 # --- wavewire ------------------------------------------------------------------------
 
 
-async def wavewire_runner(base_url: str) -> Runner:
+async def wavewire_runner(base_url: str, via_httpx: bool = False) -> Runner:
     from wavewire.context import LLMContext
     from wavewire.frames import (
         Frame,
@@ -102,7 +103,13 @@ async def wavewire_runner(base_url: str) -> Runner:
 
     context = LLMContext([{"role": "system", "content": SYSTEM}])
     user, assistant = context_aggregators(context)
-    llm = OpenAILLMService(model="fake", base_url=base_url, api_key="sk-bench")
+    http_client = None
+    if via_httpx:
+        import httpx
+
+        http_client = httpx.AsyncClient()
+    llm = OpenAILLMService(model="fake", base_url=base_url, api_key="sk-bench",
+                           http_client=http_client)
     task = PipelineTask([user, llm, SentenceAggregator(early_first=False), FirstText(),
                          assistant])
     run = await start_task(task)
@@ -120,8 +127,10 @@ async def wavewire_runner(base_url: str) -> Runner:
     async def stop() -> None:
         await task.cancel("benchmark done")
         await asyncio.wait_for(run, 10)
+        if http_client is not None:
+            await http_client.aclose()
 
-    return Runner("wavewire", turn, stop, marks)
+    return Runner("wavewire (httpx)" if via_httpx else "wavewire", turn, stop, marks)
 
 
 # --- pipecat -------------------------------------------------------------------------
@@ -217,12 +226,15 @@ async def pipecat_runner(base_url: str) -> Runner:
 # --- the run ---------------------------------------------------------------------------
 
 
-async def measure(turns: int, warmup: int, with_pipecat: bool) -> dict[str, Any]:
+async def measure(turns: int, warmup: int, with_pipecat: bool,
+                  with_httpx: bool) -> dict[str, Any]:
     from wavewire.testing.fakes.openai import FakeOpenAI, Reply
 
     results: dict[str, dict[str, list[float]]] = {}
     async with FakeOpenAI([Reply(REPLY)], api_key=None) as fake:
         runners = [await wavewire_runner(fake.base_url)]
+        if with_httpx:
+            runners.append(await wavewire_runner(fake.base_url, via_httpx=True))
         if with_pipecat:
             runners.append(await pipecat_runner(fake.base_url))
         try:
@@ -255,12 +267,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--smoke", action="store_true", help="a few turns, to check it runs")
     parser.add_argument("--no-pipecat", action="store_true")
+    parser.add_argument("--httpx", action="store_true",
+                        help="also run wavewire's service through an httpx.AsyncClient")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     turns, warmup = (5, 2) if args.smoke else (args.turns, 10)
     quiet_logs()
     have_pipecat = not args.no_pipecat and pipecat_version() is not None
-    results = asyncio.run(measure(turns, warmup, have_pipecat))
+    results = asyncio.run(measure(turns, warmup, have_pipecat, args.httpx))
     rows = []
     for name, res in results.items():
         fw = res["framework"]
