@@ -2,10 +2,9 @@
 
 :class:`SSEClient` is a small HTTP/1.1 client on asyncio streams: one kept-alive
 connection per service (TLS for ``https``), chunked, sized or close-delimited bodies, and
-an SSE parser (``data:`` lines joined per event, comments and other fields skipped). A
-request costs a few tens of microseconds of Python, where a general client's layers cost
-over a millisecond (measured in ``benchmarks/conversation.py``); that is most of a
-conversation turn's framework time. :class:`HttpxSSEClient` does the same through a
+an SSE parser (``data:`` lines joined per event, comments and other fields skipped). It
+does a fraction of a general client's work per request and per chunk, which is most of
+a conversation turn's framework time (``benchmarks/conversation.py`` measures both). :class:`HttpxSSEClient` does the same through a
 caller's ``httpx.AsyncClient`` (proxies, mock transports…) and ``httpx-sse``.
 
 Both raise :class:`~wavewire.errors.ConnectError`,
