@@ -4,8 +4,9 @@
 connection per service (TLS for ``https``), chunked, sized or close-delimited bodies, and
 an SSE parser (``data:`` lines joined per event, comments and other fields skipped). It
 does a fraction of a general client's work per request and per chunk, which is most of
-a conversation turn's framework time (``benchmarks/conversation.py`` measures both). :class:`HttpxSSEClient` does the same through a
-caller's ``httpx.AsyncClient`` (proxies, mock transports…) and ``httpx-sse``.
+a conversation turn's framework time (``benchmarks/conversation.py`` measures both).
+:class:`HttpxSSEClient` does the same through a caller's ``httpx.AsyncClient`` (proxies,
+mock transports…) and ``httpx-sse``; :func:`open_client` picks one.
 
 Both raise :class:`~wavewire.errors.ConnectError`,
 :class:`~wavewire.errors.ServiceTimeoutError` or
