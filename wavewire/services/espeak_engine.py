@@ -144,56 +144,42 @@ def _token_at(spans: list[tuple[int, int]], index: int) -> int:
     return -1
 
 
-class EspeakEngine:
-    """The espeak-ng library of this process, loaded once and used from one thread.
+class _Native:
+    """The loaded library: one per process, since espeak-ng's state is global. Its lock
+    serialises every call; its single thread is where :class:`EspeakEngine` runs them."""
 
-    Use :meth:`shared`; call :meth:`synthesize` from that engine's executor (the
-    service does) or :meth:`run` from async code."""
+    _instance: ClassVar[_Native | None] = None
+    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    _shared: ClassVar[EspeakEngine | None] = None
-    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self) -> None:
-        try:
-            import espeakng_loader
-        except ImportError:
-            raise ServiceError(
-                f"espeak-ng is not installed (the offline extra): {INSTALL_HINT}"
-            ) from None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak-ng")
-        self._lib_path = espeakng_loader.get_library_path()
-        self._data_path = espeakng_loader.get_data_path()
+    def __init__(self, lib_path: str, data_path: str) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak-ng")
+        self.lock = threading.Lock()
+        self.sample_rate = 0
+        self._lib_path, self._data_path = lib_path, data_path
         self._lib: Any = None
         self._callback: Any = None
         self._job: _Job | None = None
         self._voice: str | None = None
         self._params: dict[int, int] = {}
-        self.sample_rate = 0
-        """espeak-ng's output rate (known once the library is loaded)."""
 
     @classmethod
-    def shared(cls) -> EspeakEngine:
-        """The process-wide engine (created on first use)."""
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
-
-    async def run(self, text: str, **kwargs: Any) -> Synthesis:
-        """:meth:`synthesize` on the engine's thread, awaited without blocking the loop.
-        If the awaiting task is cancelled, the synthesis is aborted too."""
-        job = _Job()
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._executor, lambda: self.synthesize(text, job=job, **kwargs)
-        )
-        try:
-            return await future
-        finally:
-            job.cancelled = True  # no-op once finished; aborts it if we were cancelled
+    def get(cls) -> _Native:
+        with cls._instance_lock:
+            if cls._instance is None:
+                try:
+                    import espeakng_loader
+                except ImportError:
+                    raise ServiceError(
+                        f"espeak-ng is not installed (the offline extra): {INSTALL_HINT}"
+                    ) from None
+                cls._instance = cls(
+                    str(espeakng_loader.get_library_path()),
+                    str(espeakng_loader.get_data_path()),
+                )
+            return cls._instance
 
     def _load(self) -> None:
-        lib = ctypes.CDLL(str(self._lib_path))
+        lib = ctypes.CDLL(self._lib_path)
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
@@ -203,7 +189,7 @@ class EspeakEngine:
             ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
         ]
         rate = lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, str(self._data_path).encode(), _INITIALIZE_DONT_EXIT
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data_path.encode(), _INITIALIZE_DONT_EXIT
         )
         if rate <= 0:
             raise ServiceError(f"espeak-ng failed to initialise (data at {self._data_path})")
@@ -230,6 +216,67 @@ class EspeakEngine:
             i += 1
         return 1 if job.cancelled else 0
 
+    def speak(self, data: bytes, voice: str, settings: tuple[tuple[int, int | None], ...],
+              job: _Job) -> None:
+        """Synthesise UTF-8 ``data`` into ``job`` (blocking)."""
+        with self.lock:
+            if self._lib is None:
+                self._load()
+            lib = self._lib
+            if voice != self._voice:
+                if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                    self._voice = None
+                    raise ServiceError(f"espeak-ng has no voice {voice!r}")
+                self._voice = voice
+                self._params.clear()  # a voice change resets rate and pitch
+            for param, value in settings:
+                if value is not None and self._params.get(param) != value:
+                    lib.espeak_SetParameter(param, value, 0)
+                    self._params[param] = value
+            self._job = job
+            try:
+                lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            finally:
+                self._job = None
+
+
+class EspeakEngine:
+    """Text to PCM in memory with espeak-ng. Every engine shares the process's one
+    library and its one thread: :meth:`run` awaits a synthesis there without blocking
+    the loop; :meth:`synthesize` is the blocking call itself.
+
+    Raises :class:`~wavewire.errors.ServiceError` if espeak-ng is not installed."""
+
+    _shared: ClassVar[EspeakEngine | None] = None
+
+    def __init__(self) -> None:
+        self._native = _Native.get()
+
+    @property
+    def sample_rate(self) -> int:
+        """espeak-ng's output rate (0 until the library is loaded by a first synthesis)."""
+        return self._native.sample_rate
+
+    @classmethod
+    def shared(cls) -> EspeakEngine:
+        """A process-wide engine (created on first use)."""
+        if EspeakEngine._shared is None:
+            EspeakEngine._shared = EspeakEngine()
+        return EspeakEngine._shared
+
+    async def run(self, text: str, **kwargs: Any) -> Synthesis:
+        """:meth:`synthesize` on the engine's thread, awaited without blocking the loop.
+        If the awaiting task is cancelled, the synthesis is aborted too."""
+        job = _Job()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._native.executor, lambda: self.synthesize(text, job=job, **kwargs)
+        )
+        try:
+            return await future
+        finally:
+            job.cancelled = True  # no-op once finished; aborts it if we were cancelled
+
     def synthesize(
         self,
         text: str,
@@ -240,32 +287,17 @@ class EspeakEngine:
         out_rate: int | None = None,
         job: _Job | None = None,
     ) -> Synthesis:
-        """Speak ``text`` into memory, resampled to ``out_rate`` if given. Blocking: call
-        it on the engine's thread."""
-        if self._lib is None:
-            self._load()
-        lib = self._lib
-        if voice != self._voice:
-            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                self._voice = None
-                raise ServiceError(f"espeak-ng has no voice {voice!r}")
-            self._voice = voice
-            self._params.clear()  # a voice change resets rate and pitch
-        for param, value in ((_PARAM_RATE, rate_wpm), (_PARAM_PITCH, pitch)):
-            if value is not None and self._params.get(param) != value:
-                lib.espeak_SetParameter(param, value, 0)
-                self._params[param] = value
+        """Speak ``text`` into memory, resampled to ``out_rate`` if given. Blocking (it
+        holds the library's lock): from async code use :meth:`run`."""
         job = job or _Job()
         clean = text.replace("\x00", " ")
-        data = clean.encode("utf-8", "replace")
-        self._job = job
-        try:
-            lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-        finally:
-            self._job = None
+        self._native.speak(
+            clean.encode("utf-8", "replace"), voice,
+            ((_PARAM_RATE, rate_wpm), (_PARAM_PITCH, pitch)), job,
+        )
         pcm = b"".join(job.chunks)
         words = _words(clean, job.events, len(pcm) // 2)
-        rate = self.sample_rate
+        rate = self._native.sample_rate
         if out_rate is not None and out_rate != rate:
             from ..audio.resample import resample
 
