@@ -20,8 +20,10 @@ from .routes import ConnectionInfo, Route
 if TYPE_CHECKING:
     from ..serializers.pipecat import PipecatSerializer
     from ..serializers.raw import RawSerializer
+    from ..serializers.rtvi import RTVISerializer
 
-__all__ = ["default_routes", "raw_serializer", "pipecat_serializer", "query_audio_format"]
+__all__ = ["default_routes", "raw_serializer", "rtvi_serializer", "pipecat_serializer",
+           "query_audio_format"]
 
 SAMPLE_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 """Rates a client may ask for in the query string."""
@@ -48,6 +50,15 @@ def raw_serializer(info: ConnectionInfo) -> RawSerializer:
     return RawSerializer(*query_audio_format(info))
 
 
+def rtvi_serializer(info: ConnectionInfo) -> RTVISerializer:
+    """Raw s16le PCM plus RTVI in text messages (Pipecat's client protocol): ``/ws``
+    speaks it, so a page or an RTVI client hears what the bot does; a PCM-only client
+    sees no difference."""
+    from ..serializers.rtvi import RTVISerializer
+
+    return RTVISerializer(*query_audio_format(info))
+
+
 def pipecat_serializer(info: ConnectionInfo) -> PipecatSerializer:
     """Pipecat protobuf frames; ``?sample_rate=&channels=`` sets the outbound format."""
     from ..serializers.pipecat import PipecatSerializer
@@ -60,7 +71,7 @@ def default_routes() -> list[Route]:
     from .providers import provider_routes
 
     return [
-        Route("/ws", raw_serializer, name="raw"),
+        Route("/ws", rtvi_serializer, name="raw"),
         Route("/pipecat", pipecat_serializer, name="pipecat"),
         *provider_routes(),
     ]
