@@ -1,0 +1,141 @@
+"""The offline assistant end to end over ``/ws`` (raw PCM + RTVI JSON) with the real local
+STT (pocketsphinx), responder and TTS (espeak-ng): a conversation whose every server
+message validates against pipecat's RTVI models, and barge-in."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+pytest.importorskip("pocketsphinx")
+pytest.importorskip("espeakng_loader")
+
+from websockets.asyncio.client import connect
+
+from wavewire.bots.assistant import AssistantBot, AssistantConfig
+from wavewire.processors.aggregators import LLMAssistantAggregator
+from wavewire.services.local_brain import GREETING
+from wavewire.transports.server import WebSocketServer
+
+from ._voice import VoiceClient, clock_times, is_type, speech
+
+RTVI = pytest.importorskip("pipecat.processors.frameworks.rtvi.models")
+
+MODELS = {
+    "bot-ready": RTVI.BotReady, "error-response": RTVI.ErrorResponse, "error": RTVI.Error,
+    "user-started-speaking": RTVI.UserStartedSpeakingMessage,
+    "user-stopped-speaking": RTVI.UserStoppedSpeakingMessage,
+    "vad-user-started-speaking": RTVI.VADUserStartedSpeakingMessage,
+    "vad-user-stopped-speaking": RTVI.VADUserStoppedSpeakingMessage,
+    "bot-started-speaking": RTVI.BotStartedSpeakingMessage,
+    "bot-stopped-speaking": RTVI.BotStoppedSpeakingMessage,
+    "user-transcription": RTVI.UserTranscriptionMessage,
+    "bot-output": RTVI.BotOutputMessage,
+    "bot-llm-started": RTVI.BotLLMStartedMessage, "bot-llm-text": RTVI.BotLLMTextMessage,
+    "bot-llm-stopped": RTVI.BotLLMStoppedMessage,
+    "bot-tts-started": RTVI.BotTTSStartedMessage, "bot-tts-stopped": RTVI.BotTTSStoppedMessage,
+    "metrics": RTVI.MetricsMessage,
+    "llm-function-call-in-progress": RTVI.LLMFunctionCallInProgressMessage,
+    "llm-function-call-stopped": RTVI.LLMFunctionCallStoppedMessage,
+}
+
+
+class Recording(AssistantBot):
+    """The assistant, keeping each session's assistant aggregator (its context)."""
+
+    def __init__(self, config: AssistantConfig) -> None:
+        super().__init__(config)
+        self.aggregators: list[LLMAssistantAggregator] = []
+
+    def __call__(self, info=None):
+        processors = super().__call__(info)
+        self.aggregators += [p for p in processors if isinstance(p, LLMAssistantAggregator)]
+        return processors
+
+
+@contextlib.asynccontextmanager
+async def serving(config: AssistantConfig | None = None):
+    bot = Recording(config or AssistantConfig(llm="local"))
+    server = WebSocketServer(bot, vad=bot.vad, vad_frames=True, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        async with connect(f"ws://127.0.0.1:{server.port}/ws", proxy=None) as ws:
+            async with VoiceClient(ws) as client:
+                yield server, bot, client
+    finally:
+        await server.close()
+
+
+def validate_all(client: VoiceClient) -> set[str]:
+    """Every message parses as pipecat's model of its type; returns the types seen."""
+    for _, message in client.messages:
+        model = MODELS[message["type"]].model_validate(message)
+        assert model.label == "rtvi-ai"
+    return {m["type"] for _, m in client.messages}
+
+
+async def test_a_spoken_question_gets_a_spoken_answer_with_rtvi_events():
+    question = await speech("What time is it?")
+    async with serving() as (_server, _bot, client):
+        await client.send_rtvi("client-ready", {"version": "1.0.0", "about": {}})
+        await client.wait_for(is_type("bot-ready"))
+        i, _, _ = await client.wait_for(is_type("bot-stopped-speaking"))  # the greeting
+        spoken_at = time.time()
+        await client.speak(question, silence_s=0.8)
+        await client.wait_for(lambda m: m["type"] == "llm-function-call-stopped", after=i)
+        j, _, _ = await client.wait_for(is_type("bot-stopped-speaking"), after=i + 1)
+        kinds = validate_all(client)
+
+    finals = [m["data"]["text"] for m in client.of_type("user-transcription", i)
+              if m["data"]["final"]]
+    assert finals == ["what time is it"]
+    reply = "".join(m["data"]["text"] for m in client.of_type("bot-llm-text", i))
+    assert reply.startswith("It's ") and reply[5:-1] in clock_times(spoken_at)
+    heard = [m["data"]["text"] for m in client.of_type("bot-output", i)
+             if m["data"]["spoken_status"] == "completed"]
+    assert heard[-1] == reply  # all of it was played
+    call = client.of_type("llm-function-call-in-progress", i)[0]["data"]
+    assert call["function_name"] == "get_time"
+    assert sum(n for _, n in client.audio) > 16000  # over half a second of the bot's voice
+    assert {"bot-ready", "user-started-speaking", "user-stopped-speaking",
+            "bot-started-speaking", "bot-stopped-speaking", "user-transcription",
+            "bot-output", "bot-llm-started", "bot-llm-text", "bot-llm-stopped",
+            "bot-tts-started", "bot-tts-stopped", "metrics"} <= kinds
+    greeting = "".join(m["data"]["text"] for m in client.of_type("bot-llm-text")[:1])
+    assert greeting == GREETING
+    assert j > i
+
+
+async def test_speaking_over_the_greeting_stops_it_and_the_context_keeps_what_was_heard():
+    """Barge-in against the real STT and TTS: the greeting's audio stops within 0.5 s of
+    the user's first word, and the context keeps only the words played."""
+    question = await speech("What is the date today?")
+    config = AssistantConfig(llm="local")
+    async with serving(config) as (_server, bot, client):
+        await client.send_rtvi("client-ready", {"version": "1.0.0", "about": {}})
+        await client.wait_for(is_type("bot-started-speaking"))
+        # Listen to about two seconds of the greeting, then talk over it.
+        await client.wait_audio(2 * 32000)
+        onset = time.monotonic()
+        await client.speak(question, silence_s=0.8)
+        i, _, _ = await client.wait_for(
+            lambda m: m["type"] == "bot-llm-text" and m["data"]["text"].startswith("Today"))
+        await client.wait_for(is_type("bot-stopped-speaking"), after=i)
+        validate_all(client)
+
+    greeting_audio = [at for at, _ in client.audio if at < client.messages[i][0]]
+    last = max(greeting_audio) - onset
+    # Bound: the greeting's audio ends within 0.5 s of the user's first word (the VAD
+    # needs 100 ms of speech; measured here: about 0.08 s, the client sends ahead of time).
+    assert 0 < last <= 0.5, f"the greeting's audio went on {last:.3f} s after the user spoke"
+    context = bot.aggregators[0].context.messages
+    said = [m["content"] for m in context if m["role"] == "assistant" and m.get("content")]
+    first = said[0]
+    assert GREETING.startswith(first) and len(first) < len(GREETING)  # only what was heard
+    heard = [m["data"]["text"] for m in client.of_type("bot-output")
+             if m["data"]["spoken_status"] == "completed"]
+    assert heard[0] == first
+    assert said[-1].startswith("Today is")
+
