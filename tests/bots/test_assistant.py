@@ -139,3 +139,40 @@ async def test_speaking_over_the_greeting_stops_it_and_the_context_keeps_what_wa
     assert heard[0] == first
     assert said[-1].startswith("Today is")
 
+
+
+async def test_llm_openai_runs_the_same_tools_against_the_fake(monkeypatch):
+    """``--llm openai``: the OpenAI-compatible service (here the shipped fake) chooses the
+    same typed tools; the local STT listens with its general model."""
+    import json
+
+    from wavewire.testing.fakes.openai import FakeOpenAI, Reply, ToolCall
+
+    question = await speech("What time is it?")
+    script = [Reply("Hello from the model."),
+              Reply(tool_calls=[ToolCall("get_time", {}, id="c1")]),
+              Reply("Here is the time.")]
+    async with FakeOpenAI(script, api_key="sk-test") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        async with serving(AssistantConfig(llm="openai")) as (_server, bot, client):
+            await client.send_rtvi("client-ready", {"version": "1.0.0", "about": {}})
+            i, _, _ = await client.wait_for(is_type("bot-stopped-speaking"))  # the greeting
+            spoken_at = time.time()
+            await client.speak(question, silence_s=0.8)
+            j, _, _ = await client.wait_for(
+                lambda m: m["type"] == "bot-llm-text" and "time" in m["data"]["text"], after=i)
+            await client.wait_for(is_type("bot-stopped-speaking"), after=j)
+            validate_all(client)
+    greeting, asked, answered = fake.requests
+    assert greeting.messages[-1]["role"] == "system"  # the greeting runs on the prompt
+    assert {t["function"]["name"] for t in asked.body["tools"]} == {
+        "get_time", "get_date", "calculate", "repeat"}
+    assert asked.messages[-1]["role"] == "user" and asked.messages[-1]["content"]
+    tool = answered.messages[-1]
+    assert tool["role"] == "tool" and tool["tool_call_id"] == "c1"
+    assert tool["content"] in clock_times(spoken_at)
+    stopped = client.of_type("llm-function-call-stopped")[0]["data"]
+    assert json.dumps(stopped["result"]).strip('"') == tool["content"]
+    context = bot.aggregators[0].context.messages
+    assert context[-1] == {"role": "assistant", "content": "Here is the time."}
