@@ -3,7 +3,7 @@ hosted providers.
 
 The pipeline (after the input edge, which runs a VAD and pushes its evidence)::
 
-    STT → TurnTaking → user aggregator → Greeter → LLM → LLM text tap → sentences
+    STT → TurnTaking → user aggregator → Greeter → LLM → LLM events tap → sentences
         → TTS → assistant aggregator → RTVI → (output edge)
 
 * STT: ``local`` is pocketsphinx, restricted to :data:`GRAMMAR` (what the local responder
@@ -31,6 +31,8 @@ from ..context import LLMContext
 from ..frames import (
     Frame,
     InputTransportMessageFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
     LLMRunFrame,
     LLMTextFrame,
     OutputTransportMessageUrgentFrame,
@@ -188,16 +190,42 @@ class Greeter(FrameProcessor):
 
 
 class LLMTextTap(FrameProcessor):
-    """Sends RTVI ``bot-llm-text`` for each LLM text chunk as it leaves the LLM (the TTS
-    consumes those frames, so the RTVI processor at the end never sees them)."""
+    """Sends RTVI ``bot-llm-started`` / ``bot-llm-text`` / ``bot-llm-stopped`` as the
+    LLM's frames leave it, in their order (the TTS consumes the text and holds the
+    boundaries back behind its speech; the RTVI processor at the end,
+    :class:`SpokenRTVI`, leaves these three to this tap)."""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await self.push(frame, direction)
-        if type(frame) is LLMTextFrame and direction is DOWNSTREAM:
-            from ..serializers.rtvi import message
+        if direction is not DOWNSTREAM:
+            return
+        from ..serializers.rtvi import message
 
-            await self.push(OutputTransportMessageUrgentFrame(
-                message("bot-llm-text", {"text": frame.text})), DOWNSTREAM)
+        kind = type(frame)
+        if kind is LLMTextFrame:
+            out = message("bot-llm-text", {"text": frame.text})  # type: ignore[attr-defined]
+        elif kind is LLMFullResponseStartFrame:
+            out = message("bot-llm-started")
+        elif kind is LLMFullResponseEndFrame:
+            out = message("bot-llm-stopped")
+        else:
+            return
+        await self.push(OutputTransportMessageUrgentFrame(out), DOWNSTREAM)
+
+
+def _spoken_rtvi() -> FrameProcessor:
+    from ..processors.rtvi import RTVIProcessor
+
+    class SpokenRTVI(RTVIProcessor):
+        """The RTVI processor after the TTS, leaving the LLM's events to the tap."""
+
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            if type(frame) in (LLMFullResponseStartFrame, LLMFullResponseEndFrame):
+                await self.push(frame, direction)
+                return
+            await super().process_frame(frame, direction)
+
+    return SpokenRTVI(llm_text=False, name="rtvi")
 
 
 class AssistantBot:
@@ -223,7 +251,6 @@ class AssistantBot:
 
     def __call__(self, info: ConnectionInfo | None = None) -> list[FrameProcessor]:
         from ..processors.aggregators import context_aggregators
-        from ..processors.rtvi import RTVIProcessor
         from ..processors.sentences import SentenceAggregator
         from ..processors.turns import TurnTaking
 
@@ -241,7 +268,7 @@ class AssistantBot:
             SentenceAggregator(name="sentences"),
             self._tts(),
             assistant,
-            RTVIProcessor(llm_text=False, name="rtvi"),
+            _spoken_rtvi(),
         ]
 
     def _stt(self) -> FrameProcessor:
