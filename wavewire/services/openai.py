@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -66,6 +65,7 @@ from ..frames import (
     StartFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection, FrameProcessor
+from ..secrets import REDACTED, redact_text
 from ..transports.metrics import service_metrics
 from ._stream import HttpxSSEClient, RateLimited, SSEClient, open_client, status_error
 from .tools import PendingCall, Tool, exchange_messages, run_calls, tools_from
@@ -78,7 +78,6 @@ if TYPE_CHECKING:
 __all__ = ["OpenAILLMService"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_SECRETISH = re.compile(r"\b(sk|gsk|key)[-_][A-Za-z0-9_\-*]{4,}")
 
 
 @dataclass(slots=True)
@@ -390,8 +389,8 @@ class OpenAILLMService(FrameProcessor):
 
     def _redact(self, text: str) -> str:
         if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return _SECRETISH.sub("***", text)
+            text = text.replace(self._api_key, REDACTED)
+        return redact_text(text)
 
     # -- tools -------------------------------------------------------------------------
 
