@@ -134,7 +134,7 @@ async def test_the_page_asks_the_assistant_the_time(tmp_path: Path) -> None:
     spoken = re.fullmatch(r"It's (\d{1,2}:\d\d [AP]M)\.", reply["bot"])
     assert spoken and spoken.group(1) in times_near(asked_at), reply
     assert "what time is it" in layout["text"] and reply["bot"] in layout["text"]
-    greeting = [t for t in status["transcript"] if t["role"] == "bot"][0]
+    greeting = next(t for t in status["transcript"] if t["role"] == "bot")
     assert greeting["text"].startswith("Hello! I'm the wavewire offline assistant.")
     assert status["latencies"] and all(0 < ms < 5000 for ms in status["latencies"]), status
     assert re.search(r"\d+ ms", layout["latency"])

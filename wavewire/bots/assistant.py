@@ -298,7 +298,7 @@ class AssistantBot:
         if choice == "local":
             from ..services.espeak import EspeakTTSService
 
-            return EspeakTTSService(name="tts")
+            return EspeakTTSService(aggregate_sentences=False, name="tts")  # sentences come whole
         if choice == "deepgram":
             return _hosted("deepgram_tts", "DeepgramTTSService", name="tts")
         if choice == "cartesia":

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +49,7 @@ from ..errors import (
     ServiceTimeoutError,
 )
 from ..frames import CancelFrame, EndFrame, LLMTextFrame, StartFrame
+from ..secrets import REDACTED, redact_text
 from ._stream import HttpxSSEClient, RateLimited, SSEClient, open_client, status_error
 from .llm import Completion, LLMService, ToolCallRequest
 from .tools import Tool
@@ -62,7 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["OpenAILLMService"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_SECRETISH = re.compile(r"\b(sk|gsk|key)[-_][A-Za-z0-9_\-*]{4,}")
 
 
 @dataclass(slots=True)
@@ -278,5 +277,5 @@ class OpenAILLMService(LLMService):
 
     def _redact(self, text: str) -> str:
         if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return _SECRETISH.sub("***", text)
+            text = text.replace(self._api_key, REDACTED)
+        return redact_text(text)
