@@ -1,0 +1,155 @@
+"""Cartesia and ElevenLabs TTS services in real sessions against their fakes: one
+context (Cartesia) or one socket (ElevenLabs) per turn, audio with word timestamps that
+match it, TTSStarted/Stopped, barge-in (Cartesia cancel; ElevenLabs input ended and the
+rest dropped), AI Gateway routing for Cartesia, a refused key."""
+
+from __future__ import annotations
+
+import pytest
+
+from wavewire.frames import (
+    ErrorFrame,
+    Frame,
+    LLMFullResponseEndFrame,
+    LLMTextFrame,
+    MetricsFrame,
+    TTSAudioFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
+from wavewire.services.cartesia import CartesiaTTSService
+from wavewire.services.elevenlabs import ElevenLabsTTSService
+from wavewire.services.gateway import AIGateway
+from wavewire.testing.fakes.cartesia import FakeCartesia
+from wavewire.testing.fakes.elevenlabs import FakeElevenLabs
+
+from .._ws_peer import wait_for
+from .test_base import Session
+
+pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
+
+VOICE = "a0e99841-438c-4a64-b679-ae501e7d6091"
+
+
+def stopped(s: Session, n: int = 1) -> bool:
+    return sum(isinstance(f, TTSStoppedFrame) for f in s.down) >= n
+
+
+def audio(frames: list[Frame]) -> bytes:
+    return b"".join(f.audio for f in frames if isinstance(f, TTSAudioFrame))
+
+
+def words(frames: list[Frame]) -> list[tuple[str, float | None, float | None]]:
+    return [(f.text, f.start_s, f.end_s) for f in frames if isinstance(f, TTSTextFrame)]
+
+
+# --- Cartesia -------------------------------------------------------------------------------
+
+
+async def test_cartesia_turns_timestamps_and_ttfb() -> None:
+    async with FakeCartesia(api_key="sk_car_123456", ms_per_char=10) as fake:
+        service = CartesiaTTSService(voice_id=VOICE, api_key="sk_car_123456",
+                                     base_url=fake.url, gateway=False, sample_rate=16000)
+        async with Session(service) as s:
+            for text in ("Hello, ", "wor", "ld."):
+                await s.send(LLMTextFrame(text))
+            await s.send(LLMFullResponseEndFrame())
+            await wait_for(lambda: stopped(s))
+            await s.send(TTSSpeakFrame("Bye now."))
+            await wait_for(lambda: stopped(s, 2))
+    started = [f.context_id for f in s.down if isinstance(f, TTSStartedFrame)]
+    ended = [f.context_id for f in s.down if isinstance(f, TTSStoppedFrame)]
+    assert started == ended and len(set(started)) == 2
+    first = [f for f in s.down if getattr(f, "context_id", None) == started[0]]
+    assert words(first) == [("Hello,", 0.0, 0.06), ("world.", 0.07, 0.13)]
+    assert len(audio(first)) == len("Hello, world.") * 160 * 2
+    assert [m.get("continue") for m in fake.received] == [True, True, True, False, False]
+    assert fake.handshakes[0].one("api_key") == "sk_car_123456"
+    assert [d.name for f in s.down if isinstance(f, MetricsFrame) for d in f.data] == [
+        "ttfb", "ttfb"]
+
+
+async def test_cartesia_barge_in_cancels_the_context() -> None:
+    async with FakeCartesia(ms_per_char=10) as fake:
+        service = CartesiaTTSService(voice_id=VOICE, api_key="k", base_url=fake.url,
+                                     gateway=False, sample_rate=16000)
+        async with Session(service) as s:
+            await s.send(LLMTextFrame("Hello there "))
+            await wait_for(lambda: any(isinstance(f, TTSAudioFrame) for f in s.down))
+            await s.task.interrupt()
+            await wait_for(lambda: len(fake.cancelled) == 1)
+            before = len(s.down)
+            await s.send(LLMTextFrame("New turn."))
+            await s.send(LLMFullResponseEndFrame())
+            await wait_for(lambda: stopped(s))
+    cancelled = fake.cancelled[0]
+    after = s.down[before:]
+    assert all(getattr(f, "context_id", None) != cancelled for f in after)
+    assert [w for w, _, _ in words(after)] == ["New", "turn."]
+
+
+async def test_cartesia_through_an_ai_gateway_url() -> None:
+    async with FakeCartesia(api_key="sk_car_x", ms_per_char=10) as fake:
+        gateway = AIGateway(fake.url.replace("ws://", "http://"), "cfut_abc")
+        service = CartesiaTTSService(voice_id=VOICE, api_key="sk_car_x", gateway=gateway,
+                                     sample_rate=16000)
+        assert service.websocket_url().startswith(fake.url.replace("ws://", "ws://"))
+        assert service.websocket_url().split("?")[0].endswith("/cartesia")
+        assert service.websocket_headers() == {"cf-aig-authorization": "Bearer cfut_abc"}
+
+
+# --- ElevenLabs -----------------------------------------------------------------------------
+
+
+def eleven(fake: FakeElevenLabs, **kw: object) -> ElevenLabsTTSService:
+    return ElevenLabsTTSService(voice_id="Xb7hH8MSUJpSbSDYk0k2", api_key="sk_el_123456",
+                                base_url=fake.url, gateway=False, output_format="pcm_16000",
+                                **kw)  # type: ignore[arg-type]
+
+
+async def test_elevenlabs_one_socket_per_turn_with_word_timestamps() -> None:
+    async with FakeElevenLabs(api_key="sk_el_123456", ms_per_char=10) as fake:
+        service = eleven(fake)
+        async with Session(service) as s:
+            for text in ("Sure, I c", "an help. ", "Wait"):
+                await s.send(LLMTextFrame(text))
+            await s.send(LLMFullResponseEndFrame())
+            await s.send(LLMTextFrame("Second turn."))  # waits for the next socket
+            await s.send(LLMFullResponseEndFrame())
+            await wait_for(lambda: stopped(s, 2))
+    turns = [f.context_id for f in s.down if isinstance(f, TTSStoppedFrame)]
+    assert turns == ["turn-1", "turn-2"]
+    first = [f for f in s.down if getattr(f, "context_id", None) == "turn-1"]
+    assert [w for w, _, _ in words(first)] == ["Sure,", "I", "can", "help.", "Wait"]
+    assert words(first)[0] == ("Sure,", 0.0, 0.05)
+    assert words(first)[-1][2] == pytest.approx(len("Sure, I can help. Wait") * 0.01)
+    second = [f for f in s.down if getattr(f, "context_id", None) == "turn-2"]
+    assert words(second)[0][1] == 0.0  # timing restarts with the turn
+    assert fake.connections >= 2
+    texts = [m.get("text") for m in fake.received]
+    assert texts[:5] == [" ", "Sure, I ", "can help. ", "Wait ", ""]
+    assert fake.handshakes[0].headers["xi-api-key"] == "sk_el_123456"
+
+
+async def test_elevenlabs_barge_in_ends_the_input_and_drops_the_rest() -> None:
+    async with FakeElevenLabs(ms_per_char=10) as fake:
+        service = eleven(fake, chunk_length_schedule=[500])  # nothing spoken before the end
+        async with Session(service) as s:
+            await s.send(LLMTextFrame("Hello there friend "))
+            await wait_for(lambda: len(fake.received) == 2)
+            await s.task.interrupt()
+            await s.send(TTSSpeakFrame("New."))
+            await wait_for(lambda: stopped(s))
+    assert [w for w, _, _ in words(s.down)] == ["New."]
+    assert len(audio(s.down)) == len("New. ") * 160 * 2
+    assert s.task.stats.dropped.get(f"{service.name}:interrupted", 0) >= 1
+
+
+async def test_elevenlabs_refused_key_is_one_error() -> None:
+    async with FakeElevenLabs(api_key="right_key_000") as fake:
+        service = eleven(fake)
+        async with Session(service) as s:
+            await wait_for(lambda: any(isinstance(f, ErrorFrame) for f in s.up))
+    assert fake.rejected == [(401, "/v1/text-to-speech/Xb7hH8MSUJpSbSDYk0k2/stream-input")]

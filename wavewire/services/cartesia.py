@@ -1,0 +1,129 @@
+"""Cartesia TTS (WebSocket, protocols.md §7) as a service, on
+:class:`~wavewire.services.base.WebSocketService` and
+:class:`~wavewire.serializers.cartesia.CartesiaSerializer`.
+
+:class:`CartesiaTTSService` keeps one Cartesia context per bot turn: LLM text
+(:class:`TextFrame`, not :class:`TTSTextFrame`) streams into it with ``continue: true``
+as it comes (Cartesia buffers it), :class:`LLMFullResponseEndFrame` ends it, and a
+:class:`TTSSpeakFrame` is a context of its own. It pushes :class:`TTSStartedFrame` when a
+context opens, then :class:`TTSAudioFrame` s, :class:`TTSTextFrame` s with word
+timestamps (``start_s``/``end_s`` from the start of the turn's audio, which the
+assistant aggregator uses to keep only the heard words), and :class:`TTSStoppedFrame` at
+``done``. On an interruption the open context is cancelled, and its late audio dropped.
+TTFB is from a context's first text to its first audio.
+
+Defaults: ``CARTESIA_API_KEY``, ``CARTESIA_BASE_URL`` else ``wss://api.cartesia.ai``;
+the key and ``cartesia_version`` go in the query (as Cartesia asks of server clients);
+through an AI Gateway: ``{gateway}/cartesia?cartesia_version=…&api_key=…``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..frames import (
+    InputTransportMessageFrame,
+    LLMFullResponseEndFrame,
+    TextFrame,
+    TTSAudioFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
+from ..processors.base import DOWNSTREAM, FrameDirection
+from ..serializers.cartesia import DEFAULT_VERSION, CartesiaSerializer
+from .base import WebSocketService
+
+if TYPE_CHECKING:
+    from ..frames import Frame
+
+__all__ = ["CartesiaTTSService"]
+
+
+class CartesiaTTSService(WebSocketService):
+    """See the module docstring. ``voice_id`` is required; ``model_id``, ``language``,
+    ``encoding``, ``sample_rate`` and ``add_timestamps`` go to the serializer."""
+
+    api_key_env = "CARTESIA_API_KEY"
+    base_url_env = "CARTESIA_BASE_URL"
+    default_base_url = "wss://api.cartesia.ai"
+
+    def __init__(
+        self,
+        *,
+        voice_id: str,
+        model_id: str = "sonic-2",
+        language: str | None = "en",
+        sample_rate: int = 24000,
+        version: str = DEFAULT_VERSION,
+        serializer_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.voice_id = voice_id
+        self.model_id = model_id
+        self.language = language
+        self.sample_rate = sample_rate
+        self.version = version
+        self.serializer_options = dict(serializer_options or {})
+        self._started: set[str] = set()
+
+    def websocket_url(self) -> str:
+        key = self.api_key.reveal() if self.api_key is not None else ""
+        if self.gateway is not None:
+            return self.gateway.cartesia_url(key, self.version)
+        return f"{self.base_url}/tts/websocket?{CartesiaSerializer.query_string(key, self.version)}"
+
+    def make_serializer(self) -> CartesiaSerializer:
+        prefix = f"{self.name}-{id(self):x}"
+        return CartesiaSerializer(self.voice_id, model_id=self.model_id, language=self.language,
+                                  sample_rate=self.sample_rate, context_prefix=prefix,
+                                  **self.serializer_options)
+
+    @property
+    def _serializer(self) -> CartesiaSerializer:
+        assert self.client is not None
+        return self.client.serializer  # type: ignore[return-value]
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if direction is DOWNSTREAM and self.client is not None:
+            ser = self._serializer
+            if isinstance(frame, TTSSpeakFrame):
+                cid = ser.next_id()
+                await self._open(cid)
+                for message in ser.request(cid, frame.text, more=False):
+                    await self.send_message(message)
+                return
+            if isinstance(frame, TextFrame) and not isinstance(frame, TTSTextFrame):
+                if not frame.text:
+                    return
+                if ser.context_id is None:
+                    await self._open(ser.new_context())
+                await self.send_frame(frame)
+                return
+            if isinstance(frame, LLMFullResponseEndFrame) and ser.context_id is not None:
+                await self.send_frame(frame)
+        await super().process_frame(frame, direction)
+
+    async def on_interruption(self) -> None:
+        self._started.clear()
+        await super().on_interruption()
+
+    async def _open(self, context_id: str) -> None:
+        self.start_ttfb_metrics()
+        await self.push(TTSStartedFrame(context_id=context_id))
+
+    async def on_service_frames(self, frames: list[Frame]) -> None:
+        out: list[Frame] = []
+        for frame in frames:
+            if isinstance(frame, InputTransportMessageFrame):
+                continue  # flush_done / phoneme timestamps
+            if isinstance(frame, TTSAudioFrame) and frame.context_id not in self._started:
+                self._started.add(str(frame.context_id))
+                await self.stop_ttfb_metrics()
+            if isinstance(frame, TTSStoppedFrame):
+                self._started.discard(str(frame.context_id))
+            out.append(frame)
+        if out:
+            await super().on_service_frames(out)
