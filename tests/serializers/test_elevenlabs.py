@@ -101,6 +101,14 @@ def test_normalized_alignment_and_multi_context_spellings() -> None:
     assert ser.decode('{"is_final":true,"context_id":"c1"}') == [TTSStoppedFrame(context_id="c1")]
 
 
+def test_durations_under_either_spelling() -> None:
+    ser = ElevenLabsSerializer(VOICE, output_format="pcm_16000")
+    msg = json.loads(_chunk("ab ", 160))
+    msg["alignment"]["charDurationsMs"] = msg["alignment"].pop("charsDurationsMs")
+    frames = ser.decode(json.dumps(msg))
+    assert frames[1] == TTSTextFrame("ab", start_s=0.0, end_s=0.1)
+
+
 def test_error_and_unknown() -> None:
     ser = ElevenLabsSerializer(VOICE)
     [err] = ser.decode('{"message":"Invalid API key","error":"invalid_api_key","code":1008}')

@@ -201,3 +201,23 @@ async def test_tts_flush_limit_is_waited_out_on_the_session_clock() -> None:
             await wait_for(lambda: [m["type"] for m in fake.received].count("Flush") == 21)
             await wait_for(lambda: sum(isinstance(f, TTSTextFrame) for f in s.down) == 21)
     assert not any(isinstance(f, ErrorFrame) for f in s.up)  # never a Warning
+
+
+async def test_flux_turn_events_and_transcript() -> None:
+    from wavewire.frames import STTTurnFrame
+    from wavewire.serializers.deepgram import FluxOptions
+
+    async with FakeDeepgram({440: "yes please"}, api_key=KEY) as fake:
+        service = stt(fake, options=FluxOptions(eager_eot_threshold=0.5))
+        assert service.keepalive_interval is None  # no KeepAlive on /v2/listen
+        async with Session(service) as s:
+            for f in frames_of(bytes(3200) + tone(440, 0.5) + bytes(9600)):
+                await s.send(f)
+            await wait_for(lambda: len(finals(s)) == 1)
+            await wait_for(lambda: any(
+                isinstance(f, STTTurnFrame) and f.event == "end" for f in s.down))
+    turns = [f.event for f in s.down if isinstance(f, STTTurnFrame)]
+    assert turns == ["start", "eager_end", "end"]
+    assert finals(s)[0].text == "yes please"
+    assert fake.handshakes[0].path == "/v2/listen"
+    assert [m["type"] for m in fake.received] == ["CloseStream"]

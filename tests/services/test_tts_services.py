@@ -104,8 +104,9 @@ async def test_cartesia_through_an_ai_gateway_url() -> None:
 
 
 def eleven(fake: FakeElevenLabs, **kw: object) -> ElevenLabsTTSService:
-    return ElevenLabsTTSService(voice_id="Xb7hH8MSUJpSbSDYk0k2", api_key="sk_el_123456",
-                                base_url=fake.url, gateway=False, output_format="pcm_16000",
+    kw.setdefault("api_key", "sk_el_123456")
+    return ElevenLabsTTSService(voice_id="Xb7hH8MSUJpSbSDYk0k2", base_url=fake.url,
+                                gateway=False, output_format="pcm_16000",
                                 **kw)  # type: ignore[arg-type]
 
 
@@ -153,3 +154,45 @@ async def test_elevenlabs_refused_key_is_one_error() -> None:
         async with Session(service) as s:
             await wait_for(lambda: any(isinstance(f, ErrorFrame) for f in s.up))
     assert fake.rejected == [(401, "/v1/text-to-speech/Xb7hH8MSUJpSbSDYk0k2/stream-input")]
+
+
+async def test_keys_never_reach_the_logs_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from loguru import logger as loguru_logger
+
+    from wavewire.services.deepgram import DeepgramSTTService
+    from wavewire.testing.fakes._base import FAKE_LOGGER
+    from wavewire.testing.fakes.deepgram import FakeDeepgram
+
+    keys = {"dg": "dg_key_SECRET_1", "car": "car_key_SECRET_2", "el": "el_key_SECRET_3"}
+    seen: list[str] = []
+    sink = loguru_logger.add(lambda m: seen.append(str(m)), level="TRACE")
+    caplog.set_level(logging.DEBUG)
+    try:
+        async with FakeDeepgram(api_key=keys["dg"]) as dg, FakeCartesia(
+            api_key=keys["car"], ms_per_char=5
+        ) as car, FakeElevenLabs(api_key=keys["el"], ms_per_char=5) as el:
+            services = [
+                DeepgramSTTService(api_key=keys["dg"], base_url=dg.url, gateway=False),
+                CartesiaTTSService(voice_id=VOICE, api_key=keys["car"], base_url=car.url,
+                                   gateway=False),
+                eleven(el, api_key=keys["el"]),
+                DeepgramSTTService(api_key="wrong_SECRET_4", base_url=dg.url, gateway=False),
+            ]
+            for service in services:
+                async with Session(service) as s:
+                    if service.api_key and service.api_key.reveal() == "wrong_SECRET_4":
+                        await wait_for(lambda: any(isinstance(f, ErrorFrame) for f in s.up))
+                        continue
+                    assert await service.wait_connected(10)
+                    await s.send(TTSSpeakFrame("Hi."))
+                    if not isinstance(service, DeepgramSTTService):
+                        await wait_for(lambda: stopped(s))
+    finally:
+        loguru_logger.remove(sink)
+    ours = [r for r in caplog.records if not r.name.startswith(FAKE_LOGGER)]
+    logged = [r.getMessage() for r in ours] + seen
+    assert any(line.startswith("> GET") for line in logged)  # handshakes were logged
+    blob = "\n".join(logged + [repr(s) for s in services])
+    assert not [k for k in [*keys.values(), "wrong_SECRET_4"] if k in blob]

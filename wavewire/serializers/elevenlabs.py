@@ -20,7 +20,8 @@ grouped into words at whitespace → one :class:`TTSTextFrame` per word with ``s
 ``end_s`` in seconds from the start of the utterance (alignment times are relative to
 their chunk, so the audio already received is added; a word split across chunks is
 joined); ``isFinal: true`` → the last word, then :class:`TTSStoppedFrame`, and timing
-restarts. ``contextId``/``context_id`` and ``isFinal``/``is_final`` are both read
+restarts (durations are read from ``charsDurationsMs``, as the spec spells it, else
+``charDurationsMs``, as some clients read it). ``contextId``/``context_id`` and ``isFinal``/``is_final`` are both read
 (multi-context replies). An object with an ``error`` string → a non-fatal
 :class:`ErrorFrame`. Bad input raises :class:`~wavewire.errors.ProtocolError`.
 """
@@ -198,7 +199,9 @@ class ElevenLabsSerializer(FrameSerializer):
     def _align(self, alignment: dict[str, Any], frames: list[Frame], context: str | None) -> None:
         chars = opt_list(alignment, "chars", _P)
         starts = opt_list(alignment, "charStartTimesMs", _P)
-        durations = opt_list(alignment, "charsDurationsMs", _P)
+        durations = opt_list(alignment, "charsDurationsMs", _P) or opt_list(
+            alignment, "charDurationsMs", _P
+        )
         if not len(chars) == len(starts) == len(durations):
             raise ProtocolError(f"{_P}: alignment arrays differ in length")
         offset = self._offset_samples / self.wire.sample_rate

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-__all__ = ["FakeServer", "Handshake", "Reject", "synthesize", "Synthesis", "GARBAGE"]
+__all__ = ["FakeServer", "Handshake", "Reject", "synthesize", "Synthesis", "GARBAGE",
+           "FAKE_LOGGER"]
+
+FAKE_LOGGER = "wavewire.testing.fakes"
+"""The fakes' own log (a fake stands for the provider: it sees the credentials)."""
 
 GARBAGE = '\x00{"type": garbage'
 """What :meth:`FakeServer.send_garbage` sends instead of a reply."""
@@ -136,7 +141,7 @@ class FakeServer:
         self._server = await serve(
             self._handler, self.host, self._port, process_request=self._process_request,
             select_subprotocol=self._select_subprotocol, compression=None,
-            max_size=1 << 22, ping_interval=None,
+            max_size=1 << 22, ping_interval=None, logger=logging.getLogger(FAKE_LOGGER),
         )
 
     async def close(self) -> None:
