@@ -26,12 +26,11 @@ from wavewire.frames import (
     Word,
 )
 from wavewire.serializers.deepgram import (
-    DeepgramFluxSerializer,
     DeepgramListenSerializer,
-    FluxOptions,
     ListenOptions,
     close_error,
 )
+from wavewire.serializers.deepgram_flux import DeepgramFluxSerializer, FluxOptions
 from wavewire.serializers.deepgram_speak import (
     FLUSH_LIMIT,
     DeepgramSpeakSerializer,

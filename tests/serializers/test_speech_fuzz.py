@@ -19,9 +19,9 @@ from wavewire.frames import Frame
 from wavewire.serializers.base import FrameSerializer
 from wavewire.serializers.cartesia import CartesiaSerializer
 from wavewire.serializers.deepgram import (
-    DeepgramFluxSerializer,
     DeepgramListenSerializer,
 )
+from wavewire.serializers.deepgram_flux import DeepgramFluxSerializer
 from wavewire.serializers.deepgram_speak import DeepgramSpeakSerializer
 from wavewire.serializers.elevenlabs import ElevenLabsSerializer
 

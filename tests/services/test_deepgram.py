@@ -205,7 +205,7 @@ async def test_tts_flush_limit_is_waited_out_on_the_session_clock() -> None:
 
 async def test_flux_turn_events_and_transcript() -> None:
     from wavewire.frames import STTTurnFrame
-    from wavewire.serializers.deepgram import FluxOptions
+    from wavewire.serializers.deepgram_flux import FluxOptions
 
     async with FakeDeepgram({440: "yes please"}, api_key=KEY) as fake:
         service = stt(fake, options=FluxOptions(eager_eot_threshold=0.5))

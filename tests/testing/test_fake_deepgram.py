@@ -23,12 +23,11 @@ from wavewire.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from wavewire.serializers.deepgram import (
-    DeepgramFluxSerializer,
     DeepgramListenSerializer,
-    FluxOptions,
     ListenOptions,
     close_error,
 )
+from wavewire.serializers.deepgram_flux import DeepgramFluxSerializer, FluxOptions
 from wavewire.serializers.deepgram_speak import DeepgramSpeakSerializer
 from wavewire.testing.fakes.deepgram import FakeDeepgram, utterance_key
 

@@ -10,8 +10,9 @@ One module per protocol, named as the provider names it:
 * :mod:`.vapi` — :class:`VapiSerializer` (client) and :class:`VapiServerSerializer`;
 * :mod:`.videosdk` — :class:`VideoSDKSerializer` (client) and
   :class:`VideoSDKServerSerializer` (emulator side);
-* :mod:`.deepgram` — :class:`DeepgramListenSerializer`, :class:`DeepgramFluxSerializer`
-  and (from :mod:`.deepgram_speak`) :class:`DeepgramSpeakSerializer`: speech services;
+* :mod:`.deepgram` — :class:`DeepgramListenSerializer`, :mod:`.deepgram_flux` —
+  :class:`DeepgramFluxSerializer`, :mod:`.deepgram_speak` —
+  :class:`DeepgramSpeakSerializer`: speech services;
 * :mod:`.cartesia` — :class:`CartesiaSerializer`; :mod:`.elevenlabs` —
   :class:`ElevenLabsSerializer`: TTS services.
 
@@ -30,7 +31,8 @@ from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 if TYPE_CHECKING:
     from .cartesia import CartesiaSerializer
     from .cloudflare import CloudflareAdapterSerializer
-    from .deepgram import DeepgramFluxSerializer, DeepgramListenSerializer
+    from .deepgram import DeepgramListenSerializer
+    from .deepgram_flux import DeepgramFluxSerializer
     from .deepgram_speak import DeepgramSpeakSerializer
     from .elevenlabs import ElevenLabsSerializer
     from .pipecat import PipecatSerializer
@@ -71,7 +73,7 @@ _LAZY = {
     "VideoSDKSerializer": "videosdk",
     "VideoSDKServerSerializer": "videosdk",
     "CartesiaSerializer": "cartesia",
-    "DeepgramFluxSerializer": "deepgram",
+    "DeepgramFluxSerializer": "deepgram_flux",
     "DeepgramListenSerializer": "deepgram",
     "DeepgramSpeakSerializer": "deepgram_speak",
     "ElevenLabsSerializer": "elevenlabs",

@@ -38,13 +38,8 @@ from ..frames import (
     UserStoppedSpeakingFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection
-from ..serializers.deepgram import (
-    DeepgramFluxSerializer,
-    DeepgramListenSerializer,
-    FluxOptions,
-    ListenOptions,
-    close_error,
-)
+from ..serializers.deepgram import DeepgramListenSerializer, ListenOptions, close_error
+from ..serializers.deepgram_flux import DeepgramFluxSerializer, FluxOptions
 from .base import WebSocketService
 from .deepgram_tts import DeepgramTTSService
 
