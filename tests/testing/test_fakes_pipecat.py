@@ -119,6 +119,23 @@ async def test_pipecat_deepgram_stt_against_the_fake() -> None:
     assert hs.api_key == "dg_key"
 
 
+async def test_pipecat_deepgram_flux_stt_against_the_fake() -> None:
+    from pipecat.services.deepgram.flux.stt import DeepgramFluxSTTService
+
+    async with FakeDeepgram({440: "yes please"}, api_key="dg_key") as fake:
+        stt = DeepgramFluxSTTService(api_key="dg_key", url=f"{fake.url}/v2/listen")
+        pcm = bytes(3200) + _tone(440, 0.6) + bytes(9600)
+        audio = [InputAudioRawFrame(pcm[i : i + 1280], 16000, 1) for i in range(0, len(pcm), 1280)]
+        frames = await _run(
+            stt, audio, lambda fs: any(isinstance(f, TranscriptionFrame) for f in fs),
+            audio_in_sample_rate=16000,
+        )
+    [final] = [f for f in frames if isinstance(f, TranscriptionFrame)]
+    assert final.text == "yes please"
+    hs = fake.handshakes[0]
+    assert hs.path == "/v2/listen" and (hs.one("model") or "").startswith("flux")
+
+
 async def test_pipecat_deepgram_stt_gives_up_on_a_refused_key() -> None:
     from pipecat.frames.frames import ErrorFrame
     from pipecat.services.deepgram.stt import DeepgramSTTService
