@@ -21,6 +21,7 @@ ADDRESS = re.compile(r"fake (\w+) on (ws://[\d.]+:\d+)")
 async def _start(name: str) -> tuple[asyncio.subprocess.Process, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["WAVEWIRE_FAKE_DEEPGRAM_TRANSCRIPTS"] = '{"440": "hello there"}'
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "wavewire", "fake", name, "--port", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
@@ -68,3 +69,22 @@ async def test_fake_subcommand_serves_and_stops(
     finally:
         code = await _stop(proc)
     assert code == 130
+
+
+async def test_fake_deepgram_takes_its_transcripts_from_the_environment() -> None:
+    import numpy as np
+
+    proc, url = await _start("deepgram")
+    try:
+        t = np.arange(8000) / 16000
+        tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+        path = "/v1/listen?model=nova-3&encoding=linear16&sample_rate=16000&endpointing=100"
+        async with connect(url + path, additional_headers={"Authorization": "Token k"},
+                           proxy=None) as ws:
+            await ws.send(tone + bytes(6400))
+            async with asyncio.timeout(10):
+                result = json.loads(await ws.recv())
+        assert result["is_final"]
+        assert result["channel"]["alternatives"][0]["transcript"] == "hello there"
+    finally:
+        await _stop(proc)

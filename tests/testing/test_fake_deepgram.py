@@ -96,7 +96,8 @@ async def test_finalize_close_stream_and_metadata() -> None:
             await send_audio(ws, tone(440, 0.3))
             for m in ser.finalize():
                 await ws.send(m)
-            [final] = await collect(ws, ser, TranscriptionFrame)
+            *interims, final = await collect(ws, ser, TranscriptionFrame)
+            assert [f.text for f in interims] == ["yes"]  # from the tone, mid-utterance
             assert final.text == "yes" and final.result["from_finalize"] is True
             for m in ser.finalize():  # nothing buffered: an empty final, from_finalize
                 await ws.send(m)
@@ -113,6 +114,18 @@ async def test_finalize_close_stream_and_metadata() -> None:
                     await ws.recv()
             assert ws.close_code == 1000
     assert dg.received == [{"type": "Finalize"}, {"type": "Finalize"}, {"type": "CloseStream"}]
+
+
+async def test_interims_arrive_while_the_user_is_still_speaking() -> None:
+    async with FakeDeepgram({440: "one two three four"}) as dg:
+        ser = DeepgramListenSerializer(ListenOptions(interim_results=True, endpointing=100))
+        async with connect(dg.url + ser.path(), additional_headers=AUTH) as ws:
+            await send_audio(ws, tone(440, 0.8))  # no silence yet: the utterance goes on
+            frames = await collect(ws, ser, InterimTranscriptionFrame, 3)
+            assert [f.text for f in frames] == ["one", "one two", "one two three"]
+            await send_audio(ws, silence(0.2))
+            frames = await collect(ws, ser, TranscriptionFrame)
+            assert [f.text for f in frames] == ["one two three four"]  # no repeated interim
 
 
 async def test_idle_close_net_0001_and_keepalive_needs_audio_first() -> None:
@@ -265,3 +278,13 @@ async def test_speak_flush_clear_close_and_limits() -> None:
                     while True:
                         await ws.recv()
             assert (ws.close_code, ws.close_reason) == (1003, "MESSAGE-0000")
+
+
+def test_transcripts_from_the_environment() -> None:
+    from wavewire.testing.fakes.deepgram import TRANSCRIPTS_ENV, table_from_env
+
+    env = {TRANSCRIPTS_ENV: '{"440": "hello there", "ab12": "hashed", "*": "okay"}'}
+    assert table_from_env(env) == ({440: "hello there", "ab12": "hashed"}, "okay")
+    assert table_from_env({}) == ({}, "")
+    with pytest.raises(ValueError):
+        table_from_env({TRANSCRIPTS_ENV: '{"440": 5}'})

@@ -7,7 +7,9 @@ with ``endpointing=false``, until ``Finalize`` or ``CloseStream``). An utterance
 is looked up in the test's table by :func:`utterance_key` (the SHA-256 of its PCM trimmed
 to its first and last loud sample) or, failing that, by its tone frequency (an ``int``
 key, in Hz, within ``tolerance_hz``); otherwise it is ``default``. The words are spread
-evenly over the utterance, in seconds of the stream.
+evenly over the utterance, in seconds of the stream. With interim results (and Flux
+``Update`` s), every 250 ms of an utterance whose tone is already recognised adds its next
+word; the missing ones come just before the final.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class Transcriber:
         self._last_word_end: float | None = None
         self._since_words = 0
         self._update_samples = 0
+        self._interims = 0
         self.turn_index = 0
         self.sequence_id = 0
 
@@ -156,6 +159,7 @@ class Transcriber:
             self._utt_start = start
             self._silence = 0
             self._update_samples = 0
+            self._interims = 0
             if self.c.flux:
                 out.append(self._turn("StartOfTurn", "", []))
             elif self.c.vad_events:
@@ -163,11 +167,13 @@ class Transcriber:
                                    "timestamp": round(start / self.c.sample_rate, 6)}))
         self._utt += chunk
         self._silence = 0 if loud else self._silence + len(x)
+        self._update_samples += len(x)
+        if self._update_samples >= self.c.sample_rate // 4 and (
+            self.c.flux or self.c.interim_results
+        ):
+            self._update_samples = 0
+            out += self._interim()
         if self.c.flux:
-            self._update_samples += len(x)
-            if self._update_samples >= self.c.sample_rate // 4:
-                self._update_samples = 0
-                out.append(self._turn("Update", "", []))
             if self._silence * 1000 >= self.c.eot_ms * self.c.sample_rate:
                 out += self._finish(from_finalize=False)
         elif self.c.endpointing_ms is not None and (
@@ -175,6 +181,30 @@ class Transcriber:
         ):
             out += self._finish(from_finalize=False)
         return out
+
+    def _interim(self) -> list[str]:
+        """Every 250 ms of an utterance: the next word of its text when a tone already
+        tells what it is (a hashed utterance is known only once it ends)."""
+        assert self._utt is not None
+        speech = trim(bytes(self._utt), self.threshold)[1]
+        words = self._tone_text(speech).split() if len(speech) >= 2 * self.window else []
+        k = min(self._interims + 1, max(1, len(words) - 1)) if words else 0
+        if self.c.flux:
+            return [self._turn("Update", " ".join(words[:k]), [])]
+        if not words or k <= self._interims:
+            return []
+        self._interims = k
+        return [self._results(" ".join(words[:k]), [], self._utt_start, len(self._utt) // 2,
+                              final=False)]
+
+    def _tone_text(self, pcm: bytes) -> str:
+        hz = tone_hz(pcm, self.c.sample_rate)
+        tones = [k for k in self.table if isinstance(k, int)]
+        if tones:
+            best = min(tones, key=lambda k: abs(k - hz))
+            if abs(best - hz) <= self.tolerance_hz:
+                return self.table[best]
+        return ""
 
     def _silence_after_words(self, n: int) -> list[str]:
         if self._last_word_end is None or self.c.utterance_end_ms is None:
@@ -192,13 +222,7 @@ class Transcriber:
         key = hashlib.sha256(pcm).hexdigest()
         if key in self.table:
             return self.table[key]
-        hz = tone_hz(pcm, self.c.sample_rate)
-        tones = [k for k in self.table if isinstance(k, int)]
-        if tones:
-            best = min(tones, key=lambda k: abs(k - hz))
-            if abs(best - hz) <= self.tolerance_hz:
-                return self.table[best]
-        return self.default
+        return self._tone_text(pcm) or self.default
 
     def _finish(self, *, from_finalize: bool) -> list[str]:
         assert self._utt is not None
@@ -220,7 +244,7 @@ class Transcriber:
             return self._end_turn(text, timed)
         out: list[str] = []
         if self.c.interim_results:
-            for k in range(1, len(words)):
+            for k in range(self._interims + 1, len(words)):
                 out.append(self._results(" ".join(words[:k]), timed[:k], self._utt_start,
                                          len(utt) // 2, final=False))
         out.append(self._results(text, timed, self._utt_start, len(utt) // 2, final=True,

@@ -23,7 +23,9 @@ streaming TTS (``/v1/speak``), as protocols.md §5 and §6 describe them.
   ``Warning`` and is refused. A binary message closes 1003 ``MESSAGE-0000``; an invalid
   command 1008 ``DATA-0000``; a ``Speak`` over ``max_chars`` 1009 ``BIG-0001``.
 
-Run it with ``wavewire fake deepgram --port N`` or :func:`run`; in tests use
+Run it with ``wavewire fake deepgram --port N`` (transcripts from
+``WAVEWIRE_FAKE_DEEPGRAM_TRANSCRIPTS``, e.g. ``{"440": "hello there", "*": "okay"}``) or
+:func:`run`; in tests use
 ``async with FakeDeepgram(transcripts={440: "hello there"}) as dg: ... dg.url``.
 """
 
@@ -39,7 +41,7 @@ from typing import Any
 from ._base import FakeServer, Handshake, Reject, _Conn, synthesize
 from ._listen import ListenConfig, Transcriber, utterance_key
 
-__all__ = ["FakeDeepgram", "run", "utterance_key"]
+__all__ = ["FakeDeepgram", "run", "utterance_key", "table_from_env", "TRANSCRIPTS_ENV"]
 
 _ENCODINGS = ("linear16", "mulaw", "alaw")
 _SPEAK_RATES = {"linear16": (8000, 16000, 24000, 32000, 48000), "mulaw": (8000, 16000),
@@ -347,10 +349,30 @@ class FakeDeepgram(FakeServer):
         await self.send(conn, _dumps({"type": "Flushed", "sequence_id": seq}))
 
 
+TRANSCRIPTS_ENV = "WAVEWIRE_FAKE_DEEPGRAM_TRANSCRIPTS"
+"""For :func:`run`: a JSON object of transcripts (keys: tone Hz as digits, or utterance
+keys), plus ``"*"`` for every other utterance."""
+
+
+def table_from_env(environ: Mapping[str, str] | None = None) -> tuple[dict[int | str, str], str]:
+    """(transcripts, default transcript) from :data:`TRANSCRIPTS_ENV`."""
+    import os
+
+    raw = (environ if environ is not None else os.environ).get(TRANSCRIPTS_ENV)
+    if not raw:
+        return {}, ""
+    data = json.loads(raw)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError(f"{TRANSCRIPTS_ENV} must be a JSON object of strings")
+    default = data.pop("*", "")
+    return {int(k) if k.isdigit() else k: v for k, v in data.items()}, default
+
+
 async def run(host: str, port: int) -> None:
-    """Serve a fake Deepgram (any key, no transcripts: every utterance is empty) until
-    cancelled."""
-    fake = FakeDeepgram(host=host, port=port)
+    """Serve a fake Deepgram (any key; transcripts from :data:`TRANSCRIPTS_ENV`, else
+    every utterance is empty) until cancelled."""
+    table, default = table_from_env()
+    fake = FakeDeepgram(table, host=host, port=port, default_transcript=default)
     await fake.start()
     print(f"wavewire: fake deepgram on ws://{host}:{fake.port}", flush=True)
     try:
