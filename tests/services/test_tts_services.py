@@ -90,6 +90,27 @@ async def test_cartesia_barge_in_cancels_the_context() -> None:
     assert [w for w, _, _ in words(after)] == ["New", "turn."]
 
 
+async def test_cartesia_barge_in_cancels_every_context_still_speaking() -> None:
+    import json
+
+    from .._ws_peer import peer
+
+    async with peer() as p:  # a provider that has not answered yet
+        service = CartesiaTTSService(voice_id=VOICE, api_key="k", gateway=False,
+                                     base_url=f"http://127.0.0.1:{p.port}")
+        async with Session(service) as s:
+            assert await service.wait_connected(10)
+            await s.send(LLMTextFrame("Streaming turn "))
+            await s.send(TTSSpeakFrame("Spoken at once."))
+            await wait_for(lambda: len(p.received) == 2)
+            await s.task.interrupt()
+            await wait_for(lambda: len(p.received) == 4)
+    requests = [json.loads(m) for m in p.received[:2]]
+    cancels = [json.loads(m) for m in p.received[2:]]
+    assert all(c["cancel"] is True for c in cancels)
+    assert sorted(c["context_id"] for c in cancels) == sorted(r["context_id"] for r in requests)
+
+
 async def test_cartesia_through_an_ai_gateway_url() -> None:
     async with FakeCartesia(api_key="sk_car_x", ms_per_char=10) as fake:
         gateway = AIGateway(fake.url.replace("ws://", "http://"), "cfut_abc")

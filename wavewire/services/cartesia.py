@@ -9,7 +9,8 @@ as it comes (Cartesia buffers it), :class:`LLMFullResponseEndFrame` ends it, and
 context opens, then :class:`TTSAudioFrame` s, :class:`TTSTextFrame` s with word
 timestamps (``start_s``/``end_s`` from the start of the turn's audio, which the
 assistant aggregator uses to keep only the heard words), and :class:`TTSStoppedFrame` at
-``done``. On an interruption the open context is cancelled, and its late audio dropped.
+``done``. On an interruption every context still speaking is cancelled, and its late
+audio dropped.
 TTFB is from a context's first text to its first audio.
 
 Defaults: ``CARTESIA_API_KEY``, ``CARTESIA_BASE_URL`` else ``wss://api.cartesia.ai``;
@@ -68,6 +69,7 @@ class CartesiaTTSService(WebSocketService):
         self.version = version
         self.serializer_options = dict(serializer_options or {})
         self._started: set[str] = set()
+        self._open_contexts: set[str] = set()
 
     def websocket_url(self) -> str:
         key = self.api_key.reveal() if self.api_key is not None else ""
@@ -107,10 +109,20 @@ class CartesiaTTSService(WebSocketService):
         await super().process_frame(frame, direction)
 
     async def on_interruption(self) -> None:
+        """Cancel every context still speaking (the current turn's by the base, through
+        the serializer; a :class:`TTSSpeakFrame`'s here), so none of their audio plays."""
         self._started.clear()
+        client = self.client
+        if client is not None and not client.closed:
+            current = self._serializer.context_id
+            for cid in sorted(self._open_contexts - {current}):
+                for message in self._serializer.cancel(cid):
+                    await client.send(message)
+        self._open_contexts.clear()
         await super().on_interruption()
 
     async def _open(self, context_id: str) -> None:
+        self._open_contexts.add(context_id)
         self.start_ttfb_metrics()
         await self.push(TTSStartedFrame(context_id=context_id))
 
@@ -124,6 +136,7 @@ class CartesiaTTSService(WebSocketService):
                 await self.stop_ttfb_metrics()
             if isinstance(frame, TTSStoppedFrame):
                 self._started.discard(str(frame.context_id))
+                self._open_contexts.discard(str(frame.context_id))
             out.append(frame)
         if out:
             await super().on_service_frames(out)
