@@ -187,6 +187,23 @@ async def test_tts_barge_in_sends_clear_and_drops_old_audio() -> None:
     assert [f.text for f in after if isinstance(f, TTSTextFrame)] == ["New."]
 
 
+async def test_tts_dropped_socket_sends_the_unspoken_sentences_again() -> None:
+    async with FakeDeepgram(api_key=KEY, ms_per_char=10, chunk_ms=20) as fake:
+        fake.drop_after(2)  # Metadata and the first audio chunk, then the socket is cut
+        service = tts(fake, reconnect=Backoff(initial=0.01, jitter=0.0, max_attempts=5))
+        async with Session(service) as s:
+            await s.send(LLMTextFrame("One sentence here. Then a second one."))
+            await s.send(LLMFullResponseEndFrame())
+            await wait_for(lambda: any(isinstance(f, TTSStoppedFrame) for f in s.down))
+    texts = [f.text for f in s.down if isinstance(f, TTSTextFrame)]
+    assert texts == ["One sentence here.", "Then a second one."]
+    assert fake.connections == 2
+    second = fake.handshakes[1]
+    assert second.path == "/v1/speak"
+    speaks = [m["text"] for m in fake.received if m["type"] == "Speak"]
+    assert speaks[-1] == "Then a second one. "  # sent again on the new socket
+
+
 async def test_tts_flush_limit_is_waited_out_on_the_session_clock() -> None:
     clock = FakeClock()
     async with FakeDeepgram(api_key=KEY, ms_per_char=1, clock=clock.now) as fake:

@@ -130,6 +130,11 @@ class DeepgramSpeakSerializer(FrameSerializer):
 
     # --- client → server ------------------------------------------------------------
 
+    def open(self) -> list[Message]:
+        """Nothing to send; a new socket has no ``Clear`` in flight any more."""
+        self._clearing = 0
+        return []
+
     def speak(self, text: str) -> list[Message]:
         """``Speak``: append ``text`` to the server's buffer (``[]`` for no text)."""
         text = text_of(text, _P, "Speak text")

@@ -14,6 +14,8 @@ sentence (just before that sentence's audio; Deepgram gives no word timing) and
 * on an interruption ``Clear`` is sent, the audio still in flight is dropped (by the
   serializer until ``Cleared``, and by epoch), and the turn's pending sentences are
   forgotten;
+* after a dropped socket (the client reconnects), the sentences whose audio had not
+  started are sent again; the one being spoken is taken as done;
 * TTFB is from the first ``Speak`` of a turn to its first audio.
 
 Defaults: ``DEEPGRAM_API_KEY``, ``DEEPGRAM_BASE_URL`` else ``wss://api.deepgram.com``;
@@ -45,6 +47,7 @@ from .base import WebSocketService
 
 if TYPE_CHECKING:
     from ..frames import Frame
+    from ..transports.client import WebSocketClient
 
 __all__ = ["DeepgramTTSService", "split_sentences"]
 
@@ -98,6 +101,36 @@ class DeepgramTTSService(WebSocketService):
 
     def close_error(self, code: int | None, reason: str) -> WavewireError | None:
         return close_error(code, reason)
+
+    def make_client(self) -> WebSocketClient:
+        client = super().make_client()
+        client.add_event_handler("on_disconnected", self._socket_dropped)
+        return client
+
+    async def _socket_dropped(self, client: WebSocketClient, code: int | None,
+                              reason: str) -> None:
+        """The text Deepgram had not spoken yet goes again on the next socket: the
+        sentences whose audio had not started (one that had started is taken as done:
+        repeating it would repeat what was heard)."""
+        if client.closed or self._closing:
+            return
+        pending = list(self._segments)
+        if self._segment_started and pending:
+            pending = pending[1:]
+        unflushed, self._unflushed = self._unflushed, []
+        self._segments.clear()
+        self._segment_started = False
+        client.clear()  # what was held is in the state above
+        for text in pending:
+            for message in self._serializer.speak(text + " "):
+                await client.send(message)
+            self._segments.append(text)
+            for message in self._serializer.flush(self.clock.now()):
+                await client.send(message)
+        for text in unflushed:
+            for message in self._serializer.speak(text + " "):
+                await client.send(message)
+            self._unflushed.append(text)
 
     @property
     def _serializer(self) -> DeepgramSpeakSerializer:
