@@ -111,6 +111,51 @@ async def test_cartesia_barge_in_cancels_every_context_still_speaking() -> None:
     assert sorted(c["context_id"] for c in cancels) == sorted(r["context_id"] for r in requests)
 
 
+async def test_cartesia_dropped_socket_requests_unstarted_contexts_again() -> None:
+    async with FakeCartesia(ms_per_char=10, chunk_ms=20) as fake:
+        fake.drop_after(1)  # the first audio chunk, then the socket is cut
+        service = CartesiaTTSService(voice_id=VOICE, api_key="k", base_url=fake.url,
+                                     gateway=False, sample_rate=16000)
+        async with Session(service) as s:
+            await s.send(LLMTextFrame("Hello there "))  # starts speaking at once
+            await wait_for(lambda: fake.connections == 2 and service.client is not None
+                           and service.client.connected)
+            await s.send(LLMTextFrame("friend."))
+            await s.send(LLMFullResponseEndFrame())
+            await wait_for(lambda: stopped(s))
+    [stop] = [f for f in s.down if isinstance(f, TTSStoppedFrame)]
+    started = [f.context_id for f in s.down if isinstance(f, TTSStartedFrame)]
+    assert started == [stop.context_id]  # one turn, finished on the second socket
+    assert words(s.down)[-1][0] == "friend."
+    second = [m for m in fake.received[-2:]]
+    assert [m["transcript"] for m in second] == ["friend.", ""]
+
+
+async def test_cartesia_dropped_socket_repeats_a_request_not_yet_answered() -> None:
+    import json
+
+    from wavewire.transports.backoff import Backoff
+
+    from .._ws_peer import peer
+
+    async with peer() as p:  # a provider that has not answered yet
+        service = CartesiaTTSService(voice_id=VOICE, api_key="k", gateway=False,
+                                     base_url=f"http://127.0.0.1:{p.port}",
+                                     reconnect=Backoff(initial=0.01, jitter=0.0))
+        async with Session(service) as s:
+            assert await service.wait_connected(10)
+            await s.send(TTSSpeakFrame("Say this."))
+            await s.send(LLMTextFrame("And stream "))
+            await wait_for(lambda: len(p.received) == 2)
+            await p.drop()
+            await wait_for(lambda: len(p.connections) == 2 and len(p.connections[1]) == 2)
+    first = [json.loads(m) for m in p.connections[0]]
+    again = [json.loads(m) for m in p.connections[1]]
+    assert sorted((m["context_id"], m["transcript"], m["continue"]) for m in again) == sorted(
+        (m["context_id"], m["transcript"], m["continue"]) for m in first)
+    assert not any(isinstance(f, TTSStoppedFrame) for f in s.down)
+
+
 async def test_cartesia_through_an_ai_gateway_url() -> None:
     async with FakeCartesia(api_key="sk_car_x", ms_per_char=10) as fake:
         gateway = AIGateway(fake.url.replace("ws://", "http://"), "cfut_abc")

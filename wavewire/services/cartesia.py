@@ -11,7 +11,9 @@ timestamps (``start_s``/``end_s`` from the start of the turn's audio, which the
 assistant aggregator uses to keep only the heard words), and :class:`TTSStoppedFrame` at
 ``done``. On an interruption every context still speaking is cancelled, and its late
 audio dropped.
-TTFB is from a context's first text to its first audio.
+TTFB is from a context's first text to its first audio. After a dropped socket, contexts
+whose audio had not started are requested again on the next one; one being spoken is
+taken as done.
 
 Defaults: ``CARTESIA_API_KEY``, ``CARTESIA_BASE_URL`` else ``wss://api.cartesia.ai``;
 the key and ``cartesia_version`` go in the query (as Cartesia asks of server clients);
@@ -38,6 +40,7 @@ from .base import WebSocketService
 
 if TYPE_CHECKING:
     from ..frames import Frame
+    from ..transports.client import WebSocketClient
 
 __all__ = ["CartesiaTTSService"]
 
@@ -70,6 +73,7 @@ class CartesiaTTSService(WebSocketService):
         self.serializer_options = dict(serializer_options or {})
         self._started: set[str] = set()
         self._open_contexts: set[str] = set()
+        self._sent: dict[str, list[Any]] = {}  # context → [text sent, ended]
 
     def websocket_url(self) -> str:
         key = self.api_key.reveal() if self.api_key is not None else ""
@@ -83,6 +87,35 @@ class CartesiaTTSService(WebSocketService):
                                   sample_rate=self.sample_rate, context_prefix=prefix,
                                   **self.serializer_options)
 
+    def make_client(self) -> WebSocketClient:
+        client = super().make_client()
+        client.add_event_handler("on_disconnected", self._socket_dropped)
+        return client
+
+    async def _socket_dropped(self, client: WebSocketClient, code: int | None,
+                              reason: str) -> None:
+        """Contexts live on one socket. Those whose audio had started are taken as done
+        (:class:`TTSStoppedFrame`: repeating them would repeat what was heard), except the
+        current turn's, which goes on with its next text; the others are requested again,
+        whole, on the next socket."""
+        if client.closed or self._closing:
+            return
+        client.clear()  # what was held is in ``_sent``
+        ser = self._serializer
+        for cid in sorted(self._open_contexts):
+            text, ended = self._sent.get(cid, ["", False])
+            if cid in self._started:
+                if cid == ser.context_id:  # the turn goes on: its next text, new socket
+                    self._sent[cid] = ["", False]
+                    continue
+                self._started.discard(cid)
+                self._open_contexts.discard(cid)
+                self._sent.pop(cid, None)
+                await self.push(TTSStoppedFrame(context_id=cid))
+            elif text or ended:
+                for message in ser.request(cid, text, more=not ended):
+                    await client.send(message)
+
     @property
     def _serializer(self) -> CartesiaSerializer:
         assert self.client is not None
@@ -94,6 +127,7 @@ class CartesiaTTSService(WebSocketService):
             if isinstance(frame, TTSSpeakFrame):
                 cid = ser.next_id()
                 await self._open(cid)
+                self._sent[cid] = [frame.text, True]
                 for message in ser.request(cid, frame.text, more=False):
                     await self.send_message(message)
                 return
@@ -102,9 +136,11 @@ class CartesiaTTSService(WebSocketService):
                     return
                 if ser.context_id is None:
                     await self._open(ser.new_context())
+                self._sent.setdefault(str(ser.context_id), ["", False])[0] += frame.text
                 await self.send_frame(frame)
                 return
             if isinstance(frame, LLMFullResponseEndFrame) and ser.context_id is not None:
+                self._sent.setdefault(str(ser.context_id), ["", False])[1] = True
                 await self.send_frame(frame)
         await super().process_frame(frame, direction)
 
@@ -119,6 +155,7 @@ class CartesiaTTSService(WebSocketService):
                 for message in self._serializer.cancel(cid):
                     await client.send(message)
         self._open_contexts.clear()
+        self._sent.clear()
         await super().on_interruption()
 
     async def _open(self, context_id: str) -> None:
@@ -137,6 +174,7 @@ class CartesiaTTSService(WebSocketService):
             if isinstance(frame, TTSStoppedFrame):
                 self._started.discard(str(frame.context_id))
                 self._open_contexts.discard(str(frame.context_id))
+                self._sent.pop(str(frame.context_id), None)
             out.append(frame)
         if out:
             await super().on_service_frames(out)
