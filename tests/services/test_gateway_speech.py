@@ -88,3 +88,23 @@ async def test_tts_through_the_gateway_and_a_wrong_token() -> None:
         [error] = [f for f in s.up if isinstance(f, ErrorFrame)]
         assert "credentials refused" in error.error and "wrong_token" not in error.error
         assert gw.rejected[-1][0] == 401 and len(gw.rejected) == 1
+
+
+async def test_workers_ai_deepgram_through_the_gateway() -> None:
+    async with FakeDeepgram({440: "hello there"}, api_key="wai") as dg, FakeAIGateway(
+        {"workers-ai": dg.url}, token=TOKEN, workers_ai_key="wai"
+    ) as gw:
+        gateway = AIGateway(gw.base_url(), TOKEN)
+        service = DeepgramSTTService(api_key="unused", gateway=gateway,
+                                     workers_ai_model="@cf/deepgram/nova-3")
+        assert "Authorization" not in service.websocket_headers()
+        async with Session(service) as s:
+            pcm = bytes(3200) + tone(440, 0.4) + bytes(3200)
+            for i in range(0, len(pcm), 640):
+                await s.send(InputAudioFrame(pcm[i : i + 640], 16000))
+            await wait_for(lambda: any(isinstance(f, TranscriptionFrame) for f in s.down))
+    provider, target = gw.forwarded[0]
+    assert provider == "workers-ai" and target.startswith("/v1/listen?model=nova-3&")
+    assert "encoding=linear16" in target and "sample_rate=16000" in target
+    with pytest.raises(ValueError):
+        DeepgramSTTService(api_key="k", gateway=False, workers_ai_model="@cf/deepgram/nova-3")

@@ -20,7 +20,9 @@ also :class:`STTTurnFrame`; with ``vad_events`` Deepgram's VAD frames):
 * close codes are typed (``DATA-*`` not retried); a refused key is one error, no retry.
 
 Defaults: ``DEEPGRAM_API_KEY``, ``DEEPGRAM_BASE_URL`` else ``wss://api.deepgram.com``;
-through an AI Gateway: ``{gateway}/deepgram/v1/listen``.
+through an AI Gateway: ``{gateway}/deepgram/v1/listen``, or with ``workers_ai_model``
+(``@cf/deepgram/nova-3``…) Workers AI's Deepgram at ``{gateway}/workers-ai?model=…``
+(the gateway token is the only credential).
 """
 
 from __future__ import annotations
@@ -69,9 +71,15 @@ class DeepgramSTTService(WebSocketService):
         replay_s: float = 30.0,
         end_drain_s: float = 2.0,
         user_id: str = "",
+        workers_ai_model: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.workers_ai_model = workers_ai_model
+        """A Workers AI Deepgram model (``@cf/deepgram/nova-3``, ``@cf/deepgram/flux``)
+        reached through the AI Gateway's ``/workers-ai`` (the gateway token only)."""
+        if workers_ai_model is not None and self.gateway is None:
+            raise ValueError("deepgram: workers_ai_model needs an AI Gateway")
         self.options = options or ListenOptions()
         self.flux = isinstance(self.options, FluxOptions)
         self.finalize_on_turn_end = finalize_on_turn_end and not self.flux
@@ -91,13 +99,16 @@ class DeepgramSTTService(WebSocketService):
 
     def websocket_url(self) -> str:
         path, _, query = self.options.path().partition("?")
+        if self.gateway is not None and self.workers_ai_model is not None:
+            rest = "&".join(p for p in query.split("&") if not p.startswith("model="))
+            return self.gateway.workers_ai_url(self.workers_ai_model, rest)
         if self.gateway is not None:
             return self.gateway.deepgram_url(path, query)
         return f"{self.base_url}{path}?{query}"
 
     def websocket_headers(self) -> dict[str, str]:
         headers = super().websocket_headers()
-        if self.api_key is not None:
+        if self.api_key is not None and self.workers_ai_model is None:
             headers["Authorization"] = f"Token {self.api_key.reveal()}"
         return headers
 

@@ -10,6 +10,11 @@ too), or the subprotocol ``cf-aig-authorization.<token>`` for browsers; otherwis
 subprotocols); the gateway's are removed. The upstream's handshake refusal (401, 429…)
 is answered to the client as is; then messages and closes are relayed both ways.
 
+Workers AI (``/workers-ai?model=@cf/deepgram/...``) goes to ``routes["workers-ai"]``, a
+Deepgram fake: ``nova-*`` models to ``/v1/listen``, ``flux`` to ``/v2/listen``, ``aura-*``
+to ``/v1/speak`` (the ``model`` parameter becomes Deepgram's), with ``workers_ai_key`` as
+the Deepgram key (Workers AI clients send none).
+
 ``forwarded`` records (provider, upstream path and query) per connection.
 """
 
@@ -43,8 +48,10 @@ class FakeAIGateway(FakeServer):
     name = "gateway"
 
     def __init__(self, routes: dict[str, str], *, token: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 workers_ai_key: str = "workers-ai", host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         super().__init__(host=host, port=port)
+        self.workers_ai_key = workers_ai_key
         self.routes = dict(routes)
         self.token = token
         self.forwarded: list[tuple[str, str]] = []
@@ -84,8 +91,12 @@ class FakeAIGateway(FakeServer):
         provider = segments[4]
         path = "/" + segments[5] if len(segments) > 5 and segments[5] else ""
         path = path or _DEFAULT_PATHS.get(provider, "")
-        target = path + (f"?{parts.query}" if parts.query else "")
+        query = parts.query
         headers = [(k, v) for k, v in request.headers.raw_items() if k.lower() not in _HOP]
+        if provider == "workers-ai":
+            path, query = _workers_ai(query)
+            headers.append(("Authorization", f"Token {self.workers_ai_key}"))
+        target = path + (f"?{query}" if query else "")
         protocols: Any = [p for p in offered if not p.startswith(f"{AUTH_HEADER}.")] or None
         try:
             upstream = await connect(self.routes[provider].rstrip("/") + target,
@@ -136,3 +147,18 @@ class FakeAIGateway(FakeServer):
                 task.cancel()
             await asyncio.gather(down, up, return_exceptions=True)
             await upstream.close()
+
+
+def _workers_ai(query: str) -> tuple[str, str]:
+    """(Deepgram path, Deepgram query) for a Workers AI query ``model=@cf/deepgram/...``."""
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(query, keep_blank_values=True)
+    model = next((v for k, v in pairs if k == "model"), "")
+    name = model.rsplit("/", 1)[-1]
+    rest = [(k, v) for k, v in pairs if k != "model"]
+    if name.startswith("flux"):
+        return "/v2/listen", urlencode([("model", "flux-general-en"), *rest])
+    if name.startswith("aura"):
+        return "/v1/speak", urlencode([("model", name), *rest])
+    return "/v1/listen", urlencode([("model", name), *rest])
