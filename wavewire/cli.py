@@ -5,6 +5,7 @@
 * ``wavewire connect`` -- run a bot as a client of a WebSocket server.
 * ``wavewire fake NAME`` -- a loopback fake of a provider (deepgram, cartesia,
   elevenlabs, openai) for tests and benchmarks.
+* ``wavewire doctor`` -- what is installed and configured, and how to add the rest.
 
 Importing this module costs only ``argparse``; servers, serializers and bots load when a
 command runs.
@@ -105,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"interface to listen on (default {DEFAULT_HOST})")
     fake.add_argument("--port", type=int, default=0,
                       help="TCP port, 0 for any free one (default 0; the address is printed)")
+    sub.add_parser("doctor", help="what is installed and configured, and how to add the rest",
+                   description="Report the installed extras, which providers have keys "
+                   "(never their values) and whether Chromium is there, with the command "
+                   "that adds each missing piece.")
     return parser
 
 
@@ -269,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.token:
             env["WAVEWIRE_TOKEN"] = args.token  # never on a command line
         return run_workers(args.workers, args.host, args.port, _worker_args(args), env=env)
+    if args.command == "doctor":
+        from .doctor import run as run_doctor
+
+        return run_doctor()
     if args.command == "emulate":
         from .emulators import run_emulator
 

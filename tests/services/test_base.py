@@ -21,6 +21,7 @@ from wavewire.frames import (
     MetricsFrame,
     TextFrame,
     TranscriptionFrame,
+    TTSStoppedFrame,
 )
 from wavewire.pipelines.task import PipelineTask
 from wavewire.processors.base import DOWNSTREAM, FrameDirection
@@ -57,6 +58,8 @@ class ShoutSerializer(FrameSerializer):
             return [TextFrame(data["text"])]
         if data.get("type") == "error":
             return [ErrorFrame(data["message"])]
+        if data.get("type") == "stopped":
+            return [TTSStoppedFrame()]
         raise ProtocolError(f"shout: unknown message {data.get('type')!r}")
 
     def close(self):
@@ -173,7 +176,10 @@ async def test_interruption_tells_the_provider_and_drops_stale_replies():
             await s.task.interrupt()
             await wait_for(lambda: p.received[-1] == '{"type": "clear"}')
             await p.live[0].send('{"type": "reply", "text": "OLD"}')  # late, stale
-            await wait_for(lambda: s.task.stats.dropped.get(f"{service.name}:stale") == 1)
+            await p.live[0].send('{"type": "stopped"}')  # control: passes, old epoch
+            await wait_for(lambda: any(isinstance(f, TTSStoppedFrame) for f in s.down))
+            assert s.task.stats.dropped.get(f"{service.name}:stale") == 1
+            assert next(f for f in s.down if isinstance(f, TTSStoppedFrame)).epoch == 0
             await s.send(TextFrame("new"))
             await wait_for(lambda: len(p.received) == 4)
             await p.live[0].send('{"type": "reply", "text": "NEW"}')
@@ -316,3 +322,36 @@ async def test_a_provider_that_closes_normally_mid_session(reconnects):
                 assert "idle" in err.error
                 await s.send(TextFrame("after"))
                 assert s.task.stats.dropped[f"{service.name}:not-connected"] == 1
+
+
+async def test_cancel_closes_at_once_and_processing_metrics_use_the_session_clock():
+    clock = FakeClock()
+    async with peer() as p:
+        service = shout(p)
+        async with Session(service, clock) as s:
+            assert await service.wait_connected(10)
+            service.start_processing_metrics()
+            await clock.advance(0.5)
+            assert await service.stop_processing_metrics() == pytest.approx(0.5)
+            assert await service.stop_processing_metrics() is None  # not timing any more
+            (metric,) = [d for f in s.down if isinstance(f, MetricsFrame) for d in f.data]
+            assert (metric.name, metric.value) == ("processing", pytest.approx(0.5))
+            await s.task.cancel("test")
+            assert s.task.has_finished() and not s.task.tasks
+            assert service.client is not None and service.client.closed
+            await wait_for(lambda: not p.live)
+        assert '{"type": "close"}' in p.received  # the serializer's close() went out
+
+
+async def test_ending_while_still_connecting_counts_what_never_went_out():
+    clock = FakeClock()
+    async with peer() as p:
+        p.refuse(503)
+        service = shout(p, reconnect=Backoff(initial=30.0, jitter=0.0))
+        async with Session(service, clock) as s:
+            await wait_for(lambda: clock.pending >= 1 and len(p.requests) == 1)
+            await s.send(TextFrame("unsent"))
+            await s.task.stop_when_done("bye")
+            await asyncio.wait_for(s.runner, 20)
+            assert s.task.stats.dropped[f"{service.name}:closed"] == 1
+        assert len(p.requests) == 1 and not p.received

@@ -13,6 +13,7 @@ import pytest
 from wavewire.errors import (
     AuthError,
     ConnectError,
+    MessageTooLargeError,
     ProtocolError,
     RateLimitError,
     RemoteClosedError,
@@ -86,8 +87,10 @@ def test_close_codes_map_to_typed_errors():
     assert policy.close_code == 4001 and policy.reason == "bad key"
     assert isinstance(close_error("u", 1011, "keepalive ping timeout", sent_by_us=True),
                       ServiceTimeoutError)
-    ours = close_error("u", 1009, "too big", sent_by_us=True)
-    assert isinstance(ours, ProtocolError) and ours.fatal and ours.close_code == 1009
+    ours = close_error("u", 1002, "bad frame", sent_by_us=True)
+    assert isinstance(ours, ProtocolError) and ours.fatal and ours.close_code == 1002
+    big = close_error("u", 1009, "too big", sent_by_us=True)
+    assert isinstance(big, MessageTooLargeError) and big.fatal
 
 
 # -- handshakes ------------------------------------------------------------------------------
@@ -294,7 +297,8 @@ async def test_keepalive_every_interval_on_the_clock_and_rearmed_per_connection(
         await wait_for(lambda: not client.connected)
         await wait_for(lambda: clock.pending >= 1)
         await clock.advance(1.0)  # the backoff wait
-        await wait_for(lambda: client.connected)
+        await wait_for(lambda: client.connected and len(p.connections) == 2)
+        await wait_for(lambda: p.connections[1] == ['{"hello": 1}'])
         await clock.advance(4.0)
         assert p.connections[1] == ['{"hello": 1}']
         await clock.advance(1.1)
@@ -344,3 +348,17 @@ async def test_client_session_adopts_the_client_into_its_task_group():
         await server.sessions[0].task.stop_when_done("bye")
         await asyncio.wait_for(runner, 20)
         assert client.closed and not session.task.tasks
+
+
+async def test_an_oversized_message_ends_the_client_without_retry():
+    async def reply(ws, message):
+        await ws.send("x" * 5000)
+
+    async with peer(reply) as p:
+        client = WebSocketClient(p.url, Json, max_size=1000, reconnect=Backoff(initial=0.001))
+        await client.connect()
+        await client.send("go")
+        assert await client.wait_closed(10)
+        assert isinstance(client.error, MessageTooLargeError) and client.close_code == 1009
+        assert len(p.requests) == 1
+        await client.close()

@@ -12,7 +12,7 @@ and a sans-I/O serializer for the provider's messages. This base does the plumbi
 * **in and out**: :meth:`send_frame` encodes and sends; received messages are decoded by
   the serializer and pushed by :meth:`on_service_frames`: data frames stamped with the
   epoch the work started in (the epoch of the latest send; see
-  :attr:`~WebSocketService.replies_follow_work`), stale ones dropped and counted,
+  :attr:`~WebSocketService.replies_follow_work`), stale data dropped and counted,
   :class:`~wavewire.frames.ErrorFrame` upstream, the rest downstream.
 * **interruption**: :meth:`on_interruption` drops the client's held (now stale) buffer
   and sends what the serializer encodes for an
@@ -39,7 +39,8 @@ and pass every other frame to ``super().process_frame``. It usually adds its cre
 in :meth:`websocket_headers` (calling ``super()`` keeps the AI Gateway's header) and sets
 :attr:`api_key_env`, :attr:`base_url_env` and :attr:`default_base_url`. It may override
 :meth:`websocket_subprotocols`, :meth:`close_error` (the provider's close codes as typed
-errors), :meth:`on_service_frames` (per-context epochs, say), :meth:`on_interruption`,
+errors), :meth:`on_service_frames` (per-context epochs, with
+:meth:`push_service_frame`), :meth:`on_interruption`,
 :attr:`replies_follow_work` (False for STT) and :attr:`end_drain_s`.
 """
 
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import AuthError, ProtocolError, RemoteClosedError, WavewireError
 from ..frames import (
+    DATA,
     SYSTEM,
     CancelFrame,
     EndFrame,
@@ -209,6 +211,7 @@ class WebSocketService(FrameProcessor):
 
     async def on_start(self, frame: StartFrame) -> None:
         await super().on_start(frame)
+        self.failed, self._closing, self._work_epoch = None, False, self.epoch
         self.client = self.make_client()
         self._connect_task = self.create_task(self._connect(self.client), "connect")
 
@@ -255,7 +258,10 @@ class WebSocketService(FrameProcessor):
             await asyncio.wait({task}, timeout=self.close_timeout)
         client = self.client
         if client is not None:
+            unsent = client.held
             await client.close(drain=drain)
+            if unsent:  # never connected again: what waited is lost
+                self.count_drop("closed", unsent)
         self._connected.clear()
 
     async def on_end(self, frame: EndFrame) -> None:
@@ -299,20 +305,31 @@ class WebSocketService(FrameProcessor):
         await client.send(message)
 
     async def on_service_frames(self, frames: list[Frame]) -> None:
-        """Push the frames a provider message decoded to (see the module docstring)."""
+        """Push the frames a provider message decoded to (see the module docstring); a
+        subclass that knows better which epoch a reply belongs to (by context id, say)
+        overrides this and calls :meth:`push_service_frame` itself."""
         epoch = self._work_epoch if self.replies_follow_work else self.epoch
         for frame in frames:
-            if isinstance(frame, ErrorFrame):
-                if frame.processor is None:
-                    frame.processor = self.name
-                await self.push(frame, UPSTREAM)
-                continue
-            if frame.epoch < 0 and frame.tier != SYSTEM:
-                if epoch < self.epoch:  # work from before an interruption
-                    self.count_drop("stale")
-                    continue
-                frame.epoch = epoch
-            await self.push(frame, DOWNSTREAM)
+            await self.push_service_frame(frame, epoch)
+
+    async def push_service_frame(self, frame: Frame, epoch: int) -> None:
+        """Push one frame from the provider as work of ``epoch``: an ``ErrorFrame``
+        upstream; a data frame stamped with ``epoch`` and downstream, or dropped (counted
+        as ``stale``) if an interruption came since; a control frame stamped and
+        downstream (as the pipeline does, it is never stale); a system frame downstream
+        as it is."""
+        if isinstance(frame, ErrorFrame):
+            if frame.processor is None:
+                frame.processor = self.name
+            await self.push(frame, UPSTREAM)
+            return
+        tier = frame.tier
+        if frame.epoch < 0 and tier != SYSTEM:
+            if tier == DATA and epoch < self.epoch:  # work from before an interruption
+                self.count_drop("stale")
+                return
+            frame.epoch = epoch
+        await self.push(frame, DOWNSTREAM)
 
     async def on_interruption(self) -> None:
         """Drop held messages and tell the provider (the serializer's encoding of an

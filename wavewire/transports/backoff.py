@@ -12,7 +12,8 @@ each failure is (:func:`handshake_error`, :func:`close_error`).
   peer went away or was busy) are retried; a close the peer sent with any other code
   (1002, 1003, 1007-1010, 4xxx) is a :class:`~wavewire.errors.RemoteClosedError` that is
   not retried; a close this side sent because the peer broke the protocol is a fatal
-  :class:`~wavewire.errors.ProtocolError`; a keepalive ping that got no pong is a
+  :class:`~wavewire.errors.ProtocolError` (:class:`~wavewire.errors.MessageTooLargeError`
+  for a message over ``max_size``); a keepalive ping that got no pong is a
   :class:`~wavewire.errors.ServiceTimeoutError` (retried).
 """
 
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from ..errors import (
     AuthError,
     ConnectError,
+    MessageTooLargeError,
     ProtocolError,
     RateLimitError,
     RemoteClosedError,
@@ -204,19 +206,34 @@ def handshake_error(where: str, status: int, headers: Mapping[str, str] | None =
     return err
 
 
-def close_error(where: str, code: int | None, reason: str, *, sent_by_us: bool = False
-                ) -> WavewireError | None:
+def close_error(
+    where: str,
+    code: int | None,
+    reason: str,
+    *,
+    sent_by_us: bool = False,
+    custom: Callable[[int | None, str], WavewireError | None] | None = None,
+) -> WavewireError | None:
     """The typed error of a connection that closed with ``code`` (``None``: the TCP
     connection dropped with no close frame), or ``None`` for a normal close (1000).
 
     ``sent_by_us``: this side sent the close (websockets does when the peer breaks the
     protocol, or when a keepalive ping gets no pong). The error's ``retryable`` says
-    whether to reconnect (a :class:`~wavewire.errors.ProtocolError` never is)."""
+    whether to reconnect (a :class:`~wavewire.errors.ProtocolError` never is).
+    ``custom(code, reason)`` types a close the peer sent first (a provider's own codes);
+    when it returns ``None`` the rules above apply."""
+    if custom is not None and not sent_by_us:
+        error = custom(code, reason)
+        if error is not None:
+            return error
     if code == 1000:
         return None
     shown = f"{code}" + (f" ({reason})" if reason else "")
     if sent_by_us and code == 1011 and "ping" in reason:
         return ServiceTimeoutError(f"{where}: no pong to a keepalive ping, closed")
+    if sent_by_us and code == 1009:
+        return MessageTooLargeError(f"{where}: the peer sent a message over the size limit",
+                                    fatal=True)
     if sent_by_us and code is not None and code not in RETRY_CLOSE_CODES:
         return ProtocolError(f"{where}: the peer broke the protocol, closed {shown}",
                              close_code=code, fatal=True)

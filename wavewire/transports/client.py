@@ -53,7 +53,14 @@ from ..pipelines.taskgroup import SessionTaskGroup
 from ..secrets import redact_text
 from ._fastsend import send_now
 from .backoff import RETRY_CLOSE_CODES, Backoff, Waiter, close_error, retry
-from .client_conn import ClientStats, HeldMessages, TaskOwner, dial, read_messages
+from .client_conn import (
+    ClientStats,
+    HeldMessages,
+    TaskOwner,
+    dial,
+    periodic_sender,
+    read_messages,
+)
 from .periodic import PeriodicMessages, Schedule
 
 if TYPE_CHECKING:
@@ -243,12 +250,15 @@ class WebSocketClient(EventEmitter):
         except ConnectionClosed as exc:
             self.stats.failed_attempts += 1
             raise ConnectError(f"{self.where}: closed while opening ({exc})") from None
+        except BaseException:  # cancelled (or a serializer bug) before the reader owns it
+            conn.transport.abort()
+            raise
         if self._closing:  # close() came during the handshake
             conn.transport.abort()
             raise ConnectError(f"{self.where}: closed while connecting")
         self._conn = conn
         self.stats.connects += 1
-        self._schedule.start(self._periodic_sender(conn), rearm=True)
+        self._schedule.start(periodic_sender(conn, lambda: self._conn, self.stats), rearm=True)
         await self.call_event_handler("on_connected")
 
     async def _retry(self, error: WavewireError | None) -> bool:
@@ -268,13 +278,6 @@ class WebSocketClient(EventEmitter):
     async def _bad_message(self, error: ProtocolError) -> None:
         await self.call_event_handler("on_decode_error", error)
 
-    def _classify(self, code: int | None, reason: str, ours: bool) -> WavewireError | None:
-        if not ours and self.close_errors is not None:
-            error = self.close_errors(code, reason)
-            if error is not None:
-                return error
-        return close_error(self.where, code, reason, sent_by_us=ours)
-
     # -- the reader ----------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -292,7 +295,8 @@ class WebSocketClient(EventEmitter):
                     self._closing = True
                     await conn.close(1001, "session closed")
                     code, reason, ours, bad = 1001, "session closed", True, None
-                error = bad if bad is not None else self._classify(code, reason, ours)
+                error = bad or close_error(self.where, code, reason, sent_by_us=ours,
+                                           custom=self.close_errors)
                 self._conn = None
                 self._schedule.stop()
                 self.close_code = code
@@ -330,20 +334,6 @@ class WebSocketClient(EventEmitter):
         without any message sent (a keep-alive during silence). Returns the hook;
         ``hook.cancel()`` stops it."""
         return self._schedule.add(interval_s, make_messages, idle_only)
-
-    def _periodic_sender(self, conn: ClientConnection) -> Callable[[Message], Awaitable[bool]]:
-        async def send(message: Message) -> bool:
-            if self._conn is not conn:
-                return False
-            try:
-                await conn.send(message)
-            except ConnectionClosed:
-                return False
-            self.stats.messages_out += 1
-            self.stats.periodic += 1
-            return True
-
-        return send
 
     # -- sending ---------------------------------------------------------------------------
 

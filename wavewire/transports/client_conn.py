@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     from ..frames import Frame
     from ..serializers.base import FrameSerializer, Message
 
-__all__ = ["ClientStats", "HeldMessages", "TaskOwner", "dial", "read_messages", "close_of"]
+__all__ = [
+    "ClientStats",
+    "HeldMessages",
+    "TaskOwner",
+    "dial",
+    "read_messages",
+    "close_of",
+    "periodic_sender",
+]
 
 LOGGER_NAME = "wavewire.websockets.client"
 """The logger given to ``websockets`` (its debug output shows URLs, headers and frames;
@@ -223,3 +231,25 @@ async def read_messages(
                 await on_bad(exc)
     except ConnectionClosed as closed:
         return (*close_of(closed), None)
+
+
+def periodic_sender(
+    conn: ClientConnection,
+    current: Callable[[], ClientConnection | None],
+    stats: ClientStats,
+) -> Callable[[Message], Awaitable[bool]]:
+    """How periodic messages go out on ``conn``: False (the ticker stops) once ``conn``
+    is no longer the client's ``current()`` connection or has closed."""
+
+    async def send(message: Message) -> bool:
+        if current() is not conn:
+            return False
+        try:
+            await conn.send(message)
+        except ConnectionClosed:
+            return False
+        stats.messages_out += 1
+        stats.periodic += 1
+        return True
+
+    return send

@@ -3,8 +3,9 @@ and anything else a provider wants every so often (Deepgram's ``KeepAlive`` duri
 silence, a heartbeat…).
 
 A :class:`PeriodicMessages` hook is registered with ``client.every(interval_s,
-make_messages)``. While a connection is open, one ticker task (:func:`run_ticker`,
-started per connection by the client and stopped when it drops) sleeps on the client's
+make_messages)`` and kept in the client's :class:`Schedule`. While a connection is
+open, one ticker task (:func:`run_ticker`, started by the schedule on each connection,
+owned by the client's owner and stopped when the connection drops) sleeps on the client's
 clock until the earliest hook is due, calls its ``make_messages()`` and sends what it
 returns. Each new connection re-arms every hook: the first messages go out
 ``interval_s`` after connecting. With ``idle_only`` a hook fires only after
