@@ -88,3 +88,20 @@ async def test_fake_deepgram_takes_its_transcripts_from_the_environment() -> Non
         assert result["channel"]["alternatives"][0]["transcript"] == "hello there"
     finally:
         await _stop(proc)
+
+
+async def test_fake_openai_subcommand_runs_the_llm_fake() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wavewire", "fake", "openai", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            line = (await proc.stdout.readline()).decode()
+        assert re.search(r"on http://[\d.]+:\d+", line), line
+    finally:
+        code = await _stop(proc)
+    assert code == 130
