@@ -159,7 +159,8 @@ async def test_tts_sentences_audio_and_turn_frames() -> None:
     assert [m["type"] for m in fake.received].count("Flush") == 2
     kinds = [type(f) for f in s.down if isinstance(
         f, TTSStartedFrame | TTSTextFrame | TTSStoppedFrame | LLMFullResponseEndFrame)]
-    assert kinds[0] is TTSStartedFrame and kinds[-1] is TTSStoppedFrame
+    assert kinds[0] is TTSStartedFrame
+    assert kinds[-2:] == [TTSStoppedFrame, LLMFullResponseEndFrame]  # the end waits for it
     texts = [f.text for f in s.down if isinstance(f, TTSTextFrame)]
     assert texts == ["Hello there.", "How are you?"]
     audio = b"".join(f.audio for f in s.down if isinstance(f, TTSAudioFrame))

@@ -62,6 +62,9 @@ async def test_cartesia_turns_timestamps_and_ttfb() -> None:
     started = [f.context_id for f in s.down if isinstance(f, TTSStartedFrame)]
     ended = [f.context_id for f in s.down if isinstance(f, TTSStoppedFrame)]
     assert started == ended and len(set(started)) == 2
+    order = [type(f) for f in s.down if isinstance(
+        f, TTSTextFrame | TTSStoppedFrame | LLMFullResponseEndFrame)]
+    assert order[:4] == [TTSTextFrame, TTSTextFrame, TTSStoppedFrame, LLMFullResponseEndFrame]
     first = [f for f in s.down if getattr(f, "context_id", None) == started[0]]
     assert words(first) == [("Hello,", 0.0, 0.06), ("world.", 0.07, 0.13)]
     assert len(audio(first)) == len("Hello, world.") * 160 * 2
@@ -188,6 +191,9 @@ async def test_elevenlabs_one_socket_per_turn_with_word_timestamps() -> None:
             await wait_for(lambda: stopped(s, 2))
     turns = [f.context_id for f in s.down if isinstance(f, TTSStoppedFrame)]
     assert turns == ["turn-1", "turn-2"]
+    ends = [i for i, f in enumerate(s.down) if isinstance(f, LLMFullResponseEndFrame)]
+    stops = [i for i, f in enumerate(s.down) if isinstance(f, TTSStoppedFrame)]
+    assert [e - st for e, st in zip(ends, stops, strict=True)] == [1, 1]  # each right after
     first = [f for f in s.down if getattr(f, "context_id", None) == "turn-1"]
     assert [w for w, _, _ in words(first)] == ["Sure,", "I", "can", "help.", "Wait"]
     assert words(first)[0] == ("Sure,", 0.0, 0.05)

@@ -9,7 +9,8 @@ as it comes (Cartesia buffers it), :class:`LLMFullResponseEndFrame` ends it, and
 context opens, then :class:`TTSAudioFrame` s, :class:`TTSTextFrame` s with word
 timestamps (``start_s``/``end_s`` from the start of the turn's audio, which the
 assistant aggregator uses to keep only the heard words), and :class:`TTSStoppedFrame` at
-``done``. On an interruption every context still speaking is cancelled, and its late
+``done`` (the response's :class:`LLMFullResponseEndFrame` is held until then, so the
+turn's words come before it). On an interruption every context still speaking is cancelled, and its late
 audio dropped.
 TTFB is from a context's first text to its first audio. After a dropped socket, contexts
 whose audio had not started are requested again on the next one; one being spoken is
@@ -36,6 +37,7 @@ from ..frames import (
 )
 from ..processors.base import DOWNSTREAM, FrameDirection
 from ..serializers.cartesia import DEFAULT_VERSION, CartesiaSerializer
+from ._tts import HeldEnds
 from .base import WebSocketService
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ class CartesiaTTSService(WebSocketService):
         self._started: set[str] = set()
         self._open_contexts: set[str] = set()
         self._sent: dict[str, list[Any]] = {}  # context → [text sent, ended]
+        self._ends = HeldEnds()
 
     def websocket_url(self) -> str:
         key = self.api_key.reveal() if self.api_key is not None else ""
@@ -111,7 +114,8 @@ class CartesiaTTSService(WebSocketService):
                 self._started.discard(cid)
                 self._open_contexts.discard(cid)
                 self._sent.pop(cid, None)
-                await self.push(TTSStoppedFrame(context_id=cid))
+                for frame in self._ends.after([TTSStoppedFrame(context_id=cid)]):
+                    await self.push(frame)
             elif text or ended:
                 for message in ser.request(cid, text, more=not ended):
                     await client.send(message)
@@ -141,7 +145,9 @@ class CartesiaTTSService(WebSocketService):
                 return
             if isinstance(frame, LLMFullResponseEndFrame) and ser.context_id is not None:
                 self._sent.setdefault(str(ser.context_id), ["", False])[1] = True
+                self._ends.hold(ser.context_id, frame)
                 await self.send_frame(frame)
+                return
         await super().process_frame(frame, direction)
 
     async def on_interruption(self) -> None:
@@ -156,6 +162,8 @@ class CartesiaTTSService(WebSocketService):
                     await client.send(message)
         self._open_contexts.clear()
         self._sent.clear()
+        if n := self._ends.drop():
+            self.count_drop("interrupted", n)
         await super().on_interruption()
 
     async def _open(self, context_id: str) -> None:
@@ -177,4 +185,4 @@ class CartesiaTTSService(WebSocketService):
                 self._sent.pop(str(frame.context_id), None)
             out.append(frame)
         if out:
-            await super().on_service_frames(out)
+            await super().on_service_frames(self._ends.after(out))

@@ -6,7 +6,9 @@
 :class:`TTSTextFrame`) and :class:`TTSSpeakFrame`, and pushes
 :class:`TTSStartedFrame`, :class:`TTSAudioFrame` s, one :class:`TTSTextFrame` per
 sentence (just before that sentence's audio; Deepgram gives no word timing) and
-:class:`TTSStoppedFrame` once the last sentence of the turn has been ``Flushed``:
+:class:`TTSStoppedFrame` once the last sentence of the turn has been ``Flushed`` (the
+response's :class:`LLMFullResponseEndFrame` is held until then, so the turn's words come
+before it):
 
 * each complete sentence is sent as ``Speak`` + ``Flush``, the rest of the turn at
   :class:`LLMFullResponseEndFrame`; a flush beyond Deepgram's 20 per 60 s waits (on the
@@ -43,6 +45,7 @@ from ..frames import (
 from ..processors.base import DOWNSTREAM, FrameDirection
 from ..serializers.deepgram import close_error
 from ..serializers.deepgram_speak import DeepgramSpeakSerializer, SpeakOptions
+from ._tts import HeldEnds
 from .base import WebSocketService
 
 if TYPE_CHECKING:
@@ -83,6 +86,7 @@ class DeepgramTTSService(WebSocketService):
         self._segments: deque[str] = deque()  # the text of each flush awaiting its audio
         self._segment_started = False
         self._flush_task: Any = None
+        self._ends = HeldEnds()
 
     def websocket_url(self) -> str:
         path, _, query = self.options.path().partition("?")
@@ -149,6 +153,14 @@ class DeepgramTTSService(WebSocketService):
                 return
             if isinstance(frame, LLMFullResponseEndFrame):
                 await self._speak("", end=True)
+                if self._turn_open:
+                    cid = self._serializer.context_id
+                    if not self._segments and not self._unflushed:  # all heard already
+                        self._turn_open = False
+                        await self.push(TTSStoppedFrame(context_id=cid))
+                    else:  # held until the turn's audio and words are out
+                        self._ends.hold(cid, frame)
+                        return
         if isinstance(frame, InterruptionFrame):
             self._reset()
         await super().process_frame(frame, direction)
@@ -197,6 +209,8 @@ class DeepgramTTSService(WebSocketService):
         await self._flush()
 
     def _reset(self) -> None:
+        if n := self._ends.drop():
+            self.count_drop("interrupted", n)
         self._text = ""
         self._unflushed = []
         self._segments.clear()
@@ -227,7 +241,7 @@ class DeepgramTTSService(WebSocketService):
             else:
                 out.append(frame)
         if out:
-            await super().on_service_frames(out)
+            await super().on_service_frames(self._ends.after(out))
 
     def _flushed(self) -> list[Frame]:
         if not self._segments:

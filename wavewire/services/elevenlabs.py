@@ -8,7 +8,8 @@ A ``stream-input`` socket carries one generation and says it is complete
 not :class:`TTSTextFrame`) is sent in whole words as it comes; at
 :class:`LLMFullResponseEndFrame` (or with a :class:`TTSSpeakFrame`) the rest is sent with
 ``flush`` and the input is ended (``{"text": ""}``); ``isFinal`` gives
-:class:`TTSStoppedFrame`, the server closes normally, and the client reconnects at once
+:class:`TTSStoppedFrame` (the response's end is held until then, so the turn's words come
+before it), the server closes normally, and the client reconnects at once
 for the next turn (``open()`` initializes it again). Text that comes while a turn's socket
 is ending waits, then goes to the next socket (a socket dropped mid-turn loses the text
 already sent on it: ElevenLabs keeps no state across sockets).
@@ -43,6 +44,7 @@ from ..frames import (
 from ..processors.base import DOWNSTREAM, FrameDirection
 from ..serializers.elevenlabs import ElevenLabsSerializer
 from ..transports.backoff import Backoff
+from ._tts import HeldEnds
 from .base import WebSocketService
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class ElevenLabsTTSService(WebSocketService):
         self._ending = False
         self._discard = False
         self._audio_seen = False
+        self._ends = HeldEnds()
 
     def websocket_url(self) -> str:
         path = self.make_serializer().path()
@@ -139,7 +142,8 @@ class ElevenLabsTTSService(WebSocketService):
                 await self._text(frame)
                 return
             if isinstance(frame, LLMFullResponseEndFrame):
-                await self._text(frame)
+                await self._response_end(frame)
+                return
         if isinstance(frame, InterruptionFrame):
             await self._interrupted()
         await super().process_frame(frame, direction)
@@ -164,13 +168,30 @@ class ElevenLabsTTSService(WebSocketService):
         if end and self._turn_open:
             await self._end_input()
 
+    async def _response_end(self, frame: LLMFullResponseEndFrame) -> None:
+        """End the turn's input; the frame goes on once the turn's audio and words are
+        out (it waits for the next socket while this one is ending)."""
+        if self._ending:
+            self._waiting.append(frame)
+            return
+        turn = self._turn_open
+        await self._text(frame)
+        if turn:
+            self._ends.hold(self._serializer.context_id, frame)
+        else:
+            await self.push(frame)
+
     async def _end_input(self) -> None:
         self._ending = True
         for message in self._serializer.close():
             await self.send_message(message)
 
     async def _interrupted(self) -> None:
+        if n := self._ends.drop():
+            self.count_drop("interrupted", n)
         self._words = ""
+        if self._waiting:
+            self.count_drop("interrupted", len(self._waiting))
         self._waiting.clear()
         if self._turn_open and not self._ending:
             await self._end_input()
@@ -188,7 +209,10 @@ class ElevenLabsTTSService(WebSocketService):
         self._serializer.start_utterance()
         waiting, self._waiting = self._waiting, []
         for frame in waiting:
-            await self._text(frame)
+            if isinstance(frame, LLMFullResponseEndFrame):
+                await self._response_end(frame)
+            else:
+                await self._text(frame)
 
     # -- audio back -----------------------------------------------------------------------------
 
@@ -200,4 +224,4 @@ class ElevenLabsTTSService(WebSocketService):
             self._audio_seen = True
             await self.stop_ttfb_metrics()
         if frames:
-            await super().on_service_frames(frames)
+            await super().on_service_frames(self._ends.after(frames))
