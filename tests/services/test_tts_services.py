@@ -116,7 +116,7 @@ async def test_cartesia_barge_in_cancels_every_context_still_speaking() -> None:
 
 async def test_cartesia_dropped_socket_requests_unstarted_contexts_again() -> None:
     async with FakeCartesia(ms_per_char=10, chunk_ms=20) as fake:
-        fake.drop_after(1)  # the first audio chunk, then the socket is cut
+        fake.drop_after(2)  # word timestamps and the first audio chunk, then the socket is cut
         service = CartesiaTTSService(voice_id=VOICE, api_key="k", base_url=fake.url,
                                      gateway=False, sample_rate=16000)
         async with Session(service) as s:

@@ -110,3 +110,53 @@ async def test_audio_in_to_audio_out_over_the_fakes(tts_name: str) -> None:
     assert request.messages == [SYSTEM, {"role": "user", "content": QUESTION}]
     assert contexts[0].messages[-1]["role"] == "assistant"
     assert contexts[0].messages[-1]["content"] == ANSWER
+
+
+async def test_barge_in_cancels_the_tts_and_keeps_only_heard_words() -> None:
+    long_answer = "One two three four five six seven eight nine ten eleven twelve."
+    contexts: list[LLMContext] = []
+    async with FakeDeepgram({440: QUESTION, 660: "Stop please."}) as dg, FakeOpenAI(
+        [Reply(long_answer), Reply("Okay.")]
+    ) as llm, FakeCartesia(ms_per_char=60, pace=1.0, chunk_ms=40) as car:
+
+        def bot(info: Any) -> list[Any]:
+            context = LLMContext([dict(SYSTEM)])
+            contexts.append(context)
+            user, assistant = context_aggregators(context)
+            return [
+                DeepgramSTTService(api_key="k", base_url=dg.url, gateway=False,
+                                   options=ListenOptions(endpointing=100)),
+                TurnTaking(stt_stop_secs=0.1),
+                user,
+                OpenAILLMService(model="m", base_url=llm.base_url, api_key="sk-test"),
+                _cartesia(car.url),
+                assistant,
+            ]
+
+        server = WebSocketServer(bot, port=0)  # paced: the answer plays in real time
+        await server.start()
+        try:
+            async with connect(f"ws://127.0.0.1:{server.port}/ws", proxy=None) as ws:
+                speech = bytes(3200) + tone(440, 0.5) + bytes(6400)
+                for i in range(0, len(speech), 640):
+                    await ws.send(speech[i : i + 640])
+                got = 0
+                async with asyncio.timeout(15):
+                    while got < 16000 * 2 * 0.6:  # 0.6 s of the answer heard
+                        message = await ws.recv()
+                        got += len(message) if isinstance(message, bytes) else 0
+                    barge = tone(660, 0.4) + bytes(6400)
+                    for i in range(0, len(barge), 640):
+                        await ws.send(barge[i : i + 640])
+                    while len(llm.requests) < 2:
+                        message = await ws.recv()
+        finally:
+            await server.close()
+    assert len(car.cancelled) == 1
+    _, second = llm.requests
+    heard = second.messages[2]
+    assert heard["role"] == "assistant"
+    words = heard["content"].split()
+    assert 1 <= len(words) < len(long_answer.split())
+    assert long_answer.startswith(heard["content"])  # only what was played, word by word
+    assert second.messages[3] == {"role": "user", "content": "Stop please."}

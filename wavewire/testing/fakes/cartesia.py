@@ -12,8 +12,10 @@
   ``flush_id``; ``continue: false`` finishes the context with ``done``. Fields other than
   ``transcript``, ``continue``, ``duration`` and ``flush`` must not change within a
   context; a finished context cannot be reused; both give an ``error`` message.
-* ``{"context_id": X, "cancel": true}`` drops the context's buffered text; nothing more
-  is sent for it.
+* ``{"context_id": X, "cancel": true}`` drops the context's buffered text and its
+  generations not yet started; one already streaming finishes (as Cartesia documents).
+  Messages go out in order, at ``pace`` times real time when set (else at once); word
+  timestamps of a generation come before its audio.
 * The socket closes (1000) after ``idle_timeout`` seconds without a message (5 minutes).
 
 Run it with ``wavewire fake cartesia --port N`` or :func:`run`.
@@ -43,6 +45,14 @@ def _dumps(value: Any) -> str:
 
 
 @dataclass(slots=True)
+class _Item:
+    context_id: str | None
+    segment: int  # the generation it belongs to (0: a control message)
+    message: str
+    seconds: float  # audio it carries
+
+
+@dataclass(slots=True)
 class _Context:
     settings: dict[str, Any]
     text: str = ""
@@ -64,12 +74,16 @@ class FakeCartesia(FakeServer):
         api_key: str | None = None,
         ms_per_char: float = 60.0,
         chunk_ms: int = 100,
+        pace: float | None = None,
         idle_timeout: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(host=host, port=port, api_key=api_key)
         self.ms_per_char = ms_per_char
         self.chunk_ms = chunk_ms
+        self.pace = pace
+        """Send audio at this multiple of real time; ``None`` sends it at once."""
+        self._segments = 0
         self.idle_timeout = idle_timeout
         self.clock = clock
         self.cancelled: list[str] = []
@@ -91,6 +105,20 @@ class FakeCartesia(FakeServer):
     async def session(self, conn: _Conn, hs: Handshake) -> None:
         contexts: dict[str, _Context] = {}
         finished: set[str] = set()
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        cancelled: set[str] = set()
+        sender = self.spawn(self._sender(conn, queue, cancelled))
+        try:
+            await self._receive(conn, queue, contexts, finished, cancelled)
+        finally:
+            sender.cancel()
+
+    async def _receive(self, conn: _Conn, queue: asyncio.Queue[_Item],
+                       contexts: dict[str, _Context], finished: set[str],
+                       cancelled: set[str]) -> None:
+        def put(cid: str | None, message: str) -> None:
+            queue.put_nowait(_Item(cid, 0, message, 0.0))
+
         last = self.clock()
         while True:
             try:
@@ -102,21 +130,22 @@ class FakeCartesia(FakeServer):
                 return
             last = self.clock()
             if isinstance(message, bytes):
-                await self.send(conn, self._error(None, "binary messages are not accepted"))
+                put(None, self._error(None, "binary messages are not accepted"))
                 continue
             try:
                 msg = json.loads(message)
             except ValueError:
                 self.received.append(message)
-                await self.send(conn, self._error(None, "invalid JSON"))
+                put(None, self._error(None, "invalid JSON"))
                 continue
             self.received.append(msg)
             if not isinstance(msg, dict) or not isinstance(msg.get("context_id"), str):
-                await self.send(conn, self._error(None, "context_id is required"))
+                put(None, self._error(None, "context_id is required"))
                 continue
             cid = msg["context_id"]
             if msg.get("cancel") is True:
                 self.cancelled.append(cid)
+                cancelled.add(cid)
                 contexts.pop(cid, None)
                 finished.add(cid)
                 continue
@@ -128,24 +157,38 @@ class FakeCartesia(FakeServer):
             if error is None and ctx is not None and ctx.settings != settings:
                 error = "only transcript, continue and duration may change within a context"
             if error is not None:
-                await self.send(conn, self._error(cid, error))
+                put(cid, self._error(cid, error))
                 continue
             if ctx is None:
                 ctx = contexts[cid] = _Context(settings)
             ctx.text += msg.get("transcript", "")
             more = msg.get("continue", False) is True
             flush = msg.get("flush", False) is True
-            await self._speak(conn, cid, ctx, everything=flush or not more)
+            self._speak(queue, cid, ctx, everything=flush or not more)
             if flush:
                 ctx.flush_id += 1
-                await self.send(conn, _dumps({
+                put(cid, _dumps({
                     "type": "flush_done", "context_id": cid, "status_code": 206,
                     "done": False, "flush_done": True, "flush_id": ctx.flush_id}))
             if not more:
                 contexts.pop(cid, None)
                 finished.add(cid)
-                await self.send(conn, _dumps({"type": "done", "context_id": cid,
-                                              "status_code": 206, "done": True}))
+                put(cid, _dumps({"type": "done", "context_id": cid, "status_code": 206,
+                                 "done": True}))
+
+    async def _sender(self, conn: _Conn, queue: asyncio.Queue[_Item],
+                      cancelled: set[str]) -> None:
+        """Sends in order, at ``pace`` times real time when set. A cancelled context's
+        items are skipped, except the rest of a generation already streaming."""
+        streaming = 0
+        while True:
+            item = await queue.get()
+            if item.context_id in cancelled and (item.segment == 0 or item.segment != streaming):
+                continue
+            streaming = item.segment or streaming
+            await self.send(conn, item.message)
+            if self.pace and item.seconds:
+                await asyncio.sleep(item.seconds / self.pace)
 
     @staticmethod
     def _error(cid: str | None, text: str) -> str:
@@ -170,7 +213,8 @@ class FakeCartesia(FakeServer):
             return "unsupported output_format"
         return None
 
-    async def _speak(self, conn: _Conn, cid: str, ctx: _Context, *, everything: bool) -> None:
+    def _speak(self, queue: asyncio.Queue[_Item], cid: str, ctx: _Context, *,
+               everything: bool) -> None:
         if everything:
             text, ctx.text = ctx.text, ""
         else:
@@ -180,25 +224,28 @@ class FakeCartesia(FakeServer):
             text, ctx.text = ctx.text[: cut + 1], ctx.text[cut + 1 :]
         if not text.strip():
             return
+        self._segments += 1
+        seg = self._segments
         fmt = ctx.settings["output_format"]
         rate = fmt["sample_rate"]
         syn = synthesize(text, rate, self.ms_per_char)
         offset = ctx.samples / rate
         step = rate * self.chunk_ms // 1000 * 2
-        for i in range(0, len(syn.pcm), step):
-            data = _encode(syn.pcm[i : i + step], fmt["encoding"])
-            await self.send(conn, _dumps({
-                "type": "chunk", "context_id": cid, "status_code": 206, "done": False,
-                "data": base64.b64encode(data).decode("ascii"), "step_time": 1.0,
-                "flush_id": ctx.flush_id + 1}))
-        ctx.samples += len(syn.pcm) // 2
         if ctx.settings.get("add_timestamps") is True and syn.words:
-            await self.send(conn, _dumps({
+            queue.put_nowait(_Item(cid, seg, _dumps({
                 "type": "timestamps", "context_id": cid, "status_code": 206, "done": False,
                 "word_timestamps": {
                     "words": [w for w, _, _ in syn.words],
                     "start": [round(offset + s, 6) for _, s, _ in syn.words],
-                    "end": [round(offset + e, 6) for _, _, e in syn.words]}}))
+                    "end": [round(offset + e, 6) for _, _, e in syn.words]}}), 0.0))
+        for i in range(0, len(syn.pcm), step):
+            pcm = syn.pcm[i : i + step]
+            data = _encode(pcm, fmt["encoding"])
+            queue.put_nowait(_Item(cid, seg, _dumps({
+                "type": "chunk", "context_id": cid, "status_code": 206, "done": False,
+                "data": base64.b64encode(data).decode("ascii"), "step_time": 1.0,
+                "flush_id": ctx.flush_id + 1}), len(pcm) / 2 / rate))
+        ctx.samples += len(syn.pcm) // 2
 
 
 def _encode(pcm: bytes, encoding: str) -> bytes:
