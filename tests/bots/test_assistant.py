@@ -176,3 +176,42 @@ async def test_llm_openai_runs_the_same_tools_against_the_fake(monkeypatch):
     assert json.dumps(stopped["result"]).strip('"') == tool["content"]
     context = bot.aggregators[0].context.messages
     assert context[-1] == {"role": "assistant", "content": "Here is the time."}
+
+
+async def test_the_same_question_over_twilio_with_wavewire_emulate(tmp_path):
+    """``wavewire emulate twilio`` calls the assistant's ``/twilio`` route (8 kHz μ-law):
+    the caller's question cuts the greeting short, gets a turn of its own and an answer,
+    and the caller hears both. (What pocketsphinx's 16 kHz model makes of narrowband
+    speech varies: the same question came out as "what time is it", "what" or "who are
+    you" depending on the silence after it, so the words are not checked here.)"""
+    import asyncio
+    import json
+    import os
+    import sys
+
+    from wavewire.audio.wav import read_wav, write_wav
+
+    question = await speech("What time is it?")
+    # The greeting starts a second into the call; the caller asks over it at 3 s.
+    write_wav(tmp_path / "caller.wav", bytes(3 * 32000) + question + bytes(5 * 32000), 16000)
+    async with serving() as (server, bot, _client):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wavewire", "emulate", "twilio",
+            "--url", f"ws://127.0.0.1:{server.port}/twilio", "--wav", str(tmp_path / "caller.wav"),
+            "--out", str(tmp_path / "heard.wav"), "--tail", "2",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.getcwd()})
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        contexts = [a.context.messages for a in bot.aggregators]
+    summary = json.loads(out)
+    twilio = next(m for m in contexts if any(x["role"] == "user" for x in m))
+    user = [m["content"] for m in twilio if m["role"] == "user"]
+    said = [m["content"] for m in twilio if m["role"] == "assistant" and m.get("content")]
+    assert len(user) == 1 and user[0]
+    assert GREETING.startswith(said[0]) and len(said[0]) < len(GREETING)  # cut by the caller
+    assert len(said) >= 2 and twilio.index(next(  # answered after the question
+        m for m in twilio if m["role"] == "user")) < len(twilio) - 1
+    pcm, rate, channels = read_wav(tmp_path / "heard.wav")
+    assert summary and len(pcm) / (2 * rate * channels) > 3.0  # greeting + answer
