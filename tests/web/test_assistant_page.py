@@ -1,7 +1,8 @@
 """The page against ``wavewire serve`` (the offline assistant), in a real headless Chromium
 whose microphone is an espeak-ng WAV of "What time is it?" (DESIGN §10): the page shows
 the user's transcript and the bot's reply, the reply's audio is played, its text holds
-the time; a screenshot at a phone's size is taken and checked."""
+the time; the greeting the question cut short shows only what was played; the mute
+button stops the microphone; a screenshot at a phone's size is taken and checked."""
 
 from __future__ import annotations
 
@@ -113,6 +114,14 @@ async def test_the_page_asks_the_assistant_the_time(tmp_path: Path) -> None:
                 return s.player.playedMs > {reply['played']} + 1000
                     && s.botState === 'listening'; }})()""", deadline)
             status = await browser.evaluate("wavewire.status()")
+            # Mute: the microphone's frames stop going to the server.
+            muted = await browser.evaluate("""(async () => {
+                document.getElementById('mute').click();
+                const before = wavewire.status().sentFrames;
+                await new Promise(r => setTimeout(r, 500));
+                const s = wavewire.status();
+                return {muted: s.muted, before, after: s.sentFrames};
+            })()""")
             layout = await browser.evaluate(
                 "({width: document.documentElement.scrollWidth, inner: innerWidth,"
                 " text: document.getElementById('transcript').innerText,"
@@ -134,8 +143,13 @@ async def test_the_page_asks_the_assistant_the_time(tmp_path: Path) -> None:
     spoken = re.fullmatch(r"It's (\d{1,2}:\d\d [AP]M)\.", reply["bot"])
     assert spoken and spoken.group(1) in times_near(asked_at), reply
     assert "what time is it" in layout["text"] and reply["bot"] in layout["text"]
+    # The question came 3 s into the greeting: the page shows only what was played of it.
+    from wavewire.services.local_brain import GREETING
+
     greeting = next(t for t in status["transcript"] if t["role"] == "bot")
-    assert greeting["text"].startswith("Hello! I'm the wavewire offline assistant.")
+    assert greeting.get("interrupted") and greeting["text"].endswith(" —"), greeting
+    assert GREETING.startswith(greeting["text"][:-2]) and greeting["text"].startswith("Hello!")
+    assert muted["muted"] and muted["after"] == muted["before"], muted
     assert status["latencies"] and all(0 < ms < 5000 for ms in status["latencies"]), status
     assert re.search(r"\d+ ms", layout["latency"])
     # Phone-sized: nothing wider than the screen, and the screenshot is that size and

@@ -15,6 +15,7 @@ window.createConversation = (ui, hooks) => {
   const latencies = [];
   const lines = { user: null, bot: null }; // the open (interim) line of each side
   const transcript = [];
+  let reply = null; // the bot's last response: {li, index, heard, cut}
 
   function setBotState(name) {
     botState = name;
@@ -59,7 +60,10 @@ window.createConversation = (ui, hooks) => {
         break;
       case "user-started-speaking":
         // The server interrupts the bot when the user speaks: drop what is queued here too.
-        if (botState === "speaking") hooks.clearPlayback();
+        if (botState === "speaking") {
+          hooks.clearPlayback();
+          if (reply) reply.cut = true;
+        }
         turnEndedAt = 0;
         setBotState("listening");
         break;
@@ -87,9 +91,24 @@ window.createConversation = (ui, hooks) => {
             lines.bot.li.remove();
             transcript[lines.bot.index] = null;
             lines.bot = null;
-          } else line("bot", text, true);
+          } else {
+            reply = { li: lines.bot.li, index: lines.bot.index, heard: "", cut: false };
+            line("bot", text, true);
+          }
         }
         break;
+      case "bot-output":
+        // What was played of an utterance: an interrupted reply shows only that.
+        if (reply && data.spoken_status === "completed" && typeof data.text === "string") {
+          reply.heard = `${reply.heard} ${data.text}`.trim();
+          if (reply.cut) {
+            const text = reply.heard ? `${reply.heard} —` : "—";
+            reply.li.lastChild.textContent = text;
+            reply.li.classList.add("cut");
+            transcript[reply.index] = { role: "bot", text, final: true, interrupted: true };
+          }
+        }
+        return false;
       case "bot-started-speaking":
         setBotState("speaking");
         break;
@@ -107,7 +126,7 @@ window.createConversation = (ui, hooks) => {
         hooks.log(`error: ${data.error}`, "error");
         break;
       default:
-        return false; // not shown: bot-output, bot-tts-*, metrics, vad-*
+        return false; // not shown: bot-tts-*, metrics, vad-*
     }
     return true;
   }
