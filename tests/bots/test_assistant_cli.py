@@ -96,3 +96,17 @@ async def test_serve_prints_the_page_url():
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             await proc.wait()
+
+
+def test_a_missing_extra_names_the_pip_install():
+    def without(*missing: str):
+        return lambda name: name not in missing
+
+    offline = "pip install 'wavewire[offline]'"
+    assert check(AssistantConfig(), without("pocketsphinx")) == (
+        f"--stt local needs pocketsphinx: {offline}")
+    assert check(AssistantConfig(), without("espeakng_loader")) == (
+        f"--tts local needs espeak-ng: {offline}")
+    assert check(AssistantConfig(tts="cartesia"), without("wavewire.services.cartesia")) == (
+        "--tts cartesia: the cartesia service is not available in this build yet")
+    assert check(AssistantConfig(), without()) is None

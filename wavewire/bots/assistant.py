@@ -22,12 +22,13 @@ missing (a key, an extra) before anything starts.
 
 from __future__ import annotations
 
-import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import LLMContext
+from ..doctor import has_module
 from ..frames import (
     Frame,
     InputTransportMessageFrame,
@@ -114,10 +115,6 @@ class AssistantConfig:
     """Greet this long into the session if the client never sent ``client-ready``."""
 
 
-def _module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
 _PROVIDERS = {  # choice → (service module, key variable, base URL variable)
     "deepgram": ("wavewire.services.deepgram", "DEEPGRAM_API_KEY", "DEEPGRAM_BASE_URL"),
     "cartesia": ("wavewire.services.cartesia", "CARTESIA_API_KEY", "CARTESIA_BASE_URL"),
@@ -125,20 +122,21 @@ _PROVIDERS = {  # choice → (service module, key variable, base URL variable)
 }
 
 
-def _hosted_problem(flag: str, choice: str) -> str | None:
+def _hosted_problem(flag: str, choice: str, find: Callable[[str], bool]) -> str | None:
     module, key, base = _PROVIDERS[choice]
-    if not _module(module):
+    if not find(module):
         return f"{flag} {choice}: the {choice} service is not available in this build yet"
     if not (os.environ.get(key) or os.environ.get(base) or os.environ.get("CF_AIG_GATEWAY_URL")):
         return f"{flag} {choice} needs {key} (or {base}, or CF_AIG_GATEWAY_URL for the AI Gateway)"
     return None
 
 
-def check(config: AssistantConfig) -> str | None:
-    """What is missing for ``config``, as one line, or ``None`` if nothing is."""
-    if config.stt == "local" and not _module("pocketsphinx"):
+def check(config: AssistantConfig, find: Callable[[str], bool] = has_module) -> str | None:
+    """What is missing for ``config``, as one line, or ``None`` if nothing is (``find``
+    tells whether a module is installed)."""
+    if config.stt == "local" and not find("pocketsphinx"):
         return f"--stt local needs pocketsphinx: {OFFLINE_HINT}"
-    if config.tts == "local" and not _module("espeakng_loader"):
+    if config.tts == "local" and not find("espeakng_loader"):
         return f"--tts local needs espeak-ng: {OFFLINE_HINT}"
     if config.llm == "openai" and not (os.environ.get("OPENAI_API_KEY")
                                        or os.environ.get("OPENAI_BASE_URL")):
@@ -146,7 +144,7 @@ def check(config: AssistantConfig) -> str | None:
                 "OpenAI-compatible server such as Ollama or llama.cpp)")
     for flag, choice in (("--stt", config.stt), ("--tts", config.tts)):
         if choice != "local":
-            problem = _hosted_problem(flag, choice)
+            problem = _hosted_problem(flag, choice, find)
             if problem is not None:
                 return problem
     return None
@@ -240,7 +238,7 @@ class AssistantBot:
         from ..audio.vad import VAD, EnergyVAD, VADAnalyzer, VADParams
 
         analyzer: VADAnalyzer
-        if _module("webrtcvad"):
+        if has_module("webrtcvad"):
             from ..audio.vad import WebRTCVAD
 
             analyzer = WebRTCVAD(16000, mode=3)
