@@ -28,6 +28,12 @@ microsecond) split it into stages, on the same clock:
   synthesis, on a thread);
 * ``framework``: that audio frame to its bytes at the client (the output edge, the
   socket, the client's read): wavewire's own share, plus the loopback.
+
+Then ``--barge-ins`` times it asks for a long answer ("Tell me a joke." gets the
+responder's explanation of what it can do) and talks over it a second into its audio:
+from the VAD's start (``vad_start_ms`` of speech in) and from the first word sent, to
+the last byte of the interrupted answer's audio at the client. The audio goes out paced
+in 20 ms chunks, so a negative figure means the chunk after the VAD's start never left.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ def probed_bot(marks: dict[str, float]) -> Any:
         TranscriptionFrame,
         TTSAudioFrame,
         UserStoppedSpeakingFrame,
+        VADUserStartedSpeakingFrame,
         VADUserStoppedSpeakingFrame,
     )
 
@@ -85,13 +92,15 @@ def probed_bot(marks: dict[str, float]) -> Any:
     class Probed(AssistantBot):
         def __call__(self, info: Any = None) -> list[Any]:
             stt, turns, user, greeter, llm, tap, sentences, tts, *rest = super().__call__(info)
-            return [Probe(marks, {VADUserStoppedSpeakingFrame: "vad"}).processor(), stt,
+            return [Probe(marks, {VADUserStoppedSpeakingFrame: "vad",
+                                  VADUserStartedSpeakingFrame: "vad start"}).processor(), stt,
                     Probe(marks, {TranscriptionFrame: "final"}).processor(), turns,
                     Probe(marks, {UserStoppedSpeakingFrame: "turn"}).processor(), user,
                     greeter, llm, Probe(marks, {LLMTextFrame: "text"}).processor(), tap,
                     sentences, tts, Probe(marks, {TTSAudioFrame: "audio"}).processor(), *rest]
 
     return Probed(config)
+
 
 
 async def speech(text: str) -> bytes:
@@ -133,9 +142,35 @@ class Microphone:
                 self.spoken.set()
 
 
-async def run(turns: int) -> dict[str, Any]:
-    import json
+class Listener:
+    """What the client hears: arrival times of the bot's audio and of its
+    ``bot-stopped-speaking`` events."""
 
+    def __init__(self, ws: Any, mic: Microphone) -> None:
+        self.ws = ws
+        self.mic = mic
+        self.audio: list[float] = []
+        self.stopped: list[float] = []
+        self.changed = asyncio.Event()
+
+    async def run(self) -> None:
+        import json
+
+        async for message in self.ws:
+            if isinstance(message, bytes):
+                self.audio.append(time.monotonic())
+            elif json.loads(message).get("type") == "bot-stopped-speaking":
+                self.stopped.append(time.monotonic())
+            self.changed.set()
+
+    async def until(self, predicate: Any, timeout: float = 30.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def run(turns: int, barge_ins: int) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
     from wavewire.transports.server import WebSocketServer
@@ -145,58 +180,74 @@ async def run(turns: int) -> dict[str, Any]:
     server = WebSocketServer(bot, vad=bot.vad, vad_frames=True, host="127.0.0.1", port=0)
     await server.start()
     clips = [await speech(q) for q in QUESTIONS]
+    long_answer = await speech("Tell me a joke.")
     rows: list[dict[str, float]] = []
+    cuts: list[dict[str, float]] = []
     try:
         async with connect(f"ws://127.0.0.1:{server.port}/ws", proxy=None) as ws:
             mic = Microphone(ws)
-            sender = asyncio.get_running_loop().create_task(mic.run())
-            first_audio: list[float] = []
-            done = asyncio.Event()
-
-            async def read() -> None:
-                async for message in ws:
-                    if isinstance(message, bytes):
-                        if not first_audio and mic.spoken.is_set():
-                            first_audio.append(time.monotonic())
-                    elif json.loads(message).get("type") == "bot-stopped-speaking":
-                        done.set()
-
-            reader = asyncio.get_running_loop().create_task(read())
+            ear = Listener(ws, mic)
+            tasks = [asyncio.get_running_loop().create_task(t) for t in (mic.run(), ear.run())]
             try:
-                await turns_over(turns, mic, clips, marks, first_audio, done, rows)
+                await asyncio.sleep(0.5)
+                for n in range(turns):
+                    row = await one_turn(mic, ear, clips[n % len(clips)], marks)
+                    if row is None:
+                        print(f"turn {n}: incomplete ({sorted(marks)}), skipped")
+                    else:
+                        rows.append(row)
+                for _ in range(barge_ins):
+                    cuts.append(await one_barge_in(mic, ear, long_answer, clips[0], marks))
             finally:
-                sender.cancel()
-                reader.cancel()
-                await asyncio.wait({sender, reader}, timeout=5)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks, timeout=5)
     finally:
         await server.close()
-    return {"turns": rows}
+    return {"turns": rows, "barge_ins": cuts}
 
 
-async def turns_over(turns: int, mic: Microphone, clips: list[bytes], marks: dict[str, float],
-                     first_audio: list[float], done: asyncio.Event,
-                     rows: list[dict[str, float]]) -> None:
-    """Ask ``turns`` questions, one at a time; a row of stage times per complete turn."""
-    await asyncio.sleep(0.5)
-    for n in range(turns):
-        marks.clear()
-        first_audio.clear()
-        done.clear()
-        mic.say(clips[n % len(clips)])
-        async with asyncio.timeout(30):
-            await mic.spoken.wait()
-            await done.wait()
-        await asyncio.sleep(0.3)
-        if not first_audio or len(marks) < 5:
-            print(f"turn {n}: incomplete ({sorted(marks)}), skipped")
-            continue
-        eos = mic.end_of_speech
-        points = [eos, marks["vad"], marks["final"], marks["turn"], marks["text"],
-                  marks["audio"], first_audio[0]]
-        row = {name: 1000 * (b - a) for name, a, b in
-               zip(STAGES, points[:-1], points[1:], strict=True)}
-        row["total"] = 1000 * (first_audio[0] - eos)
-        rows.append(row)
+async def one_turn(mic: Microphone, ear: Listener, clip: bytes,
+                   marks: dict[str, float]) -> dict[str, float] | None:
+    """Ask one question and wait for the whole answer; its stage times."""
+    marks.clear()
+    heard, stops = len(ear.audio), len(ear.stopped)
+    mic.say(clip)
+    await asyncio.wait_for(mic.spoken.wait(), 30)
+    eos = mic.end_of_speech
+    await ear.until(lambda: len(ear.stopped) > stops)
+    await asyncio.sleep(0.3)
+    first = next((t for t in ear.audio[heard:] if t > eos), None)
+    if first is None or len(marks) < 5:
+        return None
+    points = [eos, marks["vad"], marks["final"], marks["turn"], marks["text"], marks["audio"],
+              first]
+    row = {name: 1000 * (b - a) for name, a, b in
+           zip(STAGES, points[:-1], points[1:], strict=True)}
+    row["total"] = 1000 * (first - eos)
+    return row
+
+
+async def one_barge_in(mic: Microphone, ear: Listener, long_clip: bytes, clip: bytes,
+                       marks: dict[str, float]) -> dict[str, float]:
+    """Ask for a long answer, talk over it a second into its audio: from the VAD's start
+    (and from the first word) to the last byte of the interrupted answer's audio."""
+    stops = len(ear.stopped)
+    mic.say(long_clip)
+    await asyncio.wait_for(mic.spoken.wait(), 30)
+    eos = mic.end_of_speech
+    await ear.until(lambda: any(t > eos for t in ear.audio))
+    await asyncio.sleep(1.0)
+    marks.clear()
+    onset = time.monotonic()
+    mic.say(clip)
+    await ear.until(lambda: len(ear.stopped) > stops)  # the long answer stopped
+    cut = ear.stopped[stops]
+    last = max(t for t in ear.audio if t <= cut)
+    await ear.until(lambda: len(ear.stopped) > stops + 1)  # the next answer played
+    await asyncio.sleep(0.3)
+    return {"from vad start": 1000 * (last - marks["vad start"]),
+            "from first word": 1000 * (last - onset)}
 
 
 def report(rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -217,12 +268,15 @@ def report(rows: list[dict[str, float]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=24)
-    parser.add_argument("--smoke", action="store_true", help="3 turns, to check it runs")
+    parser.add_argument("--barge-ins", type=int, default=5,
+                        help="interruptions of a long answer, after the turns")
+    parser.add_argument("--smoke", action="store_true",
+                        help="3 turns and 1 interruption, to check it runs")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     quiet_logs()
     turns = 3 if args.smoke else args.turns
-    result = asyncio.run(run(turns))
+    result = asyncio.run(run(turns, 1 if args.smoke else args.barge_ins))
     rows = result["turns"]
     if not rows:
         raise SystemExit("no complete turn")
@@ -233,6 +287,17 @@ def main() -> None:
           f"the final transcript + {1000 * config.stt_stop_secs:.0f} ms "
           f"(or {1000 * config.stop_secs:.0f} ms with no words)")
     summary = report(rows)
+    cuts = result["barge_ins"]
+    if cuts:
+        print(f"\nbarge-in, {len(cuts)} times: the interrupted answer's last audio byte at "
+              "the client")
+        table = []
+        for name in ("from vad start", "from first word"):
+            values = [c[name] for c in cuts]
+            table.append([name, f"{percentile(values, 50):.1f}", f"{max(values):.1f}"])
+            summary[f"barge-in {name}"] = {"p50_ms": percentile(values, 50),
+                                           "max_ms": max(values)}
+        print_table(["barge-in", "p50 ms", "max ms"], table)
     if args.json:
         write_json(args.json, {"machine": machine_info(), "summary": summary, **result})
 
