@@ -91,8 +91,8 @@ def probed_bot(marks: dict[str, float]) -> Any:
 
     class Probed(AssistantBot):
         def __call__(self, info: Any = None) -> list[Any]:
-            stt, turns, user, greeter, llm, tap, sentences, tts, *rest = super().__call__(info)
-            return [Probe(marks, {VADUserStoppedSpeakingFrame: "vad",
+            relay, stt, turns, user, greeter, llm, tap, sentences, tts, *rest = super().__call__(info)
+            return [relay, Probe(marks, {VADUserStoppedSpeakingFrame: "vad",
                                   VADUserStartedSpeakingFrame: "vad start"}).processor(), stt,
                     Probe(marks, {TranscriptionFrame: "final"}).processor(), turns,
                     Probe(marks, {UserStoppedSpeakingFrame: "turn"}).processor(), user,

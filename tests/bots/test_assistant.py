@@ -215,3 +215,21 @@ async def test_the_same_question_over_twilio_with_wavewire_emulate(tmp_path):
         m for m in twilio if m["role"] == "user")) < len(twilio) - 1
     pcm, rate, channels = read_wav(tmp_path / "heard.wav")
     assert summary and len(pcm) / (2 * rate * channels) > 3.0  # greeting + answer
+
+
+async def test_a_service_error_reaches_the_client_as_an_rtvi_error(monkeypatch):
+    """The LLM reports its failure upstream; the client gets one RTVI ``error``, and the
+    session goes on."""
+    from wavewire.testing.fakes.openai import Failure, FakeOpenAI
+
+    async with FakeOpenAI([Failure(401)], api_key="sk-right") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key")
+        async with serving(AssistantConfig(llm="openai")) as (server, _bot, client):
+            await client.send_rtvi("client-ready", {"version": "1.0.0", "about": {}})
+            _, _, error = await client.wait_for(is_type("error"))
+            validate_all(client)
+            assert len(server.sessions) == 1
+    assert error["data"]["fatal"] is False and "401" in error["data"]["error"]
+    assert "sk-wrong-key" not in error["data"]["error"]
+    assert len(client.of_type("error")) == 1

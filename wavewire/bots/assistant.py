@@ -3,7 +3,7 @@ hosted providers.
 
 The pipeline (after the input edge, which runs a VAD and pushes its evidence)::
 
-    STT → TurnTaking → user aggregator → Greeter → LLM → LLM events tap → sentences
+    error relay → STT → TurnTaking → user aggregator → Greeter → LLM → LLM events tap → sentences
         → TTS → assistant aggregator → RTVI → (output edge)
 
 * STT: ``local`` is pocketsphinx, restricted to :data:`GRAMMAR` (what the local responder
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import LLMContext
 from ..doctor import has_module
 from ..frames import (
+    ErrorFrame,
     Frame,
     InputTransportMessageFrame,
     LLMFullResponseEndFrame,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from ..audio.vad import VAD
     from ..transports.routes import ConnectionInfo
 
-__all__ = ["AssistantBot", "AssistantConfig", "GRAMMAR", "Greeter", "LLMTextTap",
+__all__ = ["AssistantBot", "AssistantConfig", "ErrorRelay", "GRAMMAR", "Greeter", "LLMTextTap",
            "assistant_bot", "check", "SYSTEM_PROMPT"]
 
 SYSTEM_PROMPT = ("You are a friendly voice assistant. Your answers are spoken aloud, so keep "
@@ -211,14 +212,31 @@ class LLMTextTap(FrameProcessor):
         await self.push(OutputTransportMessageUrgentFrame(out), DOWNSTREAM)
 
 
+class ErrorRelay(FrameProcessor):
+    """First in the bot: tells the client (RTVI ``error``) about every error reported
+    upstream, wherever it began (the services report theirs upstream, so the RTVI
+    processor at the end never sees them)."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await self.push(frame, direction)
+        if type(frame) is ErrorFrame and direction is not DOWNSTREAM:
+            from ..serializers.rtvi import error
+
+            await self.push(OutputTransportMessageUrgentFrame(
+                error(frame.error, frame.fatal)), DOWNSTREAM)  # type: ignore[attr-defined]
+
+
 def _spoken_rtvi() -> FrameProcessor:
     from ..processors.rtvi import RTVIProcessor
 
     class SpokenRTVI(RTVIProcessor):
-        """The RTVI processor after the TTS, leaving the LLM's events to the tap."""
+        """The RTVI processor after the TTS, leaving the LLM's events to the tap and the
+        errors reported upstream to the :class:`ErrorRelay`."""
 
         async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-            if type(frame) in (LLMFullResponseStartFrame, LLMFullResponseEndFrame):
+            kind = type(frame)
+            if kind in (LLMFullResponseStartFrame, LLMFullResponseEndFrame) or (
+                    kind is ErrorFrame and direction is not DOWNSTREAM):
                 await self.push(frame, direction)
                 return
             await super().process_frame(frame, direction)
@@ -256,6 +274,7 @@ class AssistantBot:
         context = LLMContext([{"role": "system", "content": SYSTEM_PROMPT}])
         user, assistant = context_aggregators(context)
         return [
+            ErrorRelay(name="errors"),
             self._stt(),
             TurnTaking(stop_secs=config.stop_secs, stt_stop_secs=config.stt_stop_secs,
                        name="turns"),
