@@ -55,6 +55,7 @@ peers (see :mod:`wavewire.transports.endpoints`).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -73,6 +74,7 @@ __all__ = [
     "MAX_TABLE_TAPS",
     "DESIGN_CACHE_SIZE",
     "table_taps",
+    "design_cache_info",
 ]
 
 Quality = Literal["LD", "QQ", "LQ", "MQ", "HQ", "VHQ"]
@@ -104,8 +106,25 @@ def table_taps(in_rate: int, out_rate: int) -> int:
     return up * math.ceil(n_taps / up)
 
 
-@lru_cache(maxsize=DESIGN_CACHE_SIZE)
-def _design(in_rate: int, out_rate: int) -> tuple[int, int, int, int, np.ndarray]:
+_Design = tuple[int, int, int, int, "np.ndarray"]
+_designs: OrderedDict[tuple[int, int], _Design] = OrderedDict()
+
+
+def _design(in_rate: int, out_rate: int) -> _Design:
+    """The design for in→out from the bounded LRU cache (made on a miss)."""
+    key = (in_rate, out_rate)
+    found = _designs.get(key)
+    if found is not None:
+        _designs.move_to_end(key)
+        return found
+    made = _make_design(in_rate, out_rate)
+    _designs[key] = made
+    while len(_designs) > DESIGN_CACHE_SIZE:
+        _designs.popitem(last=False)
+    return made
+
+
+def _make_design(in_rate: int, out_rate: int) -> _Design:
     """Polyphase table for in→out: ``(L, M, K, C, H)`` with ``H[p, k]`` reversed per row.
 
     The prototype runs at ``in_rate * L``; output *m* sits at up-rate position
@@ -136,6 +155,11 @@ def _design(in_rate: int, out_rate: int) -> tuple[int, int, int, int, np.ndarray
     table = np.ascontiguousarray(table)
     table.flags.writeable = False
     return up, down, taps, centre, table
+
+
+def design_cache_info() -> tuple[int, int]:
+    """``(designs cached, coefficients they hold)`` in the ``"LD"`` design cache."""
+    return len(_designs), sum(d[4].size for d in _designs.values())
 
 
 @lru_cache(maxsize=DESIGN_CACHE_SIZE)
