@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._log import logger
-from ..errors import ProtocolError, SessionClosedError
+from ..errors import ProtocolError, SessionClosedError, clip
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import SessionTaskGroup
@@ -358,7 +358,7 @@ class WebSocketServer(EventEmitter):
             self._closed.set()
 
     def _task_failed(self, exc: BaseException, task: asyncio.Task) -> None:
-        logger.error("server: task {} failed: {!r}", task.get_name(), exc)
+        logger.error("server: task {} failed: {}", task.get_name(), clip(repr(exc)))
 
     # -- handshake ------------------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ class WebSocketServer(EventEmitter):
         try:
             result = await self._process_request(conn, request)
         except Exception as exc:
-            logger.error("server: handshake failed: {!r}", exc)
+            logger.error("server: handshake failed: {}", clip(repr(exc)))
             result = text_response(500, "internal error\n")
         if isinstance(result, Response):
             conn.reject(result)
@@ -646,7 +646,7 @@ class WebSocketServer(EventEmitter):
             await conn.close(exc.close_code, _reason(exc))
         except Exception as exc:
             self.metrics.closed_with(1011)
-            logger.error("server: {} failed while reading: {!r}", session, exc)
+            logger.error("server: {} failed while reading: {}", session, clip(repr(exc)))
             await conn.close(1011, "internal error")
 
     async def _read_output(self, conn: ServerConnection, session: ServerSession) -> None:
@@ -696,5 +696,5 @@ def _remote(conn: ServerConnection) -> str:
 
 def _reason(exc: Exception) -> str:
     """A close reason: at most 123 bytes of UTF-8 (the WebSocket limit)."""
-    text = str(exc).encode("utf-8")[:120]
+    text = clip(str(exc), 120).encode("utf-8")[:120]
     return text.decode("utf-8", "ignore")
