@@ -43,7 +43,6 @@ and :meth:`~ServerConnection.send` waits for it to drain.
 from __future__ import annotations
 
 import asyncio
-import re
 import base64
 import binascii
 import contextvars
@@ -51,6 +50,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import re
 import struct
 import sys
 import types
