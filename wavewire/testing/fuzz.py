@@ -34,6 +34,7 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from time import process_time
 from typing import Any
 
 from hypothesis import strategies as st
@@ -325,9 +326,12 @@ def proto_target(name: str, make: Callable[[], FrameSerializer], schema: ProtoSc
     return FuzzTarget(name, make, lambda: proto_messages(schema))
 
 
-def cases(target: FuzzTarget) -> st.SearchStrategy[tuple[bool, list[Message]]]:
-    """One case: whether to feed the prime messages first, then up to six messages."""
-    return st.tuples(st.booleans(), st.lists(target.messages(), min_size=1, max_size=6))
+def cases(
+    target: FuzzTarget, min_size: int = 1, max_size: int = 6
+) -> st.SearchStrategy[tuple[bool, list[Message]]]:
+    """One case: whether to feed the prime messages first, then the messages."""
+    return st.tuples(st.booleans(),
+                     st.lists(target.messages(), min_size=min_size, max_size=max_size))
 
 
 def _usual_outbound(ser: FrameSerializer) -> list[Frame]:
@@ -379,9 +383,15 @@ def _check_frame(ser: FrameSerializer, frame: Frame) -> None:
             raise UntypedError(f"{ser.protocol}: passed on text that is not Unicode") from exc
 
 
-def check_messages(target: FuzzTarget, primed: bool, messages: Sequence[Message]) -> int:
+def check_messages(
+    target: FuzzTarget,
+    primed: bool,
+    messages: Sequence[Message],
+    observe: Callable[[Message, float], None] | None = None,
+) -> int:
     """Run one case through the oracle (see the module docstring); returns the number of
-    messages the serializer refused with a typed error. Raises :class:`UntypedError`."""
+    messages the serializer refused with a typed error. Raises :class:`UntypedError`.
+    ``observe(message, seconds)`` is told the CPU time each decode took."""
     ser = target.make()
     ser.open()
     if primed:
@@ -390,6 +400,7 @@ def check_messages(target: FuzzTarget, primed: bool, messages: Sequence[Message]
     refused = 0
     outbound = [*_usual_outbound(ser), *target.outbound]
     for message in messages:
+        t0 = process_time()
         try:
             frames = ser.decode(message)
         except WavewireError:
@@ -398,6 +409,8 @@ def check_messages(target: FuzzTarget, primed: bool, messages: Sequence[Message]
         except Exception as exc:
             shown = message[:120] if isinstance(message, bytes | str) else message
             raise UntypedError(f"{target.name}: decode({shown!r}…) raised {exc!r}") from exc
+        if observe is not None:
+            observe(message, process_time() - t0)
         for frame in frames:
             _check_frame(ser, frame)
         for frame in outbound:
