@@ -6,7 +6,10 @@ for at least ``--per-serializer`` inputs each (default 100,000).
 
 The generators and the oracle are :mod:`wavewire.testing.fuzz` (structure-aware
 hypothesis strategies: nested, type-confused, non-UTF-8, lone surrogates, huge numbers,
-every field of every message). Per serializer it prints the inputs decoded, how many
+every field of every message). Drawing a structured message costs hypothesis about
+10 ms, so each generated message is also mutated ``--mutants`` times (a field replaced
+by a hostile value, truncated, spliced: :func:`wavewire.testing.fuzz.mutants`) and every
+variant goes through the oracle too. Per serializer it prints the inputs decoded, how many
 were refused with a typed error, the slowest single decode (CPU time) and the time taken; any
 other exception (or a value the serializer could not send back) is printed with the
 shrunk input that causes it, and the exit status is 1. Needs the ``dev`` extra.
@@ -15,7 +18,9 @@ shrunk input that causes it, and the exit status is 1. Needs the ``dev`` extra.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
+import random
 import resource
 import sys
 import time
@@ -26,7 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from wavewire.errors import clip
-from wavewire.testing.fuzz import TARGETS, FuzzTarget, cases, check_messages
+from wavewire.testing.fuzz import (
+    TARGETS,
+    FuzzTarget,
+    UntypedError,
+    cases,
+    check_messages,
+    mutants,
+)
 
 BATCH = 8
 """Messages per generated case."""
@@ -34,7 +46,9 @@ SLOWEST: dict[str, object] = {}
 """The slowest input of each serializer (shown, clipped)."""
 
 
-def fuzz(target: FuzzTarget, n: int, rng_seed: int) -> tuple[dict[str, float], str | None]:
+def fuzz(
+    target: FuzzTarget, n: int, rng_seed: int, n_mutants: int
+) -> tuple[dict[str, float], str | None]:
     """At least ``n`` inputs through the oracle; (figures, the failure if any)."""
     stats = {"inputs": 0.0, "refused": 0.0, "slowest_ms": 0.0, "cases": 0.0}
     slowest: list[object] = [0.0, b""]
@@ -45,9 +59,12 @@ def fuzz(target: FuzzTarget, n: int, rng_seed: int) -> tuple[dict[str, float], s
             slowest[0], slowest[1] = seconds, message
 
     round_no = 0
+    gc.disable()
     t0 = time.perf_counter()
-    while stats["inputs"] < n:
-        examples = max(1, math.ceil((n - stats["inputs"]) / BATCH))
+    rng = random.Random(rng_seed)
+    found: list[str] = []
+    while stats["inputs"] < n and not found:
+        examples = max(1, math.ceil((n - stats["inputs"]) / (BATCH * (1 + n_mutants))))
 
         @seed(rng_seed + round_no)
         @settings(max_examples=examples, deadline=None, database=None,
@@ -56,21 +73,29 @@ def fuzz(target: FuzzTarget, n: int, rng_seed: int) -> tuple[dict[str, float], s
         @given(cases(target, BATCH, BATCH))
         def run(case: tuple[bool, list[bytes | str]]) -> None:
             stats["cases"] += 1
+            if not stats["cases"] % 200:  # collect here, so no decode is timed with a GC pass
+                gc.collect()
             primed, messages = case
             stats["refused"] += check_messages(target, primed, messages, observe)
+            if found:
+                return
+            variants = [v for m in messages for v in mutants(m, messages, rng, n_mutants)]
+            try:  # the mutants are not hypothesis's to shrink: record the first failure
+                stats["refused"] += check_messages(target, primed, variants, observe)
+            except UntypedError as exc:
+                found.append(f"{exc} (a mutant; primed={primed})")
 
         try:
             run()
         except Exception as exc:  # the oracle's failure, shrunk by hypothesis
-            stats["seconds"] = time.perf_counter() - t0
-            stats["slowest_ms"] = slowest[0] * 1000  # type: ignore[operator]
-            SLOWEST[target.name] = slowest[1]
-            return stats, f"{type(exc).__name__}: {exc}"
+            subs = exc.exceptions if isinstance(exc, BaseExceptionGroup) else [exc]
+            found.extend(f"{type(e).__name__}: {e}" for e in subs)
         round_no += 1
+    gc.enable()
     stats["seconds"] = time.perf_counter() - t0
     stats["slowest_ms"] = slowest[0] * 1000  # type: ignore[operator]
     SLOWEST[target.name] = slowest[1]
-    return stats, None
+    return stats, "\n  ".join(clip(f, 600) for f in found) or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="inputs per serializer (default 100000)")
     parser.add_argument("--only", default="", help="comma-separated serializer names")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed")
+    parser.add_argument("--mutants", type=int, default=15, metavar="M",
+                        help="cheap variants checked per generated message (default 15)")
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or sorted(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
@@ -86,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown serializer(s) {unknown}; one of {sorted(TARGETS)}")
     failures = 0
     total = 0.0
-    print(f"fuzzing {len(names)} serializer(s), {args.per_serializer} inputs each,"
-          f" seed {args.seed}", flush=True)
+    print(f"fuzzing {len(names)} serializer(s), {args.per_serializer} inputs each"
+          f" ({args.mutants} mutants per generated message), seed {args.seed}", flush=True)
     for name in names:
-        stats, failure = fuzz(TARGETS[name], args.per_serializer, args.seed)
+        stats, failure = fuzz(TARGETS[name], args.per_serializer, args.seed, args.mutants)
         total += stats["inputs"]
         print(f"{name:<20} inputs {int(stats['inputs']):>8}  refused (typed)"
               f" {int(stats['refused']):>7}  untyped {1 if failure else 0}"

@@ -105,32 +105,31 @@ MAX_JSON_DEPTH = 64
 def check_json(value: Any, text: str, protocol: str, what: str = "message") -> None:
     """Check a value parsed from ``text`` before it is passed on: at most
     :data:`MAX_JSON_DEPTH` levels of nesting and no string (or key) that cannot be
-    encoded as UTF-8. Two scans of ``text`` (C speed) clear the usual message; only a
-    message that might break a rule is walked."""
-    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
-    strings = not text.isascii() or "\\u" in text
-    if not (deep or strings):
-        return
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        item, depth = pop()
-        if isinstance(item, str):
-            if strings and not item.isascii():
-                _utf8(item, protocol, what)
-        elif isinstance(item, dict | list):
+    encoded as UTF-8. Two scans of ``text`` (C speed) clear the usual message; one that
+    might break a rule is checked level by level (depth) and re-encoded (strings), each
+    about as costly as parsing it."""
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        level = [value] if type(value) is dict or type(value) is list else []
+        depth = 0
+        while level:
+            depth += 1
             if depth > MAX_JSON_DEPTH:
                 raise ProtocolError(
                     f"{protocol}: {what} is nested deeper than {MAX_JSON_DEPTH} levels"
                 )
-            if isinstance(item, dict):
-                for k, v in item.items():
-                    if strings and not k.isascii():
-                        _utf8(k, protocol, what)
-                    push((v, depth + 1))
-            else:
-                for v in item:
-                    push((v, depth + 1))
+            level = [
+                v
+                for c in level
+                for v in (c.values() if type(c) is dict else c)
+                if type(v) is dict or type(v) is list
+            ]
+    if not text.isascii() or "\\u" in text:
+        try:
+            _dumps(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError(
+                f"{protocol}: {what} has a string that is not valid Unicode (a lone surrogate)"
+            ) from None
 
 
 def _utf8(text: str, protocol: str, what: str) -> None:

@@ -31,6 +31,7 @@ Adding a serializer is one line in :data:`TARGETS` (or :func:`register` from out
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ __all__ = [
     "cases",
     "check_messages",
     "UntypedError",
+    "mutants",
+    "HOSTILE_POOL",
 ]
 
 
@@ -224,6 +227,11 @@ _VARINTS = st.one_of(
 )
 
 
+@functools.cache
+def _json_field() -> st.SearchStrategy[Message]:
+    return json_messages([{"a": 1}, [1, "x"], "s"], binary=False)
+
+
 @st.composite
 def _proto(draw: Any, schema: ProtoSchema, depth: int = 0) -> bytes:
     parts: list[bytes] = []
@@ -241,13 +249,13 @@ def _proto(draw: Any, schema: ProtoSchema, depth: int = 0) -> bytes:
         if isinstance(kind, dict):
             body = draw(_proto(kind, depth + 1)) if depth < 3 else b""
         elif kind == "json":
-            body = draw(json_messages([{"a": 1}, [1, "x"], "s"], binary=False)).encode(
-                "utf-8", "surrogatepass")
+            body = draw(_json_field()).encode("utf-8", "surrogatepass")
         elif kind == "string":
             body = draw(st.one_of(st.text(max_size=30).map(lambda s: s.encode()),
                                   st.binary(max_size=30)))
-        else:
-            body = draw(st.binary(max_size=2000))
+        else:  # content from a few drawn bytes, length up to 2000 (drawing each is slow)
+            head = draw(st.binary(max_size=16))
+            body = head * (draw(st.integers(0, 2000)) // max(1, len(head)))
         length = len(body)
         if draw(st.integers(0, 19)) == 0:
             length = draw(st.sampled_from([length + 1, length + 1000, 2**63, 2**64 - 1]))
@@ -277,6 +285,73 @@ def _flip(data: bytes, byte: int, pos: int) -> bytes:
         return bytes((byte,))
     i = pos % len(data)
     return data[:i] + bytes((data[i] ^ byte,)) + data[i + 1:]
+
+
+# --- cheap mutants, for long runs ------------------------------------------------------------
+
+HOSTILE_POOL: tuple[Any, ...] = (
+    Raw("[" * 3000 + "]" * 3000), Raw('{"a":' * 1000 + "1" + "}" * 1000), Raw("9" * 5000),
+    Raw("1e99999"), Raw("NaN"), Raw("-Infinity"), Raw('"\\ud800"'), "x\udcff", "",
+    "x" * 3000, [], {}, 0, -1, 2**64, 1.5, True, None, [[[]]], {"": {"": None}},
+    "\u0000\n\r", "é" * 10,
+)
+"""Hostile values the mutator substitutes (the generator draws from :data:`HOSTILE`)."""
+
+
+def mutants(message: Message, others: Sequence[Message], rng: Any, n: int) -> list[Message]:
+    """``n`` cheap variants of ``message`` (``rng`` is a :class:`random.Random`): for a
+    JSON message, one field replaced by a hostile value; else (and sometimes anyway)
+    truncated, a unit flipped or inserted, a slice repeated, or spliced with another
+    message of the case. Long runs use them to multiply the generator's output."""
+    out: list[Message] = []
+    value: Any = None
+    if (isinstance(message, str) and message[:1] in ("{", "[")
+            and message.count("[") + message.count("{") <= 64):  # the walks here recurse
+        try:
+            value = json.loads(message)
+        except (ValueError, RecursionError):
+            value = None
+    for _ in range(n):
+        if value is not None and rng.random() < 0.6:
+            v = _copy(value)
+            path = rng.choice(_paths(v))
+            if not path:
+                v = rng.choice(HOSTILE_POOL)
+            else:
+                parent = v
+                for key in path[:-1]:
+                    parent = parent[key]
+                if rng.random() < 0.2:
+                    del parent[path[-1]]
+                else:
+                    parent[path[-1]] = rng.choice(HOSTILE_POOL)
+            out.append(to_text(v))
+            continue
+        out.append(_splice(message, rng.choice(others) if others else message, rng))
+    return out
+
+
+def _splice(message: Message, other: Message, rng: Any) -> Message:
+    m: Any = message
+    if type(other) is not type(m):
+        return m[: rng.randrange(len(m) + 1)]
+    n = len(m)
+    op = rng.randrange(5)
+    i = rng.randrange(n + 1)
+    if op == 0:
+        return m[:i]
+    if op == 1:
+        j = rng.randrange(len(other) + 1)
+        return m[:i] + other[j:]  # type: ignore[operator]
+    if op == 2 and n:
+        k = min(i, n - 1)
+        unit = bytes((rng.randrange(256),)) if isinstance(m, bytes) else chr(rng.randrange(0x80))
+        return m[:k] + unit + m[k + 1:]
+    if op == 3:
+        unit = bytes((rng.randrange(256),)) if isinstance(m, bytes) else rng.choice("\\\"{}[],:\ud800")
+        return m[:i] + unit + m[i:]
+    j = rng.randrange(i, n + 1)
+    return m[:i] + m[i:j] * rng.randrange(2, 50) + m[j:]
 
 
 # --- targets and the oracle ---------------------------------------------------------------
