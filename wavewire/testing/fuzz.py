@@ -341,8 +341,9 @@ def _splice(message: Message, other: Message, rng: Any) -> Message:
     if op == 0:
         return m[:i]
     if op == 1:
-        j = rng.randrange(len(other) + 1)
-        return m[:i] + other[j:]  # type: ignore[operator]
+        tail: Any = other[rng.randrange(len(other) + 1):]
+        return m[:i] + tail  # type: ignore[no-any-return]
+    unit: Any
     if op == 2 and n:
         k = min(i, n - 1)
         unit = bytes((rng.randrange(256),)) if isinstance(m, bytes) else chr(rng.randrange(0x80))
