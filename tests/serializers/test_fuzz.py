@@ -122,3 +122,17 @@ def test_twilio_refuses_a_stream_sid_it_could_not_send_back() -> None:
         assert ser.stream_sid is None and not ser.started
     with pytest.raises(ValueError):
         TwilioSerializer(stream_sid="MZ\ud800")
+
+
+def test_mutants_are_variants_of_the_message() -> None:
+    import random
+
+    from wavewire.testing.fuzz import mutants
+
+    text = '{"event":"media","media":{"payload":"AAAA"}}'
+    a = mutants(text, [b"\x00\x01"], random.Random(1), 50)
+    assert a == mutants(text, [b"\x00\x01"], random.Random(1), 50)  # reproducible
+    assert len(a) == 50 and all(isinstance(m, str) for m in a)
+    assert len(set(a)) > 10 and text not in a[:1]
+    binary = mutants(b"\x12\x04abcd", [b"\x0a\x00"], random.Random(2), 20)
+    assert all(isinstance(m, bytes) for m in binary) and len(set(binary)) > 5
