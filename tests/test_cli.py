@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from ._http import http_request
+from ._optional import need
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = re.compile(r"serving on https?://([\d.]+):(\d+)")
@@ -28,13 +29,31 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def _start(*args: str, env: dict[str, str] | None = None):
+# Runs the CLI after wrapping asyncio.Runner.run (which asyncio.run and, on Python 3.11+,
+# uvloop.run both use) so the process says which event loop class it really runs on.
+LOOP_PROBE = """
+import asyncio, sys
+_run = asyncio.Runner.run
+def run(self, coro, **kw):
+    loop = self.get_loop()
+    sys.stderr.write(f"loop-probe: {type(loop).__module__}.{type(loop).__name__}\\n")
+    sys.stderr.flush()
+    return _run(self, coro, **kw)
+asyncio.Runner.run = run
+from wavewire.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+async def _start(*args: str, env: dict[str, str] | None = None,
+                 lines: list[str] | None = None, probe: bool = False):
+    program = ["-c", LOOP_PROBE] if probe else ["-m", "wavewire"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wavewire", *args,
+        sys.executable, *program, *args,
         stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, env=env or _env(),
     )
     assert proc.stderr is not None
-    lines: list[str] = []
+    lines = [] if lines is None else lines
     async with asyncio.timeout(30):
         while True:
             line = (await proc.stderr.readline()).decode()
@@ -85,8 +104,12 @@ async def test_serve_smoke_healthz_echo_sigterm():
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 async def test_serve_on_either_event_loop(loop: str):
     if loop == "uvloop":
-        pytest.importorskip("uvloop")
-    proc, port = await _start("serve", "--port", "0", "--loop", loop)
+        need("uvloop")
+    lines: list[str] = []
+    proc, port = await _start("serve", "--port", "0", "--loop", loop, lines=lines, probe=True)
+    probes = [line.split()[-1] for line in lines if line.startswith("loop-probe: ")]
+    assert probes == [{"asyncio": "asyncio.unix_events._UnixSelectorEventLoop",
+                       "uvloop": "uvloop.Loop"}[loop]], lines
     try:
         for _ in range(3):  # sequential sessions, each a full echo
             await _echo(port)
@@ -164,9 +187,57 @@ async def test_connect_runs_a_bot_against_a_server():
                 await asyncio.sleep(0.05)
         client.send_signal(signal.SIGINT)
         async with asyncio.timeout(30):
-            await client.wait()
+            _, err = await client.communicate()
+        assert client.returncode == 130, err  # interrupted: the shell's code for SIGINT
+        async with asyncio.timeout(30):
+            while True:  # and its session on the server has ended
+                _, body = await _get(port, "/healthz")
+                if json.loads(body)["sessions"] == 0:
+                    break
+                await asyncio.sleep(0.05)
     finally:
         assert await _stop(proc) == 0
+
+
+async def test_connect_echoes_a_servers_audio_and_exits_0_when_it_hangs_up():
+    """``connect --bot echo`` against a plain ``websockets`` server written here (not
+    wavewire's): the server plays 200 ms of PCM, gets the same bytes back, hangs up with
+    1000, and the client exits 0."""
+    from websockets.asyncio.server import serve
+
+    audio = b"".join(i.to_bytes(2, "little", signed=True)
+                     for i in range(-16000, 16000, 10))  # 3200 samples: 200 ms at 16 kHz
+    got = bytearray()
+    finished = asyncio.get_running_loop().create_future()
+
+    async def handler(ws):
+        for i in range(0, len(audio), 640):
+            await ws.send(audio[i : i + 640])
+        async with asyncio.timeout(20):
+            while len(got) < len(audio):
+                message = await ws.recv()
+                assert isinstance(message, bytes)
+                got.extend(message)
+        await ws.close(1000)
+        finished.set_result(None)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wavewire", "connect", "--protocol", "raw",
+            "--url", f"ws://127.0.0.1:{port}/", "--bot", "echo",
+            stderr=asyncio.subprocess.PIPE, env=_env(),
+        )
+        try:
+            async with asyncio.timeout(60):
+                _, err = await client.communicate()
+        finally:
+            if client.returncode is None:
+                client.kill()
+                await client.wait()
+        assert finished.done(), err
+    assert bytes(got) == audio
+    assert client.returncode == 0, err
 
 
 async def test_connect_fails_cleanly_without_a_server():

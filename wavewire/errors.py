@@ -4,13 +4,14 @@
 
     WavewireError
     ├── InvalidStateError        an illegal lifecycle transition (send after close, …)
+    │   └── SessionClosedError     input fed to a session that takes no more
     ├── FrameFormatError         audio whose bytes, rate or channels do not fit (ValueError)
     ├── ProtocolError            bad input on a wire; carries the close code to use
     │   └── MessageTooLargeError   over the protocol's size limit (close 1009)
     ├── ServiceError             a provider or peer failed; the shared taxonomy for reconnects
     │   ├── ConnectError           could not connect (DNS, refused, handshake)
     │   ├── AuthError              credentials refused (401/403, close 1008 on auth)
-    │   ├── RateLimitError         too many requests / concurrency (429)
+    │   ├── RateLimitError         too many requests / concurrency (429, ``retry_after``)
     │   ├── RemoteClosedError      the peer closed the connection
     │   └── ServiceTimeoutError    a deadline passed (also a TimeoutError)
     └── RefusedError             a server refused a session (cap reached, auth, origin)
@@ -98,7 +99,15 @@ class AuthError(ServiceError):
 
 
 class RateLimitError(ServiceError):
-    """Too many requests or too much concurrency; retry later."""
+    """Too many requests or too much concurrency; retry later.
+
+    ``retry_after`` is how many seconds the service asked to wait (its ``Retry-After``
+    header), if it said; reconnect logic waits at least that long."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
 
 
 class RemoteClosedError(ServiceError):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import noise, to_pcm, voiced
 
+from tests._optional import installed, need
 from wavewire.audio.resample import resample
 from wavewire.audio.vad import VAD, EnergyVAD, VADAnalyzer, VADEvent, VADParams, VADState
 from wavewire.errors import FrameFormatError
@@ -158,10 +159,9 @@ def test_energy_vad_confidence_curve() -> None:
 @cache
 def _espeak(text: str) -> np.ndarray | None:
     """espeak-ng speech at 16 kHz (float samples), or None without espeakng-loader."""
-    try:
-        import espeakng_loader
-    except ImportError:
+    if not installed("espeakng_loader"):
         return None
+    import espeakng_loader  # installed: an import error fails the test
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     rate = lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0)
     chunks: list[np.ndarray] = []
@@ -197,7 +197,7 @@ def _speech_scene():
 
 
 def test_webrtc_vad_finds_speech_in_noise() -> None:
-    pytest.importorskip("webrtcvad")
+    need("webrtcvad")
     from wavewire.audio.vad import WebRTCVAD
 
     pcm, spans = _speech_scene()
@@ -206,7 +206,7 @@ def test_webrtc_vad_finds_speech_in_noise() -> None:
 
 
 def test_silero_vad_finds_speech_in_noise() -> None:
-    pytest.importorskip("onnxruntime")
+    need("onnxruntime")
     from wavewire.audio.vad import SileroVAD
 
     pcm, spans = _speech_scene()
@@ -216,7 +216,7 @@ def test_silero_vad_finds_speech_in_noise() -> None:
 
 
 def test_silero_sessions_share_the_model_but_not_state() -> None:
-    pytest.importorskip("onnxruntime")
+    need("onnxruntime")
     from wavewire.audio.vad import SileroVAD
 
     speech = _espeak("Hello there.")
@@ -245,7 +245,7 @@ def test_silero_without_onnxruntime_raises_a_clear_error(monkeypatch) -> None:
 
 @pytest.mark.parametrize(("rate", "ms", "mode"), [(22050, 20, 3), (16000, 25, 3), (16000, 20, 4)])
 def test_webrtc_bad_config(rate: int, ms: int, mode: int) -> None:
-    pytest.importorskip("webrtcvad")
+    need("webrtcvad")
     from wavewire.audio.vad import WebRTCVAD
 
     with pytest.raises(FrameFormatError):
@@ -253,7 +253,7 @@ def test_webrtc_bad_config(rate: int, ms: int, mode: int) -> None:
 
 
 def test_silero_bad_rate() -> None:
-    pytest.importorskip("onnxruntime")
+    need("onnxruntime")
     from wavewire.audio.vad import SileroVAD
 
     with pytest.raises(FrameFormatError):

@@ -86,21 +86,30 @@ class Explodes(FrameProcessor):
 
 
 async def test_exception_becomes_error_frame_upstream_and_session_goes_on():
-    errors = []
     bad = Explodes(name="bad")
-    result = await run_test(
-        [Identity(), bad],
-        frames_to_send=[TextFrame("ok1"), TextFrame("boom"), TextFrame("ok2")],
-        expected_down=[TextFrame, TextFrame],
-        expected_up=[ErrorFrame],
-    )
-    err = result.up[0]
+    task = PipelineTask([Identity(), bad])
+    down: list = []
+    up: list = []
+    task.set_taps(down=down.append, up=up.append)
+    errors: list = []
+    cancelled: list = []
+    ended: list = []
+    task.add_event_handler("on_pipeline_error", lambda t, f: errors.append(f))
+    task.add_event_handler("on_pipeline_cancelled", lambda t, f: cancelled.append(f))
+    task.add_event_handler("on_pipeline_ended", lambda t, f: ended.append(f))
+    runner = await start_task(task)
+    for text in ("ok1", "boom", "ok2"):
+        await task.queue_frame(TextFrame(text))
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 5)
+    (err,) = [f for f in up if isinstance(f, ErrorFrame)]
     assert err.processor == "bad" and not err.fatal
     assert isinstance(err.exception, RuntimeError) and "kaboom" in err.error
-    assert [f.text for f in result.down] == ["ok1", "ok2"]
-    assert result.task.stats.errors == 1
-    assert result.task.stats.dropped == {"bad:error": 1}
-    assert errors == []
+    assert [f.text for f in down if isinstance(f, TextFrame)] == ["ok1", "ok2"]
+    assert task.stats.errors == 1
+    assert task.stats.dropped == {"bad:error": 1}
+    assert errors == [err]  # the session saw the error once...
+    assert cancelled == [] and len(ended) == 1 and isinstance(ended[0], EndFrame)  # ...and went on
 
 
 async def test_fatal_error_cancels_the_session():

@@ -256,11 +256,36 @@ async def test_observers_see_pushes_and_cost_nothing_when_absent():
 
 
 async def test_queue_frame_while_cancelling_is_counted_not_lost_silently():
-    gate = Gate(queued=True)
-    task = PipelineTask([gate])
+    # The race for real: the session is cancelling (its CancelFrame is still on its way
+    # through the pipeline, held here) when a producer queues a frame.
+    class HoldsCancel(FrameProcessor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.holding = asyncio.Event()
+            self.release = asyncio.Event()
+            self.texts: list[str] = []
+
+        async def process_frame(self, frame, direction):
+            if isinstance(frame, CancelFrame):
+                self.holding.set()
+                await self.release.wait()
+            elif isinstance(frame, TextFrame):
+                self.texts.append(frame.text)
+            await self.push(frame, direction)
+
+    holder = HoldsCancel()
+    task = PipelineTask([holder])
     runner = await start_task(task)
-    task._request_cancel("test")
-    task._state = TaskState.CANCELLING  # as seen by producers racing the shutdown
-    await task.queue_frame(TextFrame("racing"))
-    assert task.stats.dropped["task:cancelling"] == 1
-    await asyncio.wait_for(runner, 2)
+    await task.queue_frame(TextFrame("before"))
+    cancelling = asyncio.ensure_future(task.cancel("test"))
+    try:
+        await asyncio.wait_for(holder.holding.wait(), 5)
+        assert task.state is TaskState.CANCELLING
+        await task.queue_frame(TextFrame("racing"))  # a producer that has not noticed yet
+        assert task.stats.dropped == {"task:cancelling": 1}
+    finally:
+        holder.release.set()
+        await asyncio.wait_for(cancelling, 5)
+        await asyncio.wait_for(runner, 5)
+    assert holder.texts == ["before"]  # the racing frame never ran, and it was counted
+    assert task.state is TaskState.CLOSED

@@ -83,18 +83,19 @@ def test_every_message_fits_and_the_audio_survives(limit: int, frames: int) -> N
 
 
 def test_max_payload_size_is_the_largest_that_fits() -> None:
-    for limit in (8, 130, 131, 16387, 16388, 16389, 32000):
+    # The oracle is protobuf's own size of a Packet with that payload (protocols.md §1.2:
+    # 1 tag byte + the varint length + the payload), not wavewire's varint.
+    pb = load("wavewire.protos.packet_pb2")
+
+    def size(n: int) -> int:
+        return int(pb.Packet(payload=bytes(n)).ByteSize())
+
+    for limit in (8, 9, 130, 131, 132, 16387, 16388, 16389, 32000):
         p = max_payload_size(limit)
-        assert p % 4 == 0
-        assert 1 + len(bytes([0])) <= limit
-        fits = [q for q in range(0, limit, 4) if 1 + len(_v(q)) + q <= limit]
-        assert p == max(fits)
-
-
-def _v(n: int) -> bytes:
-    from wavewire.serializers._proto import encode_varint
-
-    return encode_varint(n)
+        assert p > 0 and p % 4 == 0  # whole 48 kHz stereo sample frames
+        assert size(p) <= limit < size(p + 4), (limit, p)  # fits; one more frame would not
+    # by hand: 1 + 3 + 16384 (the reference's chunk), 1 + 2 + 16380, 1 + 3 + 31996, 1 + 1 + 4
+    assert [max_payload_size(n) for n in (16388, 16387, 32000, 8)] == [16384, 16380, 31996, 4]
 
 
 @pytest.mark.parametrize("limit", [7, 32001, 32768])

@@ -1,10 +1,14 @@
 """Twilio Media Streams: protocols.md §11 vectors, the start/stop lifecycle, marks, DTMF,
+media and barge-in cross-checked with pipecat-ai's TwilioFrameSerializer,
 bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -22,6 +26,8 @@ from wavewire.frames import (
     PlaybackMarkFrame,
 )
 from wavewire.serializers.twilio import TwilioSerializer
+
+from .._optional import need
 
 CONNECTED = '{"event":"connected","protocol":"Call","version":"1.0.0"}'
 START = {
@@ -193,3 +199,54 @@ def test_round_trip_through_a_peer() -> None:
     inbound = MEDIA.replace("//////////8=", payload)
     [frame] = started().decode(inbound)
     assert frame.audio == ulaw_decode(ulaw_encode(pcm))
+
+
+# --- against pipecat-ai's TwilioFrameSerializer (an independent implementation) ----------
+
+
+@pytest.fixture
+def pipecat_twilio() -> Any:
+    twilio = need("pipecat.serializers.twilio")
+    params = twilio.TwilioFrameSerializer.InputParams(auto_hang_up=False, sample_rate=8000)
+    theirs = twilio.TwilioFrameSerializer("MZ123", params=params)
+    asyncio.run(theirs.setup(SimpleNamespace(audio_in_sample_rate=8000)))
+    return need("pipecat.frames.frames"), theirs
+
+
+def _payloads(messages: list[str]) -> tuple[bytes, list[dict[str, Any]]]:
+    parsed = [json.loads(m) for m in messages]
+    return b"".join(base64.b64decode(p["media"]["payload"]) for p in parsed), parsed
+
+
+@pytest.mark.pipecat
+def test_media_we_send_is_what_pipecat_sends(pipecat_twilio: Any) -> None:
+    pf, theirs = pipecat_twilio
+    pcm = b"".join(((i * 397) % 65536 - 32768).to_bytes(2, "little", signed=True)
+                   for i in range(1600))  # 200 ms at 8 kHz sweeping the whole range
+    ours, ours_parsed = _payloads(started().encode(OutputAudioFrame(pcm, 8000, 1)))
+    expected, [their_msg] = _payloads(
+        [asyncio.run(theirs.serialize(pf.OutputAudioRawFrame(audio=pcm, sample_rate=8000,
+                                                             num_channels=1)))])
+    assert ours == expected and len(ours) == 1600  # the same µ-law bytes
+    for msg in ours_parsed:
+        assert msg.keys() == their_msg.keys() == {"event", "streamSid", "media"}
+        assert (msg["event"], msg["streamSid"]) == ("media", "MZ123")
+
+
+@pytest.mark.pipecat
+def test_media_we_receive_reads_as_pipecat_reads_it(pipecat_twilio: Any) -> None:
+    pf, theirs = pipecat_twilio
+    every_code = base64.b64encode(bytes(range(256))).decode()
+    media = MEDIA.replace("//////////8=", every_code)
+    got = asyncio.run(theirs.deserialize(media))
+    assert type(got) is pf.InputAudioRawFrame and got.sample_rate == 8000
+    [frame] = started().decode(media)
+    assert isinstance(frame, InputAudioFrame)
+    assert frame.audio == got.audio and len(frame.audio) == 512
+
+
+@pytest.mark.pipecat
+def test_barge_in_clear_is_what_pipecat_sends(pipecat_twilio: Any) -> None:
+    pf, theirs = pipecat_twilio
+    [ours] = started().encode(InterruptionFrame())
+    assert json.loads(ours) == json.loads(asyncio.run(theirs.serialize(pf.InterruptionFrame())))

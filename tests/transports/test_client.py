@@ -168,4 +168,20 @@ async def test_client_session_raises_when_it_cannot_connect():
 
 
 def test_raw_route_factory_for_clients():
-    assert raw_serializer  # the route factory is importable without a server
+    # The /ws route's factory needs no server: it reads the format from the query.
+    from wavewire.frames import InputAudioFrame, OutputAudioFrame
+    from wavewire.transports.routes import ConnectionInfo
+
+    def info(query: dict[str, str]) -> ConnectionInfo:
+        return ConnectionInfo(route="/ws", role="both", path="/ws", params={}, query=query,
+                              headers={})
+
+    default = raw_serializer(info({}))
+    assert (default.wire.sample_rate, default.wire.num_channels) == (16000, 1)
+    stereo = raw_serializer(info({"sample_rate": "48000", "channels": "2"}))
+    assert (stereo.wire.sample_rate, stereo.wire.num_channels) == (48000, 2)
+    assert stereo.decode(b"\x01\x00\x02\x00") == [InputAudioFrame(b"\x01\x00\x02\x00", 48000, 2)]
+    assert stereo.encode(OutputAudioFrame(b"\x05\x00\x06\x00", 48000, 2)) == [b"\x05\x00\x06\x00"]
+    for bad in ({"sample_rate": "12345"}, {"channels": "3"}, {"sample_rate": "x"}):
+        with pytest.raises(ValueError):
+            raw_serializer(info(bad))

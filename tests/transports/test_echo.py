@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
@@ -65,18 +66,52 @@ async def test_a_bot_that_suspends_on_input_still_echoes_every_frame_in_order():
         assert server.metrics.ended.messages_in == 20
 
 
+def band_noise(n: int, rate: int, seed: int) -> np.ndarray:
+    """Noise band-limited to 300-3400 Hz (an FFT mask) at about -12 dBFS: survives a
+    16 kHz pipeline and has one sharp correlation peak."""
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    x = np.fft.irfft(spectrum, n)
+    return np.rint(x * (8000 / np.sqrt(np.mean(x**2))) / 3).clip(-32768, 32767)
+
+
+def best_lag(sent: np.ndarray, back: np.ndarray, max_lag: int) -> tuple[int, float]:
+    """The delay of ``back`` against ``sent`` (0..max_lag samples) with the highest
+    normalised correlation, and that correlation."""
+    best = (0, -1.0)
+    for lag in range(max_lag + 1):
+        a, b = sent[: len(back) - lag], back[lag:]
+        ncc = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
+        best = max(best, (lag, ncc), key=lambda t: t[1])
+    return best
+
+
 async def test_other_rate_and_stereo_on_the_wire():
-    # 48 kHz stereo on the wire, 16 kHz mono in the pipeline: converted both ways, so
-    # only the length and the shape survive exactly.
+    # 48 kHz stereo on the wire, 16 kHz mono in the pipeline: downmixed and resampled on
+    # the way in, resampled and upmixed on the way out. What comes back is the mean of
+    # the two channels sent, in both channels, a few ms late (the resamplers' delay).
+    rate = 48000
+    left, right = band_noise(rate // 5, rate, 1), band_noise(rate // 5, rate, 2)  # 200 ms
+    audio = np.stack([left, right], axis=1).astype("<i2").tobytes()
     async with running() as server:
-        audio = pcm(4800, channels=2)  # 100 ms of 48 kHz stereo
         url = ws_url(server, "/ws?sample_rate=48000&channels=2")
         async with connect(url, compression=None, proxy=None) as ws:
-            for i in range(0, len(audio), 3840):
+            for i in range(0, len(audio), 3840):  # 20 ms messages
                 await ws.send(audio[i : i + 3840])
-            # the two resamplers hold back a few ms; 80 ms of the 100 must come back
+            # the two resamplers hold back a few ms; 160 ms of the 200 must come back
             got = await recv_bytes(ws, len(audio) * 8 // 10)
-        assert len(got) % 4 == 0
+    assert len(got) % 4 == 0
+    back = np.frombuffer(got, "<i2").reshape(-1, 2).astype(float)
+    assert np.array_equal(back[:, 0], back[:, 1])  # upmixed: the same in both channels
+    mean = (left + right) / 2
+    lag, ncc = best_lag(mean, back[:, 0], max_lag=rate * 30 // 1000)
+    assert ncc > 0.95, (lag, ncc)  # the audio sent, not noise or silence
+    assert lag < rate * 20 // 1000
+    sent, came = mean[480 : len(back) - lag], back[lag + 480 :, 0]  # past the first 10 ms
+    level = float(np.sqrt(np.mean(came**2) / np.mean(sent**2)))
+    assert 0.8 < level < 1.25, level  # at the level sent
 
 
 async def test_pipecat_route_echoes_audio_frames():

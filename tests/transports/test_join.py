@@ -120,12 +120,24 @@ async def test_input_reconnect_within_the_window_resumes_the_session():
 
 
 async def test_session_ends_when_the_window_passes():
-    async with running(routes=split_routes(resume_window=0.05)) as server:
+    # The session outlives the drop by the window (timers never fire early), and it ends
+    # because the input did not come back, not because the socket dropped.
+    window = 0.3
+    async with running(routes=split_routes(resume_window=window)) as server:
         ws_in = await connect(ws_url(server, "/call/w/in"), proxy=None)
         await wait_for(lambda: len(server.sessions) == 1)
+        (session,) = server.sessions
+        ended: list[tuple[float, str]] = []
+        loop = asyncio.get_running_loop()
+        session.task.add_event_handler(
+            "on_pipeline_cancelled", lambda _t, frame: ended.append((loop.time(), frame.reason)))
+        dropped_at = loop.time()
         ws_in.transport.abort()
         await wait_for(lambda: not server.sessions)
         assert server.metrics.sessions_total == 1
+    [(ended_at, reason)] = ended
+    assert reason == "input did not come back"
+    assert ended_at - dropped_at >= window
 
 
 async def test_a_clean_close_of_the_input_ends_the_session_without_waiting():

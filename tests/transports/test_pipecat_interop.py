@@ -10,6 +10,7 @@ import socket
 import pytest
 from websockets.asyncio.client import connect
 
+from .._optional import need
 from .conftest import pcm, running, wait_for, ws_url
 
 pytestmark = [
@@ -18,8 +19,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Pipecat 1.x renames
 ]
 
-pipecat_frames = pytest.importorskip("pipecat.frames.frames")
-pipecat_protobuf = pytest.importorskip("pipecat.serializers.protobuf")
+pipecat_frames = need("pipecat.frames.frames")
+pipecat_protobuf = need("pipecat.serializers.protobuf")
 
 
 def _audio_params() -> dict[str, object]:
@@ -66,7 +67,7 @@ async def test_pipecat_serializer_over_websockets_to_wavewire_echo():
 async def test_pipecat_client_transport_to_wavewire_echo():
     """Pipecat's own WebsocketClientTransport in a Pipecat pipeline: audio it sends out
     comes back from wavewire's echo bot into its input transport."""
-    ws_client = pytest.importorskip("pipecat.transports.websocket.client")
+    ws_client = need("pipecat.transports.websocket.client")
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.runner import PipelineRunner
     from pipecat.pipeline.task import PipelineTask
@@ -107,7 +108,7 @@ async def test_pipecat_client_transport_to_wavewire_echo():
 async def test_wavewire_client_to_pipecat_server_transport():
     """wavewire's WebSocketClient + PipecatSerializer against Pipecat's
     WebsocketServerTransport running a Pipecat echo pipeline."""
-    ws_server = pytest.importorskip("pipecat.transports.websocket.server")
+    ws_server = need("pipecat.transports.websocket.server")
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.runner import PipelineRunner
     from pipecat.pipeline.task import PipelineTask

@@ -28,6 +28,7 @@ from wavewire.transports.wire import (
     upgrade_error,
 )
 
+from .._optional import need
 from .conftest import wait_for
 
 KEY = base64.b64encode(b"0123456789abcdef").decode()
@@ -176,6 +177,56 @@ async def serving(**options: Any) -> AsyncIterator[tuple[Harness, Callable[[], A
         assert not h.conns
 
 
+class ConnTimers:
+    """The connections' own timers (handshake, close and keepalive deadlines) on a clock
+    the test moves: while installed, a ``call_later`` from a :class:`ServerConnection` is
+    recorded instead of scheduled, and :meth:`advance` fires the due ones in order. Every
+    other timer of the loop stays real. Works on asyncio's loop and on uvloop's."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._due: list[tuple[float, int, Any, tuple[Any, ...]]] = []
+        self._cancelled: set[int] = set()
+        self._seq = 0
+
+    def __enter__(self) -> ConnTimers:
+        self._loop = asyncio.get_running_loop()
+        self._real = self._loop.call_later
+        self._loop.call_later = self._call_later  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self._loop.call_later
+
+    def _call_later(self, delay: float, callback: Any, *args: Any, **kw: Any) -> Any:
+        if not isinstance(getattr(callback, "__self__", None), ServerConnection):
+            return self._real(delay, callback, *args, **kw)
+        self._seq += 1
+        seq = self._seq
+        self._due.append((self.now + delay, seq, callback, args))
+        self._due.sort(key=lambda t: (t[0], t[1]))
+        return _Cancel(lambda: self._cancelled.add(seq))
+
+    async def advance(self, seconds: float) -> None:
+        """Move the connections' clock on by ``seconds``, firing what falls due."""
+        target = self.now + seconds
+        while self._due and self._due[0][0] <= target:
+            when, seq, callback, args = self._due.pop(0)
+            self.now = when
+            if seq not in self._cancelled:
+                callback(*args)
+            for _ in range(5):
+                await asyncio.sleep(0)
+        self.now = target
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+class _Cancel:
+    def __init__(self, cancel: Callable[[], None]) -> None:
+        self.cancel = cancel
+
+
 async def opened(connect: Callable[[], Any], path: str = "/") -> Peer:
     peer = await connect()
     head = await peer.handshake(path)
@@ -257,8 +308,8 @@ async def test_protocol_violations_fail_with_their_close_code(data: bytes, code:
         await peer.send(data)
         await peer.expect_close(code)
         assert await peer.at_eof()
-        await asyncio.sleep(0.05)
-        assert h.closed and h.closed[0].sent_code == code
+        await wait_for(lambda: h.closed, 3)
+        assert h.closed[0].sent_code == code
         assert h.received == [b"before"]  # nothing from the bad frame was delivered
 
 
@@ -271,7 +322,7 @@ async def test_oversize_is_refused_from_the_header_before_the_payload_arrives() 
         # Only a header announcing 10 MB: the server must not wait for the payload.
         await peer.send(bytes((0x82, 0x80 | 127)) + struct.pack("!Q", 10_000_000))
         assert "1000" in await peer.expect_close(1009)
-        await asyncio.sleep(0.05)
+        await wait_for(lambda: h.closed, 3)
         assert h.closed[0].sent_code == 1009
 
 
@@ -352,7 +403,7 @@ async def test_peer_close_is_echoed_then_the_server_closes_tcp() -> None:
         await peer.send(frame(8, struct.pack("!H", 4001) + b"bye"))
         await peer.expect_close(4001)
         assert await peer.at_eof()
-        await asyncio.sleep(0.05)
+        await wait_for(lambda: h.closed, 3)
         assert h.closed[0].code == 4001 and h.closed[0].reason == "bye"
         assert h.closed[0].sent_code == 4001
 
@@ -362,55 +413,71 @@ async def test_close_without_code_is_1005_and_echoed_empty() -> None:
         peer = await opened(connect)
         await peer.send(frame(8))
         assert await peer.read_frame() == (8, True, b"")
-        await asyncio.sleep(0.05)
+        await wait_for(lambda: h.closed, 3)
         assert h.closed[0].code == 1005
 
 
 async def test_server_close_waits_for_the_peer_then_cuts_at_the_deadline() -> None:
-    async with serving(close_timeout=0.2) as (h, connect):
-        peer = await opened(connect)
-        await asyncio.sleep(0.02)
-        conn = h.server_conn
-        assert conn is not None
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        closing = asyncio.create_task(conn.close(1000, "done"))
-        assert await peer.expect_close(1000) == "done"
-        await peer.send(frame(2, b"ignored while closing"))
-        await asyncio.sleep(0.05)
-        assert not closing.done()  # still waiting for our close frame
-        await closing  # we never answer: cut after close_timeout
-        assert 0.15 < loop.time() - t0 < 1.0
-        assert conn.closed and conn.close_code == 1006
-        assert h.received == []
+    # close_timeout is 30 s on the connections' own clock, which only the test moves: the
+    # cut comes from that deadline (not the 31 s fallback of close()), and a peer that
+    # answers ends the close with no deadline passing at all.
+    async with serving(close_timeout=30.0) as (h, connect):
+        with ConnTimers() as timers:
+            peer = await opened(connect)
+            await wait_for(lambda: h.server_conn is not None, 3)
+            conn = h.server_conn
+            assert conn is not None
+            closing = asyncio.create_task(conn.close(1000, "done"))
+            assert await peer.expect_close(1000) == "done"
+            await peer.send(frame(2, b"ignored while closing"))
+            await timers.advance(29.9)
+            assert not closing.done()  # still waiting for our close frame
+            await timers.advance(0.2)  # we never answer: cut at close_timeout
+            await asyncio.wait_for(closing, 5)
+            assert conn.closed and conn.close_code == 1006
+            assert h.received == []
 
-        peer2 = await opened(connect)
-        await asyncio.sleep(0.02)
-        conn2 = h.server_conn
-        assert conn2 is not None and conn2 is not conn
-        t0 = loop.time()
-        closing = asyncio.create_task(conn2.close(1001))
-        await peer2.expect_close(1001)
-        await peer2.send(frame(8, struct.pack("!H", 1001)))
-        await closing
-        assert loop.time() - t0 < 0.15
-        assert conn2.close_code == 1001
-        assert await peer2.at_eof()
+            peer2 = await opened(connect)
+            await wait_for(lambda: h.server_conn is not conn, 3)
+            conn2 = h.server_conn
+            assert conn2 is not None and conn2 is not conn
+            closing = asyncio.create_task(conn2.close(1001))
+            await peer2.expect_close(1001)
+            await peer2.send(frame(8, struct.pack("!H", 1001)))
+            await asyncio.wait_for(closing, 5)  # the answer ends it: no deadline passed
+            assert conn2.close_code == 1001
+            assert await peer2.at_eof()
 
 
 async def test_keepalive_ping_is_answered_or_fails_with_1011() -> None:
-    async with serving(ping_interval=0.05, ping_timeout=0.1) as (h, connect):
-        peer = await opened(connect)
-        for _ in range(3):  # answer three pings: the connection stays
-            op, _, payload = await peer.read_frame()
-            assert op == 9 and len(payload) == 4
-            await peer.send(frame(10, payload))
-        op, _, payload = await peer.read_frame()
-        assert op == 9
-        await peer.send(frame(10, b"nope"))  # a pong for something else does not count
-        await peer.expect_close(1011)
-        await asyncio.sleep(0.05)
-        assert h.closed[0].sent_code == 1011
+    async with serving(ping_interval=20.0, ping_timeout=10.0) as (h, connect):
+        with ConnTimers() as timers:
+            peer = await opened(connect)
+
+            async def ping() -> bytes:
+                op, _, payload = await peer.read_frame()
+                assert op == 9 and len(payload) == 4
+                return payload
+
+            async def in_sync() -> None:  # frames are handled in order: ours came first
+                await peer.send(frame(2, b"sync"))
+                assert await peer.read_frame() == (2, True, b"sync")
+
+            await timers.advance(20.0)
+            for _ in range(3):  # answer three pings: the connection stays
+                await peer.send(frame(10, await ping()))
+                await in_sync()
+                await timers.advance(10.0)  # the pong deadline passes harmlessly
+                await timers.advance(10.0)  # the next ping
+            await ping()
+            await peer.send(frame(10, b"nope"))  # a pong for something else does not count
+            await in_sync()
+            await timers.advance(9.9)
+            assert not h.closed
+            await timers.advance(0.1)
+            await peer.expect_close(1011)
+            await wait_for(lambda: h.closed, 3)
+            assert h.closed[0].sent_code == 1011
 
 
 async def test_handshake_deadline_and_bad_heads() -> None:
@@ -467,12 +534,17 @@ async def test_reading_pauses_when_messages_pile_up_and_nothing_is_lost() -> Non
         peer = await opened(connect)
         for i in range(400):
             peer.writer.write(frame(2, i.to_bytes(2, "big") * 1000))
-        await asyncio.sleep(0.2)
+        await wait_for(lambda: h.server_conn is not None, 3)
         conn = h.server_conn
-        assert conn is not None
+        assert conn is not None and conn.transport is not None
+        transport = conn.transport
+        await wait_for(lambda: conn.pending >= 8 and not transport.is_reading(), 5)
         # Reading paused once max_queue was reached (plus what the same read held):
         # the socket, and TCP behind it, hold the rest.
         assert 8 <= conn.pending <= 150
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert conn.pending <= 150 and len(h.received) == 0
         release.set()
         await peer.writer.drain()
         await wait_for(lambda: len(h.received) >= 400, 3)
@@ -558,7 +630,7 @@ async def test_send_nowait_refuses_while_the_write_buffer_is_full() -> None:
     async with serving() as (h, connect):
         h.echo = False
         peer = await opened(connect)
-        await asyncio.sleep(0.02)
+        await wait_for(lambda: h.server_conn is not None, 3)
         conn = h.server_conn
         assert conn is not None and conn.transport is not None
         conn.transport.set_write_buffer_limits(high=4096)
@@ -580,7 +652,7 @@ async def test_send_nowait_refuses_while_the_write_buffer_is_full() -> None:
 async def test_send_on_a_closed_connection_raises() -> None:
     async with serving() as (h, connect):
         peer = await opened(connect)
-        await asyncio.sleep(0.02)
+        await wait_for(lambda: h.server_conn is not None, 3)
         conn = h.server_conn
         assert conn is not None
         peer.writer.close()
@@ -675,5 +747,5 @@ def test_any_tcp_segmentation_delivers_the_same_messages(sizes: list[int],
 def test_on_uvloop(scenario: Callable[[], Any]) -> None:
     """The same behaviour on uvloop, whose transports are not asyncio's (not Transport
     subclasses, their own buffered reads and write-buffer limits)."""
-    uvloop = pytest.importorskip("uvloop")
+    uvloop = need("uvloop")
     uvloop.run(scenario())

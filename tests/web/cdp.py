@@ -1,8 +1,8 @@
 """A headless Chromium for tests, driven over the DevTools protocol (no browser driver).
 
-:func:`launch` starts Debian's Chromium with a WAV file as its microphone (flags of
-DESIGN §10), a fresh profile, the network limited to 127.0.0.1 and the DevTools endpoint
-on an ephemeral loopback port. :class:`Browser` attaches to the page and evaluates
+:func:`launch` starts the ``chromium`` on ``PATH`` (Debian's in CI) with a WAV file as
+its microphone (flags of DESIGN §10), a fresh profile, the network limited to 127.0.0.1
+and the DevTools endpoint on an ephemeral loopback port. :class:`Browser` attaches to the page and evaluates
 JavaScript in it (``evaluate``), keeping the page's console output for failure reports.
 Everything has a deadline; :meth:`Browser.close` always kills the process.
 """
@@ -22,7 +22,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-CHROMIUM = Path("/usr/bin/chromium")
+_FOUND = shutil.which("chromium")
+CHROMIUM: Path | None = Path(_FOUND) if _FOUND else None
+"""The ``chromium`` on ``PATH`` (what CI installs: Debian's, or any other), or None."""
 
 BASE_FLAGS = (
     "--headless",
@@ -167,6 +169,8 @@ class Browser:
 
 async def launch(url: str, microphone: Path | None = None, timeout: float = 20.0) -> Browser:
     """Start Chromium on ``url`` and attach to that page (within ``timeout`` seconds)."""
+    if CHROMIUM is None:
+        raise FileNotFoundError("no chromium on PATH")
     profile = Path(tempfile.mkdtemp(prefix="wavewire-chromium-"))
     proc = await asyncio.create_subprocess_exec(
         str(CHROMIUM),

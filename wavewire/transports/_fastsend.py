@@ -7,6 +7,11 @@ that wrapper costs more than the framing and the write together. When the connec
 plainly open, not in the middle of a fragmented send and not back-pressured (so draining
 would return at once), :func:`send_now` does the two steps directly; otherwise it returns
 False and the caller awaits ``conn.send`` as usual, which handles every other case.
+
+The checks read ``websockets`` internals (``paused``, ``send_in_progress``, ``protocol``,
+``transport``, ``send_data`` of ``websockets.asyncio.connection.Connection``). If a
+release renames one, :func:`send_now` raises :class:`FastSendUnsupported` rather than
+quietly turning the fast path off (the test suite runs it on a real connection).
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ from typing import Any
 
 from websockets.protocol import State
 
-__all__ = ["send_now"]
+__all__ = ["send_now", "FastSendUnsupported"]
 
 _OPEN = State.OPEN
 
 
+class FastSendUnsupported(RuntimeError):
+    """The installed ``websockets`` lacks an internal :func:`send_now` relies on."""
+
+
 def send_now(conn: Any, message: bytes | str) -> bool:
-    """Send ``message`` on ``conn`` at once if that is safe; False if the caller must
-    ``await conn.send(message)`` instead."""
+    """Send ``message`` on ``conn`` (a ``websockets`` asyncio connection) at once if that
+    is safe; False if the caller must ``await conn.send(message)`` instead."""
     try:
         if (
             conn.paused
@@ -31,12 +40,18 @@ def send_now(conn: Any, message: bytes | str) -> bool:
             or conn.transport.is_closing()
         ):
             return False
-    except AttributeError:  # another websockets version or a test double
-        return False
-    protocol = conn.protocol
+        protocol = conn.protocol
+        send_data = conn.send_data
+    except AttributeError as exc:
+        from websockets.version import version
+
+        raise FastSendUnsupported(
+            f"websockets {version}: {type(conn).__name__} has no {exc.name!r}, which "
+            "wavewire.transports._fastsend relies on; update it for this release"
+        ) from exc
     if isinstance(message, str):
         protocol.send_text(message.encode())
     else:
         protocol.send_binary(message)
-    conn.send_data()
+    send_data()
     return True

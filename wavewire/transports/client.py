@@ -1,49 +1,67 @@
 """``WebSocketClient``: one logical connection to a WebSocket peer that survives drops.
 
 Used by ``wavewire connect`` (a bot running as a client, see :mod:`.client_session`) and
-by services, which compose a client with a serializer. The client
+by services (:mod:`wavewire.services.base`), which compose a client with a serializer.
+The client
 
-* connects with extra headers and subprotocols, no compression (audio barely
-  compresses);
-* sends its serializer's ``open()`` messages on *every* connection, first or not;
-* reconnects with exponential backoff and jitter (:class:`Backoff`) after the peer goes
-  away (close codes 1001, 1005, 1006, 1011-1014 or a dropped TCP connection), up to
-  ``max_attempts`` consecutive failures. A normal close (1000) ends the client unless
-  ``reconnect_on_normal_close``; a protocol close (1002, 1003, 1007-1010, 4xxx) and a
-  refused handshake (HTTP 401/403 → :class:`~wavewire.errors.AuthError`, other 4xx) end
-  it at once, since retrying would fail the same way;
-* calls ``on_message`` for each received message from one reader task, owned by the
-  client and stopped by :meth:`WebSocketClient.close`.
-
-**Sending while disconnected** (between a drop and the next connection): messages wait
-in a bounded buffer of ``buffer_size`` messages (default 50, one second of 20 ms audio),
-sent right after ``open()`` on reconnection; when it is full the *oldest* is dropped and
-counted in :attr:`ClientStats.dropped`. ``buffer_size=0`` drops everything sent while
-disconnected (counted).
+* connects with extra headers and subprotocols, no compression, and sends its
+  serializer's ``open()`` messages on *every* connection (:mod:`.client_conn`);
+* reconnects after the peer goes away, waiting per :class:`Backoff` on its clock (a
+  :class:`~wavewire.testing.FakeClock` in tests), never less than a 429's
+  ``Retry-After``; which failures are retried and which typed error each is, is
+  :mod:`.backoff`'s policy (auth refusals never are);
+* raises the error where it happens: :meth:`~WebSocketClient.connect` raises
+  ``ConnectError``, ``AuthError``, ``RateLimitError`` or ``ServiceTimeoutError``; a client
+  that stops for good later keeps why in ``error`` (``RemoteClosedError`` with the close
+  code, ``ProtocolError`` …) and emits ``on_failed``;
+* runs one reader task owned by ``owner`` (a session's task group or a processor;
+  standalone, a group of its own), which calls ``on_message`` for each message and, with
+  ``on_frames``, decodes it through the serializer; bad messages are counted and
+  reported (``on_decode_error``), a fatal ``ProtocolError`` closes with its
+  ``close_code``;
+* sends timed messages (keep-alives) registered with :meth:`~WebSocketClient.every`,
+  re-armed on every connection (:mod:`.periodic`);
+* keeps what is sent while disconnected in a bounded buffer (``buffer_size`` messages,
+  default 50: one second of 20 ms audio; the oldest dropped and counted beyond), sent
+  right after ``open()`` on the next connection, so a reconnect loses no audio;
+  :meth:`~WebSocketClient.clear` empties it when an interruption makes it stale.
 
 Events: ``on_connected(client)``, ``on_disconnected(client, code, reason)``,
-``on_reconnecting(client, attempt, delay)``. URLs in errors and logs are redacted.
+``on_reconnecting(client, attempt, delay)``, ``on_decode_error(client, error)``,
+``on_failed(client, error)``. URLs in errors and logs are redacted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
-from ..errors import AuthError, ConnectError, ProtocolError
+from ..clock import Clock, MonotonicClock
+from ..errors import (
+    ConnectError,
+    ProtocolError,
+    ServiceError,
+    SessionClosedError,
+    WavewireError,
+)
 from ..events import EventEmitter
 from ..pipelines.taskgroup import SessionTaskGroup
+from ..secrets import redact_text
 from ._fastsend import send_now
-from .auth import RedactingFilter, redact_text
+from .backoff import RETRY_CLOSE_CODES, Backoff, Waiter, close_error, retry
+from .client_conn import (
+    ClientStats,
+    HeldMessages,
+    TaskOwner,
+    dial,
+    periodic_sender,
+    read_messages,
+)
+from .periodic import PeriodicMessages, Schedule
 
 if TYPE_CHECKING:
     import ssl as ssl_module
@@ -51,65 +69,9 @@ if TYPE_CHECKING:
     from ..frames import Frame
     from ..serializers.base import FrameSerializer, Message
 
-__all__ = ["Backoff", "ClientStats", "WebSocketClient", "RETRY_CLOSE_CODES"]
+__all__ = ["Backoff", "ClientStats", "TaskOwner", "WebSocketClient", "RETRY_CLOSE_CODES"]
 
-RETRY_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014})
-"""Close codes after which the client reconnects (the peer went away or was busy)."""
-
-
-def _client_logger() -> logging.Logger:
-    """The logger given to ``websockets`` (debug output shows URLs and headers)."""
-    log = logging.getLogger("wavewire.websockets.client")
-    if not any(isinstance(f, RedactingFilter) for f in log.filters):
-        log.addFilter(RedactingFilter())
-    return log
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Reconnect delays: ``initial * factor**(attempt-1)``, capped at ``max``, each
-    multiplied by a random factor in ``1 ± jitter``; give up after ``max_attempts``
-    consecutive failures (``None``: never)."""
-
-    initial: float = 0.5
-    """First delay, seconds."""
-    max: float = 10.0
-    """Largest delay, seconds."""
-    factor: float = 2.0
-    """Growth per attempt."""
-    jitter: float = 0.25
-    """Relative spread of each delay (0 … 1)."""
-    max_attempts: int | None = 8
-    """Consecutive failed attempts before the client gives up."""
-
-    def __post_init__(self) -> None:
-        if self.initial < 0 or self.max < 0 or self.factor < 1 or not 0 <= self.jitter <= 1:
-            raise ValueError("Backoff: need initial, max >= 0, factor >= 1, 0 <= jitter <= 1")
-        if self.max_attempts is not None and self.max_attempts < 1:
-            raise ValueError("Backoff: max_attempts must be at least 1 (or None)")
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait before attempt number ``attempt`` (1-based)."""
-        base = min(self.max, self.initial * self.factor ** max(0, attempt - 1))
-        return max(0.0, base * (1.0 - self.jitter + 2.0 * self.jitter * rand()))
-
-
-@dataclass(slots=True)
-class ClientStats:
-    """What happened on a client's connection(s)."""
-
-    connects: int = 0
-    """Successful connections (first one included)."""
-    failed_attempts: int = 0
-    """Connection attempts that failed."""
-    messages_in: int = 0
-    """Messages received."""
-    messages_out: int = 0
-    """Messages sent (including ``open()``/``close()`` and flushed ones)."""
-    buffered: int = 0
-    """Messages that waited in the buffer while disconnected."""
-    dropped: int = 0
-    """Messages dropped while disconnected (buffer full, or closed)."""
+_DEFAULT_BACKOFF = Backoff()
 
 
 class WebSocketClient(EventEmitter):
@@ -123,6 +85,11 @@ class WebSocketClient(EventEmitter):
     :param reconnect: backoff policy (``None``: never reconnect).
     :param reconnect_on_normal_close: also reconnect after a close with code 1000.
     :param buffer_size: messages kept while disconnected (oldest dropped beyond).
+    :param clock: what backoff and periodic messages wait on (default: monotonic time).
+    :param owner: who owns the reader and ticker tasks (default: a task group of the
+        client's own, closed by :meth:`close`).
+    :param close_errors: maps a close the peer sent ``(code, reason)`` to a typed error
+        (a provider's own codes); ``None`` from it means the default policy.
     """
 
     def __init__(
@@ -132,7 +99,7 @@ class WebSocketClient(EventEmitter):
         *,
         headers: Mapping[str, str] | None = None,
         subprotocols: Sequence[str] | None = None,
-        reconnect: Backoff | None = Backoff(),
+        reconnect: Backoff | None = _DEFAULT_BACKOFF,
         reconnect_on_normal_close: bool = False,
         buffer_size: int = 50,
         open_timeout: float = 10.0,
@@ -143,6 +110,9 @@ class WebSocketClient(EventEmitter):
         ssl: ssl_module.SSLContext | None = None,
         proxy: str | bool | None = True,
         name: str | None = None,
+        clock: Clock | None = None,
+        owner: TaskOwner | None = None,
+        close_errors: Callable[[int | None, str], WavewireError | None] | None = None,
     ) -> None:
         self.url = url
         self.serializer: FrameSerializer = (
@@ -152,7 +122,6 @@ class WebSocketClient(EventEmitter):
         self.subprotocols = list(subprotocols or [])
         self.reconnect = reconnect
         self.reconnect_on_normal_close = reconnect_on_normal_close
-        self.buffer_size = max(0, buffer_size)
         self.open_timeout = open_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -160,20 +129,32 @@ class WebSocketClient(EventEmitter):
         self.max_size = max_size
         self.ssl = ssl
         self.proxy = proxy
-        self.name = name or f"WebSocketClient({redact_text(url)})"
+        self.where = redact_text(url)
+        """The URL with its secrets redacted (what errors and logs show)."""
+        self.name = name or f"WebSocketClient({self.where})"
+        self.clock: Clock = clock or MonotonicClock()
+        self.close_errors = close_errors
         self.stats = ClientStats()
-        self.error: Exception | None = None
+        self.error: WavewireError | None = None
         """Why the client stopped, when it did not stop because of :meth:`close`."""
         self.close_code: int | None = None
         """The code of the last close seen."""
         self._conn: ClientConnection | None = None
         self._on_message: Callable[[Message], Awaitable[None]] | None = None
-        self._held: deque[Message] = deque()
-        self._group = SessionTaskGroup(self.name)
+        self._on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
+        self._held = HeldMessages(buffer_size, self.stats)
+        self._own_group = SessionTaskGroup(self.name)
+        self._owner: TaskOwner = owner if owner is not None else self._own_group
+        self._tasks: set[asyncio.Task] = set()
+        self._schedule = Schedule(self.clock, lambda c: self._spawn(c, f"{self.name}:ticker"),
+                                  lambda: self._last_out)
+        self._waiter = Waiter(self.clock)
+        self._last_out = 0.0
         self._closing = False
         self._started = False
         self._done = asyncio.Event()
-        self._init_events("on_connected", "on_disconnected", "on_reconnecting")
+        self._init_events("on_connected", "on_disconnected", "on_reconnecting",
+                          "on_decode_error", "on_failed")
 
     # -- state ---------------------------------------------------------------------------
 
@@ -187,6 +168,16 @@ class WebSocketClient(EventEmitter):
         """True once the client has stopped for good."""
         return self._done.is_set()
 
+    @property
+    def buffer_size(self) -> int:
+        """Messages kept while disconnected (the oldest dropped beyond)."""
+        return self._held.size
+
+    @property
+    def held(self) -> int:
+        """Messages waiting in the disconnected buffer."""
+        return len(self._held)
+
     async def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the client stops for good; True if it did within ``timeout``."""
         try:
@@ -195,151 +186,154 @@ class WebSocketClient(EventEmitter):
         except TimeoutError:
             return False
 
+    @property
+    def owner(self) -> TaskOwner:
+        """Who owns the client's tasks; settable until :meth:`connect` (a session that
+        is handed a client adopts it this way)."""
+        return self._owner
+
+    @owner.setter
+    def owner(self, owner: TaskOwner) -> None:
+        if self._started:
+            raise RuntimeError(f"{self.name}: the owner is fixed once connect() was called")
+        self._owner = owner
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
+        task = self._owner.create_task(coro, name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     # -- connecting ----------------------------------------------------------------------
 
     async def connect(
-        self, on_message: Callable[[Message], Awaitable[None]] | None = None
+        self,
+        on_message: Callable[[Message], Awaitable[None]] | None = None,
+        *,
+        on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None,
     ) -> None:
-        """Connect (retrying per :attr:`reconnect`) and start receiving.
-
-        Raises :class:`~wavewire.errors.AuthError` or
-        :class:`~wavewire.errors.ConnectError` if no connection could be made."""
+        """Connect (retrying per :attr:`reconnect`) and start receiving: each message goes
+        to ``on_message``, and with ``on_frames`` its frames (decoded by the serializer)
+        to ``on_frames``. Raises the typed error of the last failure
+        (:class:`~wavewire.errors.AuthError` at once) if no connection could be made."""
         if self._started:
             raise RuntimeError(f"{self.name}: connect() was already called")
         self._started = True
         self._on_message = on_message
+        self._on_frames = on_frames
         try:
             await self._open()
-        except AuthError as exc:
-            self._stop(exc)
-            raise
-        except ConnectError as exc:
-            if self.reconnect is None or not await self._retry():
-                self._stop(self.error or exc)
-                raise (self.error or exc) from None
-        self._group.create_task(self._run(), f"{self.name}:reader")
+        except ServiceError as exc:
+            if not exc.retryable or self.reconnect is None or not await self._retry(exc):
+                error = self.error or exc
+                self._stop(error)
+                raise error from None
+        self._spawn(self._run(), f"{self.name}:reader")
 
     async def _open(self) -> None:
-        url = self.url
-        extra: dict[str, Any] = {"ssl": self.ssl} if self.ssl is not None else {}
         try:
-            conn = await ws_connect(
-                url,
-                additional_headers=self.headers or None,
-                subprotocols=self.subprotocols or None,  # type: ignore[arg-type]
-                compression=None,
-                open_timeout=self.open_timeout,
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_timeout,
-                close_timeout=self.close_timeout,
-                max_size=self.max_size,
-                proxy=self.proxy,  # type: ignore[arg-type]
-                logger=_client_logger(),
-                **extra,
+            conn = await dial(
+                self.url, where=self.where, headers=self.headers,
+                subprotocols=self.subprotocols, open_timeout=self.open_timeout,
+                ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
+                close_timeout=self.close_timeout, max_size=self.max_size, ssl=self.ssl,
+                proxy=self.proxy,
             )
-        except InvalidStatus as exc:
+        except ServiceError:
             self.stats.failed_attempts += 1
-            status = exc.response.status_code
-            where = redact_text(url)
-            if status in (401, 403):
-                raise AuthError(f"{where}: refused with HTTP {status}", status=status) from None
-            err = ConnectError(f"{where}: refused with HTTP {status}", status=status)
-            err.retryable = status in (408, 429) or status >= 500
-            raise err from None
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            self.stats.failed_attempts += 1
-            err = ConnectError(f"{redact_text(url)}: {type(exc).__name__}: "
-                               f"{redact_text(str(exc))}")
-            err.retryable = not isinstance(exc, InvalidURI)
-            raise err from None
+            raise
         try:
             for message in self.serializer.open():
                 await conn.send(message)
                 self.stats.messages_out += 1
-            held = self._held
-            while held:  # sends made meanwhile join the buffer and go out too
-                await conn.send(held.popleft())
-                self.stats.messages_out += 1
+            await self._held.flush(conn)
         except ConnectionClosed as exc:
             self.stats.failed_attempts += 1
-            raise ConnectError(f"{redact_text(url)}: closed while opening ({exc})") from None
+            raise ConnectError(f"{self.where}: closed while opening ({exc})") from None
+        except BaseException:  # cancelled (or a serializer bug) before the reader owns it
+            conn.transport.abort()
+            raise
+        if self._closing:  # close() came during the handshake
+            conn.transport.abort()
+            raise ConnectError(f"{self.where}: closed while connecting")
         self._conn = conn
         self.stats.connects += 1
+        self._schedule.start(periodic_sender(conn, lambda: self._conn, self.stats), rearm=True)
         await self.call_event_handler("on_connected")
 
-    async def _retry(self) -> bool:
-        """Reconnect with backoff; False when giving up (``error`` says why)."""
-        backoff = self.reconnect
-        if backoff is None:
+    async def _retry(self, error: WavewireError | None) -> bool:
+        """Reconnect with backoff; False when giving up (:attr:`error` says why)."""
+        if self.reconnect is None:
+            self.error = error
             return False
-        attempt = 0
-        while not self._closing:
-            attempt += 1
-            if backoff.max_attempts is not None and attempt > backoff.max_attempts:
-                self.error = ConnectError(
-                    f"{redact_text(self.url)}: gave up after {backoff.max_attempts} attempts"
-                )
-                return False
-            delay = backoff.delay(attempt)
-            await self.call_event_handler("on_reconnecting", attempt, delay)
-            await asyncio.sleep(delay)
-            if self._closing:
-                return False
-            try:
-                await self._open()
-                return True
-            except AuthError as exc:
-                self.error = exc
-                return False
-            except ConnectError as exc:
-                if not exc.retryable:
-                    self.error = exc
-                    return False
-        return False
+        ok, failure = await retry(
+            self.reconnect, self._open, error, where=self.where, waiter=self._waiter,
+            stopped=lambda: self._closing,
+            on_wait=lambda n, delay: self.call_event_handler("on_reconnecting", n, delay),
+        )
+        if failure is not None:
+            self.error = failure
+        return ok
 
-    def _should_reconnect(self, code: int | None) -> bool:
-        if self._closing or self.reconnect is None:
-            return False
-        if code == 1000:
-            return self.reconnect_on_normal_close
-        return code is None or code in RETRY_CLOSE_CODES
+    async def _bad_message(self, error: ProtocolError) -> None:
+        await self.call_event_handler("on_decode_error", error)
 
     # -- the reader ----------------------------------------------------------------------
 
     async def _run(self) -> None:
+        conn: ClientConnection | None = None
         try:
             while True:
                 conn = self._conn
                 if conn is None:
                     break
-                code, reason = await self._read(conn)
+                try:
+                    code, reason, ours, bad = await read_messages(
+                        conn, self.serializer, self.stats, self._on_message,
+                        self._on_frames, self._bad_message)
+                except SessionClosedError:  # the session feeding on it has ended
+                    self._closing = True
+                    await conn.close(1001, "session closed")
+                    code, reason, ours, bad = 1001, "session closed", True, None
+                error = bad or close_error(self.where, code, reason, sent_by_us=ours,
+                                           custom=self.close_errors)
                 self._conn = None
+                self._schedule.stop()
                 self.close_code = code
                 await self.call_event_handler("on_disconnected", code, reason)
-                if not self._should_reconnect(code) or not await self._retry():
+                if self._closing:
+                    break
+                if error is None:  # a normal close
+                    if not (self.reconnect_on_normal_close and self.reconnect is not None):
+                        break
+                elif not (isinstance(error, ServiceError) and error.retryable):
+                    self.error = error
+                    break
+                if not await self._retry(error):
                     break
         finally:
             self._conn = None
+            self._schedule.stop()
+            if conn is not None and conn.state.name != "CLOSED":
+                conn.transport.abort()
             self._stop(self.error)
+        if self.error is not None and not self._closing:
+            await self.call_event_handler("on_failed", self.error)
 
-    async def _read(self, conn: ClientConnection) -> tuple[int | None, str]:
-        on_message = self._on_message
-        stats = self.stats
-        recv = conn.recv
-        try:
-            while True:
-                message = await recv()
-                stats.messages_in += 1
-                if on_message is not None:
-                    await on_message(message)
-        except ConnectionClosed as exc:
-            close = exc.rcvd or exc.sent
-            return (close.code if close else 1006), (close.reason if close else "")
-        except ProtocolError as exc:  # a fatal protocol error: close, do not come back
-            self.error = exc
-            self._closing = True
-            await conn.close(exc.close_code, str(exc)[:120])
-            return exc.close_code, "protocol error"
+    # -- periodic messages -----------------------------------------------------------------
+
+    def every(
+        self,
+        interval_s: float,
+        make_messages: Callable[[], Sequence[Message]],
+        *,
+        idle_only: bool = False,
+    ) -> PeriodicMessages:
+        """Send ``make_messages()`` every ``interval_s`` seconds of the client's clock while
+        connected (re-armed on each connection); with ``idle_only``, only after that long
+        without any message sent (a keep-alive during silence). Returns the hook;
+        ``hook.cancel()`` stops it."""
+        return self._schedule.add(interval_s, make_messages, idle_only)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -351,54 +345,71 @@ class WebSocketClient(EventEmitter):
                 if not send_now(conn, message):
                     await conn.send(message)
                 self.stats.messages_out += 1
+                self._last_out = self.clock.now()
                 return
             except ConnectionClosed:
                 pass
-        self._hold(message)
+        if self._closing or self.closed:
+            self.stats.dropped += 1
+        else:
+            self._held.hold(message)
 
     async def send_frame(self, frame: Frame) -> None:
         """Encode ``frame`` with the serializer and send the messages."""
         for message in self.serializer.encode(frame):
             await self.send(message)
 
-    def _hold(self, message: Message) -> None:
-        if self._closing or self.closed or self.buffer_size == 0:
-            self.stats.dropped += 1
-            return
-        held = self._held
-        if len(held) >= self.buffer_size:
-            held.popleft()
-            self.stats.dropped += 1
-        held.append(message)
-        self.stats.buffered += 1
+    def clear(self) -> int:
+        """Drop the messages held while disconnected (after an interruption they are
+        stale); returns how many (counted in ``dropped`` and ``cleared``)."""
+        n = self._held.discard()
+        self.stats.cleared += n
+        return n
 
     # -- closing ---------------------------------------------------------------------------
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Send the serializer's ``close()`` messages, close, stop the reader (bounded by
-        ``close_timeout``). Idempotent."""
+    async def close(self, code: int = 1000, reason: str = "", *, drain: float = 0.0) -> None:
+        """Send the serializer's ``close()`` messages, close, stop the client's tasks
+        (bounded by ``close_timeout``). With ``drain``, first wait up to that many
+        seconds for the peer to close by itself (so the replies ``close()`` asked for
+        are received). Idempotent."""
         self._closing = True
+        self._waiter.wake()  # a backoff wait ends now
+        self._schedule.stop()
         conn = self._conn
         if conn is not None:
             try:
-                async with asyncio.timeout(self.close_timeout):
+                async with asyncio.timeout(self.close_timeout + max(0.0, drain)):
                     for message in self.serializer.close():
                         await conn.send(message)
                         self.stats.messages_out += 1
+                    if drain > 0:
+                        try:
+                            async with asyncio.timeout(drain):
+                                await conn.wait_closed()
+                        except TimeoutError:
+                            pass
                     await conn.close(code, reason)
             except (ConnectionClosed, TimeoutError):
                 pass
-        await self._group.close(self.close_timeout)
+        await self._stop_tasks()
         if self._conn is not None:  # the reader was cancelled before it saw the close
             self._conn.transport.abort()
             self._conn = None
         self._stop(self.error)
 
-    def _stop(self, error: Exception | None) -> None:
+    async def _stop_tasks(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.close_timeout)
+        await self._own_group.close(self.close_timeout)
+
+    def _stop(self, error: WavewireError | None) -> None:
         self.error = error
-        if self._held:
-            self.stats.dropped += len(self._held)
-            self._held.clear()
+        self._held.discard()
         self._done.set()
 
     async def __aenter__(self) -> WebSocketClient:

@@ -3,7 +3,7 @@
 through the client.
 
 The pipeline starts first (so the input edge knows the pipeline's format), then the
-client connects. The session ends when the pipeline ends (the client then closes with
+client connects, its reader task owned by the session's task group. The session ends when the pipeline ends (the client then closes with
 1000) or when the client stops for good (the session is cancelled). Reconnects in
 between are the client's business: the session goes on, and output produced meanwhile
 follows the client's buffer policy.
@@ -68,6 +68,7 @@ class ClientSession:
                 )
             if runner.done():
                 return
+            self.client.owner = self.task  # its reader belongs to the session
             await self.client.connect(on_message=self.input_edge.feed)
             client_done = asyncio.ensure_future(self.client.wait_closed())
             await asyncio.wait({runner, client_done}, return_when=asyncio.FIRST_COMPLETED)

@@ -6,7 +6,7 @@ from :mod:`wavewire.errors` — :class:`~wavewire.errors.AuthError` (401/403),
 :class:`~wavewire.errors.RateLimitError` (429), :class:`~wavewire.errors.ConnectError`,
 :class:`~wavewire.errors.ServiceTimeoutError`, else
 :class:`~wavewire.errors.ServiceError` — whose message never contains a credential:
-secrets live in :class:`Secret` objects, are put into headers per request (never into a
+secrets live in :class:`~wavewire.secrets.Secret` objects, are put into headers per request (never into a
 caller's client's defaults), and any echo of them in a message is redacted.
 """
 
@@ -22,6 +22,7 @@ from ...errors import (
     ServiceError,
     ServiceTimeoutError,
 )
+from ...secrets import Secret
 
 if TYPE_CHECKING:
     import httpx
@@ -39,29 +40,6 @@ def import_httpx() -> Any:
             " (pip install 'wavewire[http]')"
         ) from None
     return httpx
-
-
-class Secret:
-    """A credential that does not show itself in reprs, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
-            raise ValueError("a credential must be a non-empty string")
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself, for building a request."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("credentials are not picklable")
 
 
 class RestClient:
