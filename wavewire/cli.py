@@ -3,6 +3,7 @@
 * ``wavewire serve`` -- every protocol on one port (``/ws`` raw PCM, ``/pipecat``
   Pipecat protobuf, …), the browser page at ``/``, ``/healthz`` and ``/metrics``.
 * ``wavewire connect`` -- run a bot as a client of a WebSocket server.
+* ``wavewire doctor`` -- what is installed and configured, and how to add the rest.
 
 Importing this module costs only ``argparse``; servers, serializers and bots load when a
 command runs.
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulate.add_argument("platform", choices=sorted(EMULATORS))
     emulate.add_argument("options", nargs=argparse.REMAINDER, help="the platform's options")
+    sub.add_parser("doctor", help="what is installed and configured, and how to add the rest",
+                   description="Report the installed extras, which providers have keys "
+                   "(never their values) and whether Chromium is there, with the command "
+                   "that adds each missing piece.")
     return parser
 
 
@@ -246,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.token:
             env["WAVEWIRE_TOKEN"] = args.token  # never on a command line
         return run_workers(args.workers, args.host, args.port, _worker_args(args), env=env)
+    if args.command == "doctor":
+        from .doctor import run as run_doctor
+
+        return run_doctor()
     if args.command == "emulate":
         from .emulators import run_emulator
 
