@@ -11,7 +11,10 @@ message is one serialized ``pipecat.Frame`` whose ``oneof frame`` is one of
 * 5 ``interruption``: :class:`InterruptionFrame` both ways.
 
 Inbound audio keeps the frame's own ``sample_rate`` / ``num_channels`` (the input
-edge converts). Pipecat's ``pts`` is in nanoseconds and wavewire's in samples; both
+edge converts); the rate must be one of :data:`~wavewire.audio.resample.STANDARD_RATES`
+(8000-48000 Hz) and the channels 1 or 2, else the frame is a
+:class:`~wavewire.errors.ProtocolError` (an odd rate would cost the edge an unbounded
+filter design). Pipecat's ``pts`` is in nanoseconds and wavewire's in samples; both
 directions convert. Pipecat's per-frame ``id`` / ``name`` are read past and never sent
 (Pipecat treats them as optional).
 
@@ -29,9 +32,9 @@ The codec is hand-written (:mod:`wavewire.serializers._proto`); the generated
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from ..audio.resample import STANDARD_RATES
 from ..errors import ProtocolError
 from ..frames import (
     InputAudioFrame,
@@ -43,7 +46,7 @@ from ..frames import (
     TextFrame,
     TranscriptionFrame,
 )
-from ._common import check_audio, dumps
+from ._common import check_audio, check_json, dumps, load_json
 from ._proto import LEN, VARINT, encode_varint, field_bytes, parse, parse_merging
 from .base import FrameSerializer, Message, WireFormat
 
@@ -61,7 +64,6 @@ _MESSAGE = {1: LEN}
 _INTERRUPTION_MSG = b"\x2a\x00"
 _NS = 1_000_000_000
 _U32 = 0xFFFFFFFF
-_loads = json.loads
 
 
 def _utf8(value: Any, what: str) -> str:
@@ -154,10 +156,8 @@ class PipecatSerializer(FrameSerializer):
         if which == 4:
             f = parse(body, f"{_P} MessageFrame", _MESSAGE)
             data = _utf8(f.get(1), "MessageFrame.data")
-            try:
-                value = _loads(data)
-            except ValueError as exc:
-                raise ProtocolError(f"{_P}: MessageFrame.data is not JSON: {exc}") from None
+            value = load_json(data, _P, "MessageFrame.data")
+            check_json(value, data, _P, "MessageFrame.data")
             return [InputTransportMessageFrame(message=value)]
         # which == 5: nothing inside an interruption matters, but it must be well-formed
         parse(body, f"{_P} InterruptionFrame", {})
@@ -173,6 +173,11 @@ class PipecatSerializer(FrameSerializer):
         if not rate or not channels:
             raise ProtocolError(
                 f"{_P}: AudioRawFrame without sample_rate/num_channels ({rate}, {channels})"
+            )
+        if rate not in STANDARD_RATES or channels > 2:
+            raise ProtocolError(
+                f"{_P}: AudioRawFrame of {rate} Hz x{channels}: audio must be mono or stereo"
+                f" at one of {sorted(STANDARD_RATES)} Hz"
             )
         audio = f.get(3, b"")
         assert isinstance(audio, bytes)

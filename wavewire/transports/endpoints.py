@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..audio.resample import STANDARD_RATES
 from .routes import ConnectionInfo, Route
 
 if TYPE_CHECKING:
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["default_routes", "raw_serializer", "pipecat_serializer", "query_audio_format"]
 
-SAMPLE_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
-"""Rates a client may ask for in the query string."""
+SAMPLE_RATES = STANDARD_RATES
+"""Rates a client may ask for in the query string (``?sample_rate=``), and the only
+rates ``/pipecat`` accepts in inbound audio frames: the rates whose conversion to the
+pipeline's rate has a small, bounded cost (:mod:`wavewire.audio.resample`)."""
 
 
 def query_audio_format(info: ConnectionInfo, default_rate: int = 16000) -> tuple[int, int]:
@@ -35,7 +38,7 @@ def query_audio_format(info: ConnectionInfo, default_rate: int = 16000) -> tuple
     except ValueError:
         raise ValueError("sample_rate and channels must be integers") from None
     if rate not in SAMPLE_RATES:
-        raise ValueError(f"unsupported sample_rate {rate}")
+        raise ValueError(f"unsupported sample_rate {rate}; one of {sorted(SAMPLE_RATES)}")
     if channels not in (1, 2):
         raise ValueError(f"unsupported channels {channels}")
     return rate, channels
