@@ -230,6 +230,133 @@ async def test_pipecat_client_js_with_the_echo_bot(built_example: Path, tmp_path
     assert 520 < pitch < 700, m
 
 
+WORDS = ("one", "two", "three", "four", "five", "six")
+SPEECH_S = 3.0
+INTERRUPT_AFTER_S = 1.0
+
+
+def scripted_bot(report: dict[str, float]) -> Any:
+    """A bot that, when the microphone's first audio arrives, reports a user transcript
+    and speaks six timed words over a 3 s tone (each word then its audio, all pushed at
+    once, as a fast TTS does), then interrupts itself 1 s in; RTVIProcessor turns it all
+    into RTVI messages."""
+    from wavewire.frames import (
+        InputAudioFrame,
+        OutputAudioFrame,
+        TranscriptionFrame,
+        TTSStartedFrame,
+        TTSStoppedFrame,
+        TTSTextFrame,
+    )
+    from wavewire.processors.base import DOWNSTREAM, FrameProcessor
+    from wavewire.processors.rtvi import RTVIProcessor
+
+    rate = 16000
+    t = np.arange(int(rate * SPEECH_S)) / rate
+    tone = np.round(0.3 * 32767 * np.sin(2 * np.pi * 600 * t)).astype("<i2").tobytes()
+    step = SPEECH_S / len(WORDS)
+
+    class Speaker(FrameProcessor):
+        started = False
+
+        async def process_frame(self, frame: Any, direction: Any) -> None:
+            await self.push(frame, direction)
+            if self.started or not isinstance(frame, InputAudioFrame):
+                return
+            self.started = True
+            await self.push(TranscriptionFrame("hello bot", user_id="user", timestamp=""),
+                            DOWNSTREAM)
+            await self.push(TTSStartedFrame(), DOWNSTREAM)
+            report["spoke"] = asyncio.get_running_loop().time()
+            size = len(tone) // len(WORDS)
+            for i, word in enumerate(WORDS):  # each word, then its audio (as a TTS does)
+                await self.push(TTSTextFrame(word, start_s=i * step, end_s=(i + 1) * step),
+                                DOWNSTREAM)
+                await self.push(OutputAudioFrame(tone[i * size : (i + 1) * size], rate, 1),
+                                DOWNSTREAM)
+            await self.push(TTSStoppedFrame(), DOWNSTREAM)
+            self.create_task(self._barge_in(), "barge-in")
+
+        async def _barge_in(self) -> None:
+            await asyncio.sleep(INTERRUPT_AFTER_S)
+            report["interrupted_after"] = asyncio.get_running_loop().time() - report["spoke"]
+            await self.interrupt()
+
+    def factory(info: object = None) -> list[Any]:
+        return [Speaker(name="speaker"), RTVIProcessor(name="rtvi")]
+
+    return factory
+
+
+async def test_pipecat_client_js_rtvi_events_and_barge_in(
+    built_example: Path, tmp_path: Path
+) -> None:
+    """RTVI events from a bot's RTVIProcessor reach client-js's callbacks through
+    protobuf message frames, and an interruption stops the bot's audio in the page even
+    though the 1.7 transport never flushes its player: the page plays only what was
+    sent before the interruption (real-time pacing), and no word after it."""
+    from wavewire.transports.server import WebSocketServer
+
+    tone_bursts(tmp_path / "mic.wav")
+    report: dict[str, float] = {}
+    server = WebSocketServer(scripted_bot(report), host="127.0.0.1", port=0,
+                             web_dir=built_example)
+    await server.start()
+    browser: Browser | None = None
+    status: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(90):
+            browser = await launch(f"http://127.0.0.1:{server.port}/?autostart=1",
+                                   tmp_path / "mic.wav")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 45
+            last = -1.0
+            while loop.time() < deadline:
+                status = await browser.evaluate(
+                    "window.pipecatDemo && window.pipecatDemo.status()") or {}
+                stopped = status.get("events", {}).get("botStoppedSpeaking", 0)
+                played = status.get("playedSeconds", 0.0)
+                # all audio is in before bot-stopped-speaking (same socket, in order);
+                # then wait for the meter to settle (it reports every ~210 ms)
+                if stopped and played == last and played > 0:
+                    break
+                last = played
+                await asyncio.sleep(0.5)
+    except BaseException:
+        if browser is not None:
+            print("page console:\n" + "\n".join(browser.console))
+        raise
+    finally:
+        if browser is not None:
+            await browser.close()
+        await server.close()
+    print("page status:", {k: v for k, v in status.items() if k != "meters"})
+    print("server:", report)
+
+    assert status.get("botReady") is not None and not status["errors"], status
+    events = status["events"]
+    assert events.get("botStartedSpeaking") == 1 and events.get("botStoppedSpeaking") == 1
+    assert [t["text"] for t in status["userTranscripts"]] == ["hello bot"]
+    assert status["userTranscripts"][0]["final"] is True
+    words = [o["text"] for o in status["botOutputs"] if o.get("spoken_status") == "in-progress"]
+    assert words and words == list(WORDS[: len(words)]), status["botOutputs"]
+    # words due after the interruption never reach the page (dropped with their audio),
+    # and the completed bot-output holds only what was heard
+    heard = int(report["interrupted_after"] / (SPEECH_S / len(WORDS))) + 1
+    assert len(words) <= heard, words
+    done = [o["text"] for o in status["botOutputs"] if o.get("spoken_status") == "completed"]
+    assert done == [" ".join(words)], status["botOutputs"]
+    # the page got and played about what was due before the interruption, not the 3 s
+    cut = report["interrupted_after"]
+    received = status["receivedSamples"] / 24000
+    print(f"interrupted after {cut:.3f} s; page received {received:.3f} s,"
+          f" played {status['playedSeconds']:.3f} s")
+    # (a lower bound would depend on the loop's timing: a stall delays the paced audio
+    # and the timer alike, and the timer may win)
+    assert 0.2 < received < cut + 0.1, (received, cut)
+    assert received - 0.1 < status["playedSeconds"] <= received + 0.01
+
+
 @pytest.mark.xfail(
     not ASSISTANT_IS_DEFAULT, strict=True,
     reason="waits for issue 14: the offline assistant as serve's default bot",
