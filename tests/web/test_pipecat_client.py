@@ -9,6 +9,11 @@ callbacks (``window.pipecatDemo.status()``) over DevTools:
 * every bot: the transport reaches ``ready``, ``onBotReady`` fires with the server's
   RTVI version, the bot's audio is played (counted by a meter inside the page's
   AudioContext, i.e. what was rendered, not just received), and no error is reported;
+* the echo bot (through the real ``wavewire serve --static``): the echo is played at
+  the pitch it was spoken (the transport's player ignores the frame's rate);
+* a scripted bot with ``RTVIProcessor`` (in-process server): the user transcript,
+  speaking events and word-by-word ``bot-output`` reach client-js's callbacks, and a
+  barge-in stops the audio in the page although the transport never flushes its player;
 * the default bot, once it is the offline assistant (issue 14), must also deliver the
   user's transcript (``onUserTranscript``), the bot's answer (``onBotOutput``) and the
   speaking events; until then that test is a strict xfail, so it runs by itself (and
