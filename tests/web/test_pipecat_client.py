@@ -49,8 +49,7 @@ EXAMPLE = ROOT / "examples" / "pipecat-client"
 def _default_bot() -> str:
     from wavewire.cli import build_parser
 
-    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
-    return str(serve.get_default("bot"))
+    return str(build_parser().parse_args(["serve"]).bot)
 
 
 ASSISTANT_IS_DEFAULT = _default_bot() == "assistant"
