@@ -137,3 +137,10 @@ async def test_keys_given_to_a_client_and_a_service_never_reach_the_logs(caplog)
     assert any(line.startswith("> GET") for line in logged)  # websockets did log at DEBUG
     assert any("Sec-WebSocket-Protocol" in line for line in logged)
     assert KEY not in blob and TOKEN not in blob
+
+
+def test_provider_keys_echoed_in_error_bodies_are_redacted():
+    body = '{"error": {"message": "Incorrect API key provided: sk-proj-abc123XYZ. Or gsk_9f8e7d"}}'
+    out = redact_text(body)
+    assert "abc123XYZ" not in out and "9f8e7d" not in out
+    assert "Incorrect API key provided" in out

@@ -43,6 +43,13 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "FrameDirection", "DOWNSTREAM", "UPSTREAM", "FrameProcessor",
         "FrameFilter", "FunctionFilter", "Identity", "FrameLogger",
     ),
+    "wavewire.processors.aggregators": (
+        "LLMUserAggregator", "LLMAssistantAggregator", "context_aggregators",
+    ),
+    "wavewire.processors.sentences": ("SentenceAggregator",),
+    "wavewire.processors.turns": ("TurnTaking",),
+    "wavewire.services.openai": ("OpenAILLMService",),
+    "wavewire.services.tools": ("tool",),
     "wavewire.pipelines": (
         "Pipeline", "ParallelPipeline", "PipelineTask", "PipelineParams", "PipelineRunner",
         "TaskState", "TaskStats", "BaseObserver", "FramePushed",
@@ -94,5 +101,12 @@ if TYPE_CHECKING:  # what static tools see
     from .frames import *  # noqa: F403
     from .pipelines import *  # noqa: F403
     from .processors import *  # noqa: F403
+    from .processors.aggregators import LLMAssistantAggregator as LLMAssistantAggregator
+    from .processors.aggregators import LLMUserAggregator as LLMUserAggregator
+    from .processors.aggregators import context_aggregators as context_aggregators
+    from .processors.sentences import SentenceAggregator as SentenceAggregator
+    from .processors.turns import TurnTaking as TurnTaking
     from .serializers import *  # noqa: F403
+    from .services.openai import OpenAILLMService as OpenAILLMService
+    from .services.tools import tool as tool
     from .transports import *  # noqa: F403

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["EXTRAS", "PROVIDERS", "Check", "collect", "report", "run"]
+__all__ = ["EXTRAS", "PROVIDERS", "Check", "collect", "has_module", "report", "run"]
 
 EXTRAS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("offline", "local speech: espeak-ng TTS, pocketsphinx STT, WebRTC VAD",
@@ -67,7 +67,8 @@ def _version(dist: str) -> str:
         return "?"
 
 
-def _has_module(name: str) -> bool:
+def has_module(name: str) -> bool:
+    """Whether module ``name`` can be imported (found, not imported)."""
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
@@ -76,14 +77,14 @@ def _has_module(name: str) -> bool:
 
 def collect(
     env: Mapping[str, str] | None = None,
-    has_module: Callable[[str], bool] = _has_module,
+    find: Callable[[str], bool] = has_module,
     which: Callable[[str], str | None] = shutil.which,
 ) -> list[Check]:
     """Every check, in report order (``env`` defaults to ``os.environ``)."""
     env = os.environ if env is None else env
     checks: list[Check] = []
     for extra, what, modules in EXTRAS:
-        missing = [dist for mod, dist in modules if not has_module(mod)]
+        missing = [dist for mod, dist in modules if not find(mod)]
         found = ", ".join(f"{dist} {_version(dist)}" for mod, dist in modules if dist not in missing)
         detail = what + (f" ({found})" if found else "")
         if missing:

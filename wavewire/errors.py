@@ -35,9 +35,9 @@ __all__ = [
     "RemoteClosedError",
     "ServiceTimeoutError",
     "RefusedError",
-    "clip",
-    "PEER_TEXT_LIMIT",
 ]
+# ``clip`` and ``PEER_TEXT_LIMIT`` (below) are helpers for the modules that build error
+# messages and log lines, not part of the package's top-level API.
 
 
 class WavewireError(Exception):

@@ -150,6 +150,9 @@ def redact_headers(headers: Any) -> dict[str, str]:
 
 
 _QUERY_SECRET_RE = re.compile(r"([?&;]([A-Za-z0-9_.\-]+)=)([^&#\s\"']*)")
+_KEYLIKE_RE = re.compile(r"\b(?:sk|gsk|key)[-_][A-Za-z0-9_\-*]{4,}")
+"""Provider API keys by their usual prefixes (OpenAI ``sk-…``, Groq ``gsk_…``), which
+providers echo back in error bodies."""
 _BEARER_RE = re.compile(r"(?i)(bearer[ .])([A-Za-z0-9._~+/=\-]+)")
 _HEADER_RE = re.compile(r"(?im)^([<>]?[ \t]*([A-Za-z0-9_\-]+)[ \t]*:[ \t]*)(.*)$")
 _SUBPROTOCOL_RE = re.compile(
@@ -163,7 +166,7 @@ _JSON_SECRET_RE = re.compile(
 
 def redact_text(text: str) -> str:
     """Redact secrets in free text: ``?token=…`` style query values, bearer tokens,
-    header lines named like credentials (``Authorization: …``, ``> xi-api-key: …`` as
+    provider keys by their prefixes (``sk-…``), header lines named like credentials (``Authorization: …``, ``> xi-api-key: …`` as
     ``websockets`` logs them), secret subprotocol entries, JSON fields named like
     credentials, and the value of every live :class:`Secret`."""
 
@@ -180,6 +183,7 @@ def redact_text(text: str) -> str:
 
     text = _QUERY_SECRET_RE.sub(query, text)
     text = _BEARER_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _KEYLIKE_RE.sub(REDACTED, text)
     text = _SUBPROTOCOL_RE.sub(lambda m: m.group(1) + REDACTED, text)
     text = _JSON_SECRET_RE.sub(lambda m: m.group(1) + REDACTED, text)
     if ":" in text:

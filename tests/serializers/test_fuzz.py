@@ -122,3 +122,46 @@ def test_twilio_refuses_a_stream_sid_it_could_not_send_back() -> None:
         assert ser.stream_sid is None and not ser.started
     with pytest.raises(ValueError):
         TwilioSerializer(stream_sid="MZ\ud800")
+
+
+def test_mutants_are_variants_of_the_message() -> None:
+    import random
+
+    from wavewire.testing.fuzz import mutants
+
+    text = '{"event":"media","media":{"payload":"AAAA"}}'
+    a = mutants(text, [b"\x00\x01"], random.Random(1), 50)
+    assert a == mutants(text, [b"\x00\x01"], random.Random(1), 50)  # reproducible
+    assert len(a) == 50 and all(isinstance(m, str) for m in a)
+    assert len(set(a)) > 10 and text not in a[:1]
+    binary = mutants(b"\x12\x04abcd", [b"\x0a\x00"], random.Random(2), 20)
+    assert all(isinstance(m, bytes) for m in binary) and len(set(binary)) > 5
+
+
+@pytest.mark.parametrize("name", sorted(n for n, t in TARGETS.items() if t.templates))
+def test_every_field_of_every_template_with_every_hostile_value(name: str) -> None:
+    """Deterministic: each field of each valid message replaced by each hostile value
+    (or deleted), primed and not, through the same oracle."""
+    from wavewire.testing.fuzz import field_sweep
+
+    target = TARGETS[name]
+    sweep = field_sweep(target)
+    assert len(sweep) > 100
+    for primed in (False, True):
+        for i in range(0, len(sweep), 8):
+            check_messages(target, primed, sweep[i : i + 8])
+
+
+@pytest.mark.parametrize("version", ["².0.0", "1.0.²", "\uff11.\uff10.\uff10", "1.0.0 ", "½.0.0"])
+def test_rtvi_client_version_with_odd_digits_is_answered_not_raised(version: str) -> None:
+    """Found by the field sweep: "².0.0" passed isdigit() and made int() raise ValueError
+    (an untyped error: 1011 on the server)."""
+    import json
+
+    from wavewire.frames import OutputTransportMessageUrgentFrame
+    from wavewire.serializers.rtvi import RTVISerializer
+
+    frames = RTVISerializer().decode(json.dumps(
+        {"label": "rtvi-ai", "type": "client-ready", "id": "r", "data": {"version": version}}))
+    replies = [f.message["type"] for f in frames if isinstance(f, OutputTransportMessageUrgentFrame)]
+    assert replies == ["error-response", "bot-ready"]

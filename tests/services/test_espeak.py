@@ -37,10 +37,18 @@ class Recorder(FrameProcessor):
     def __init__(self) -> None:
         super().__init__()
         self.seen: list = []
+        self.changed = asyncio.Event()
 
     async def process_frame(self, frame, direction):
         self.seen.append(frame)
+        self.changed.set()
         await self.push(frame, direction)
+
+    async def wait_for(self, predicate, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate(self.seen):
+                self.changed.clear()
+                await self.changed.wait()
 
 
 def rms(pcm: bytes) -> float:
@@ -223,3 +231,31 @@ async def test_interruption_during_synthesis_pushes_no_audio():
     assert not any(k in (TTSAudioFrame, TTSTextFrame) for k in kinds[:first_stop])
     assert any(k is TTSAudioFrame for k in kinds[first_stop:])  # the next one is spoken
     assert task.stats.dropped.get(f"{tts.name}:interrupted") == 1
+
+
+async def test_sentence_rules_are_the_aggregators():
+    frames = [LLMTextFrame("Dr. Smith"), LLMTextFrame(" is here. Bye"), LLMFullResponseEndFrame()]
+    result = await run_test([EspeakTTSService()], frames_to_send=frames)
+    starts = [f for f in result.down if isinstance(f, TTSStartedFrame)]
+    words = [[w.text for w in result.down if isinstance(w, TTSTextFrame) and w.context_id == s.context_id]
+             for s in starts]
+    assert words == [["Dr.", "Smith", "is", "here."], ["Bye"]]
+
+
+async def test_behind_a_sentence_aggregator_each_piece_is_spoken_at_once():
+    from wavewire.processors.sentences import SentenceAggregator
+
+    tts, rec = EspeakTTSService(aggregate_sentences=False), Recorder()
+    task = PipelineTask([SentenceAggregator(early_first=False), tts, rec])
+    runner = await start_task(task)
+    await task.queue_frame(LLMFullResponseStartFrame())
+    for token in ["The time", " is noon.", " And"]:
+        await task.queue_frame(LLMTextFrame(token))
+    # The first sentence is heard before the response ends (its end frame is not sent yet).
+    await rec.wait_for(lambda seen: any(isinstance(f, TTSStoppedFrame) for f in seen))
+    spoken = [f.text for f in rec.seen if isinstance(f, TTSTextFrame)]
+    assert spoken == ["The", "time", "is", "noon."]
+    await task.queue_frame(LLMFullResponseEndFrame())
+    await task.stop_when_done()
+    await asyncio.wait_for(runner, 10)
+    assert [f.text for f in rec.seen if isinstance(f, TTSTextFrame)][-1] == "And"

@@ -225,3 +225,30 @@ async def test_a_decoder_busy_when_its_session_ends_is_reused_only_after(monkeyp
                 break
     assert decoders["B"] != decoders["A"]
     assert not overlaps
+
+
+async def test_audio_beyond_the_backlog_is_dropped_and_counted(monkeypatch):
+    real = PocketsphinxSTTService._run_ops
+    gate, loop, entered = threading.Event(), asyncio.get_running_loop(), asyncio.Event()
+
+    def held(self, decoder, ops):
+        loop.call_soon_threadsafe(entered.set)
+        gate.wait(10)  # the decoder falls behind
+        return real(self, decoder, ops)
+
+    monkeypatch.setattr(PocketsphinxSTTService, "_run_ops", held)
+    stt = PocketsphinxSTTService(phrases=PHRASES, max_backlog_s=0.2)
+    task = PipelineTask([stt])
+    runner = await start_task(task)
+    try:
+        await task.queue_frame(VADUserStartedSpeakingFrame())
+        chunks = frames(await speech("hello"))
+        await asyncio.wait_for(entered.wait(), 10)  # the first batch: the start alone
+        for chunk in chunks[:50]:  # one second while that batch is held
+            await task.queue_frame(chunk)
+        # 0.2 s fit in the backlog (10 chunks of 20 ms); the other 40 are dropped.
+        assert task.stats.dropped.get(f"{stt.name}:backlog") == 40
+    finally:
+        gate.set()
+        await task.cancel("test")
+        await asyncio.wait_for(runner, 10)

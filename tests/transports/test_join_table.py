@@ -282,3 +282,35 @@ async def test_race_the_claiming_socket_fails_its_partner_is_told():
         assert await _closed(a) == 1011
         assert await _closed(b) == 1011
         assert join.state is S.CLOSED and len(server.registry) == 0 and bot.calls == 1
+
+
+async def test_cloudflare_lone_ingest_sockets_free_the_cap_after_the_window():
+    """Issue 15 hole 1 as reported: lone ``/cloudflare/{id}/ingest`` sockets, once closed,
+    kept their sessions, and with a session cap locked every new client out (1013)."""
+    from wavewire.transports.providers import cloudflare_routes
+
+    routes = cloudflare_routes(resume_window=0.05)
+    async with running(routes=routes, max_sessions=2) as server:
+        for i in range(3):
+            ws = await connect(ws_url(server, f"/cloudflare/call{i}/ingest"), proxy=None)
+            await _state(server, S.OUTPUT)
+            await ws.close()
+            await wait_for(lambda: len(server.registry) == 0)
+        stream = await connect(ws_url(server, "/cloudflare/live/stream"), proxy=None)
+        session = await _state(server, S.INPUT)  # admitted: the cap is free
+        assert server.metrics.refusals.get("cap", 0) == 0
+        await stream.close()
+        await wait_for(lambda: session.join.state is S.CLOSED)
+
+
+async def test_walk_drain_of_a_joined_session_closes_both_sockets_going_away():
+    async with running(routes=split_routes(resume_window=30.0)) as server:
+        inp = await connect(ws_url(server, "/call/dr/in"), proxy=None)
+        out = await connect(ws_url(server, "/call/dr/out"), proxy=None)
+        session = await _state(server, S.JOINED)
+        drain = asyncio.ensure_future(server.drain())
+        assert await _closed(inp) == 1001
+        assert await _closed(out) == 1001
+        async with asyncio.timeout(10):
+            await drain
+        assert session.join.state is S.CLOSED and len(server.registry) == 0

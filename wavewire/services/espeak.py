@@ -4,8 +4,11 @@ extra; espeak-ng is GPL-3.0, so it is never a core dependency).
 
 The service speaks :class:`~wavewire.frames.TTSSpeakFrame` and
 :class:`~wavewire.frames.TextFrame` at once (each is taken as a sentence) and gathers
-:class:`~wavewire.frames.LLMTextFrame` chunks into sentences (flushed at a sentence end and
-at :class:`~wavewire.frames.LLMFullResponseEndFrame`). Each utterance goes out as
+:class:`~wavewire.frames.LLMTextFrame` tokens into sentences by the rules of
+:func:`~wavewire.processors.sentences.split_sentences` (the rest is flushed at
+:class:`~wavewire.frames.LLMFullResponseEndFrame`). Behind a
+:class:`~wavewire.processors.sentences.SentenceAggregator`, whose pieces are sentences
+already, pass ``aggregate_sentences=False`` so each is spoken as soon as it arrives. Each utterance goes out as
 :class:`TTSStartedFrame`, then for each word a :class:`TTSTextFrame` (with ``start_s`` /
 ``end_s``) followed by that word's :class:`TTSAudioFrame` chunks at the pipeline's rate,
 then :class:`TTSStoppedFrame`. Synthesis runs on the engine's thread, never on the event
@@ -17,7 +20,6 @@ the boundaries after this one discard them.
 from __future__ import annotations
 
 import itertools
-import re
 
 from ..frames import (
     Frame,
@@ -33,12 +35,10 @@ from ..frames import (
     TTSTextFrame,
 )
 from ..processors.base import FrameDirection, FrameProcessor
+from ..processors.sentences import split_sentences
 from .espeak_engine import DEFAULT_VOICE, EspeakEngine
 
 __all__ = ["DEFAULT_VOICE", "EspeakEngine", "EspeakTTSService"]
-
-_SENTENCE_END = re.compile(r"[.!?;:](?:[\"')\]]*)\s+|\n+")
-
 
 class EspeakTTSService(FrameProcessor):
     """Text to speech with espeak-ng, off the event loop (see the module docstring).
@@ -47,6 +47,8 @@ class EspeakTTSService(FrameProcessor):
     :param rate_wpm: speaking rate in words per minute (espeak-ng's default if ``None``).
     :param pitch: base pitch, 0-100 (the voice's default if ``None``).
     :param chunk_ms: longest audio frame pushed (a word boundary also starts a frame).
+    :param aggregate_sentences: gather LLM tokens into sentences (``False``: each
+        :class:`LLMTextFrame` is spoken as it comes, as behind a ``SentenceAggregator``).
     :param engine: the engine to use (the process's shared one by default).
     """
 
@@ -57,6 +59,7 @@ class EspeakTTSService(FrameProcessor):
         rate_wpm: int | None = None,
         pitch: int | None = None,
         chunk_ms: int = 100,
+        aggregate_sentences: bool = True,
         engine: EspeakEngine | None = None,
         name: str | None = None,
     ) -> None:
@@ -67,6 +70,7 @@ class EspeakTTSService(FrameProcessor):
         self.rate_wpm = rate_wpm
         self.pitch = pitch
         self.chunk_ms = chunk_ms
+        self.aggregate_sentences = aggregate_sentences
         self._engine = engine or EspeakEngine.shared()
         self._sample_rate = 16000
         self._pending = ""  # LLM text gathered until a sentence ends
@@ -82,8 +86,13 @@ class EspeakTTSService(FrameProcessor):
             self._pending = ""
             await self.push(frame, direction)
         elif isinstance(frame, LLMTextFrame):
+            if not self.aggregate_sentences:
+                await self.speak(frame.text, frame.epoch)
+                return
             self._pending += frame.text
-            await self._speak_sentences(frame.epoch)
+            pieces, self._pending = split_sentences(self._pending)
+            for piece in pieces:
+                await self.speak(piece, frame.epoch)
         elif isinstance(frame, LLMFullResponseEndFrame):
             text, self._pending = self._pending, ""
             await self.speak(text, frame.epoch)
@@ -94,15 +103,6 @@ class EspeakTTSService(FrameProcessor):
             await self.speak(frame.text, frame.epoch)
         else:
             await self.push(frame, direction)
-
-    async def _speak_sentences(self, epoch: int) -> None:
-        while True:
-            match = _SENTENCE_END.search(self._pending)
-            if match is None:
-                return
-            sentence = self._pending[: match.end()]
-            self._pending = self._pending[match.end() :]
-            await self.speak(sentence, epoch)
 
     async def speak(self, text: str, epoch: int | None = None) -> None:
         """Synthesise ``text`` and push the utterance, unless an interruption came after

@@ -67,6 +67,7 @@ __all__ = [
     "UntypedError",
     "mutants",
     "HOSTILE_POOL",
+    "field_sweep",
 ]
 
 
@@ -109,6 +110,12 @@ _SURROGATE = st.sampled_from(
     [Raw('"\\ud800"'), Raw('"a\\udfffb"'), Raw('"\\udc00\\ud800"'), "\ud800", "x\udcff",
      Raw('"\\ud83d\\ude00"')]
 )
+_ODD_TEXT = st.sampled_from(
+    ["²", "².0.0", "1.0.²", "\u0661.\u0660.\u0660", "\uff11.\uff10.\uff10", "½", "⑴", "1_000", " 1", "0x10", "1e3",
+     "\x00", "\u202e", "\ufeff", "MZ" + "0" * 200]
+)
+"""Strings that pass one check and fail the next: digits ``isdigit()`` accepts and
+``int()`` refuses, numbers with underscores or spaces, control and bidi characters."""
 _SCALAR = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
@@ -122,6 +129,7 @@ _JSON = st.recursive(
 HOSTILE = st.one_of(
     _JSON, _DEEP, _HUGE, _SURROGATE, st.text(min_size=1000, max_size=5000),
     st.sampled_from([[], {}, "", 0, -1, 2**64, True, None, 1.5]),
+    _ODD_TEXT,
 )
 """One hostile JSON value: any JSON, deep nesting, huge numbers, lone surrogates, long
 text, and the empty and edge values that confuse type checks."""
@@ -293,7 +301,7 @@ HOSTILE_POOL: tuple[Any, ...] = (
     Raw("[" * 3000 + "]" * 3000), Raw('{"a":' * 1000 + "1" + "}" * 1000), Raw("9" * 5000),
     Raw("1e99999"), Raw("NaN"), Raw("-Infinity"), Raw('"\\ud800"'), "x\udcff", "",
     "x" * 3000, [], {}, 0, -1, 2**64, 1.5, True, None, [[[]]], {"": {"": None}},
-    "\u0000\n\r", "é" * 10,
+    "\u0000\n\r", "é" * 10, "².0.0", "1.0.²", "\uff11.\uff10.\uff10", "½", " 1", "1_0",
 )
 """Hostile values the mutator substitutes (the generator draws from :data:`HOSTILE`)."""
 
@@ -373,6 +381,8 @@ class FuzzTarget:
     ``start``); a case feeds them first or not, at random."""
     outbound: Sequence[Frame] = field(default_factory=tuple)
     """Extra frames to encode after every message (beyond the usual ones)."""
+    templates: Sequence[Any] = ()
+    """The valid JSON messages the generator starts from (for :func:`field_sweep`)."""
 
 
 class UntypedError(AssertionError):
@@ -390,7 +400,34 @@ def json_target(name: str, make: Callable[[], FrameSerializer], templates: Seque
                 *, prime: Sequence[Any] = (), binary: bool = True) -> FuzzTarget:
     """A target for a JSON text protocol from its valid message ``templates``."""
     return FuzzTarget(name, make, lambda: json_messages(templates, binary=binary),
-                      tuple(to_text(p) for p in prime))
+                      tuple(to_text(p) for p in prime), templates=tuple(templates))
+
+
+def field_sweep(target: FuzzTarget) -> list[Message]:
+    """Every field of every template (the whole message included) replaced, in turn, by
+    every value of :data:`HOSTILE_POOL`, and deleted: a deterministic complement to the
+    random generator, so no field escapes a value that random draws rarely make."""
+    out: list[Message] = []
+    for template in target.templates:
+        for path in _paths(template):
+            for hostile in (*HOSTILE_POOL, _DELETE):
+                value = _copy(template)
+                if not path:
+                    if hostile is not _DELETE:
+                        out.append(to_text(hostile))
+                    continue
+                parent = value
+                for key in path[:-1]:
+                    parent = parent[key]
+                if hostile is _DELETE:
+                    del parent[path[-1]]
+                else:
+                    parent[path[-1]] = hostile
+                out.append(to_text(value))
+    return out
+
+
+_DELETE = object()
 
 
 def proto_target(name: str, make: Callable[[], FrameSerializer], schema: ProtoSchema,
@@ -562,6 +599,19 @@ VIDEOSDK_TO_SERVER = [
     {"event": "message", "topic": "chat", "data": {"message": "hi"}},
     {"event": "stop"},
 ]
+RTVI_CLIENT = [
+    {"label": "rtvi-ai", "type": "client-ready", "id": "r1",
+     "data": {"version": "2.0.0", "about": {"library": "pipecat-client-js"}}},
+    {"label": "rtvi-ai", "type": "disconnect-bot", "id": "r2"},
+    {"label": "rtvi-ai", "type": "client-message", "id": "r3",
+     "data": {"t": "hello", "d": {"k": [1, "v"]}}},
+    {"label": "rtvi-ai", "type": "send-text", "id": "r4",
+     "data": {"content": "hi", "options": {"run_immediately": True}}},
+    {"label": "rtvi-ai", "type": "llm-function-call-result", "id": "r5",
+     "data": {"function_name": "f", "tool_call_id": "t1", "arguments": {}, "result": {}}},
+    {"label": "rtvi-ai", "type": "dtmf", "data": {"button": "1"}},
+    {"label": "rtvi-ai", "type": "no-such-type"},
+]
 PIPECAT_FRAME: ProtoSchema = {
     1: {1: "varint", 2: "string", 3: "string"},
     2: {1: "varint", 2: "string", 3: "bytes", 4: "varint", 5: "varint", 6: "varint"},
@@ -591,6 +641,12 @@ def _cloudflare(role: Any) -> Callable[[], FrameSerializer]:
         return CloudflareAdapterSerializer(role)
 
     return make
+
+
+def _rtvi() -> FrameSerializer:
+    from ..serializers.rtvi import RTVISerializer
+
+    return RTVISerializer()
 
 
 def _twilio() -> FrameSerializer:
@@ -625,6 +681,7 @@ TARGETS: dict[str, FuzzTarget] = {
         proto_target("pipecat", _pipecat, PIPECAT_FRAME),
         proto_target("cloudflare-stream", _cloudflare("stream"), CLOUDFLARE_PACKET),
         proto_target("cloudflare-ingest", _cloudflare("ingest"), CLOUDFLARE_PACKET),
+        json_target("rtvi", _rtvi, RTVI_CLIENT),
         json_target("twilio", _twilio, TWILIO_MESSAGES, prime=[TWILIO_START]),
         json_target("vapi-server", _vapi(True, "pcm_s16le"), VAPI_CLIENT_TO_SERVER),
         json_target("vapi-server-mulaw", _vapi(True, "mulaw"), VAPI_CLIENT_TO_SERVER),

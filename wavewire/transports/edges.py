@@ -60,6 +60,8 @@ from ..frames import (
     TTSStoppedFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from ..processors.base import DOWNSTREAM, UPSTREAM, FrameDirection, FrameProcessor
 
@@ -163,6 +165,10 @@ class InputEdge(FrameProcessor):
         differ from the pipeline's (the edge converts for it).
     :param interrupt_on_speech: with a VAD, interrupt the bot when the user starts
         speaking (if the session allows interruptions).
+    :param vad_frames: with a VAD, push its raw evidence
+        (:class:`~wavewire.frames.VADUserStartedSpeakingFrame` /
+        :class:`~wavewire.frames.VADUserStoppedSpeakingFrame`) and leave turns and
+        interruptions to a :class:`~wavewire.processors.turns.TurnTaking` downstream.
     """
 
     def __init__(
@@ -171,12 +177,14 @@ class InputEdge(FrameProcessor):
         *,
         vad: VAD | None = None,
         interrupt_on_speech: bool = True,
+        vad_frames: bool = False,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
         self.serializer = serializer
         self.vad = vad
         self.interrupt_on_speech = interrupt_on_speech
+        self.vad_frames = vad_frames
         self.stats = EdgeStats()
         self._rate = 16000
         self._channels = 1
@@ -282,7 +290,13 @@ class InputEdge(FrameProcessor):
         if self._vad_convert is not None:
             audio = self._vad_convert(audio)
         for event in self.vad.process(audio):
-            if event.kind == "started":
+            if self.vad_frames:
+                started = event.kind == "started"
+                await self.push(
+                    VADUserStartedSpeakingFrame() if started else VADUserStoppedSpeakingFrame(),
+                    DOWNSTREAM,
+                )
+            elif event.kind == "started":
                 await self.push(UserStartedSpeakingFrame(), DOWNSTREAM)
                 if self._allow_interruptions and self.interrupt_on_speech:
                     await self.interrupt()
@@ -374,6 +388,7 @@ class OutputEdge(FrameProcessor):
         self._utt_ms = 0.0  # audio queued in the current utterance
         self._utt_played_ms = 0.0
         self._utt_text: list[tuple[float, str]] = []  # (position ms, text)
+        self._tts_base_ms = 0.0  # where the current TTS utterance's audio starts
         self._mark_seq = 0
         self._marks_out: set[str] = set()
         self._closing = False
@@ -466,8 +481,17 @@ class OutputEdge(FrameProcessor):
             self._count("stale")
         else:
             if isinstance(frame, TextFrame):
-                # Where in the utterance's audio this text falls, for "what was heard".
-                self._utt_text.append((self._utt_ms, frame.text))
+                # Where in the utterance's audio this text is heard, for "what was heard":
+                # from the TTS's word timestamps when it gives them (the word's end, so a
+                # word cut short does not count; relative to the start of its audio), else
+                # where the audio queued so far ends.
+                at_s = getattr(frame, "end_s", None)
+                if at_s is None:
+                    at_s = getattr(frame, "start_s", None)
+                pos = self._utt_ms if at_s is None else self._tts_base_ms + at_s * 1000
+                self._utt_text.append((pos, frame.text))
+            elif isinstance(frame, TTSStartedFrame):
+                self._tts_base_ms = self._utt_ms
             self._put(_MESSAGE, frame)
             if isinstance(frame, TTSStoppedFrame):
                 self._put(_UTT_END, None)
@@ -574,6 +598,7 @@ class OutputEdge(FrameProcessor):
         played, total = self._utt_played_ms, max(self._utt_ms, self._utt_played_ms)
         heard = " ".join(t for pos, t in self._utt_text if pos <= played or not interrupted)
         self._utt_text.clear()
+        self._tts_base_ms = max(0.0, self._tts_base_ms - self._utt_ms)
         self._utt_ms = 0.0
         await self.push(BotStoppedSpeakingFrame(interrupted=interrupted), UPSTREAM)
         await self.push(BotStoppedSpeakingFrame(interrupted=interrupted), DOWNSTREAM)

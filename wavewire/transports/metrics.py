@@ -5,7 +5,13 @@ counters the edges already keep; this module adds them up at scrape time (live
 sessions' stats plus the totals of the sessions that have ended) and keeps a few
 per-connection counters of its own (connections, refusals, protocol errors, a histogram
 of session setup time). Nothing here ever holds a secret: labels are route names,
-refusal reasons and close codes.
+refusal reasons, close codes and service class names.
+
+Services (LLM, STT, TTS) report their measurements to :data:`service_metrics`, this
+process's :class:`ServiceMetrics`, as well as in a
+:class:`~wavewire.frames.MetricsFrame` for observers: time to first byte and processing
+time become histograms, token and character counts counters, labelled by service class
+(``service="OpenAILLMService"``), and ``/metrics`` shows them.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["Histogram", "ServerMetrics", "SessionTotals", "CONTENT_TYPE"]
+__all__ = ["Histogram", "ServerMetrics", "ServiceMetrics", "SessionTotals", "CONTENT_TYPE",
+           "service_metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The Content-Type of the Prometheus text format."""
@@ -38,16 +45,20 @@ class Histogram:
         self.total += value
         self.count += 1
 
-    def render(self, name: str, help_: str) -> list[str]:
-        """The histogram's lines in the exposition format."""
-        lines = [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
+    def render(self, name: str, help_: str | None, labels: str = "") -> list[str]:
+        """The histogram's lines in the exposition format (``help_=None``: the samples
+        only, for a further labelled series of the same metric; ``labels``: e.g.
+        ``service="x"``)."""
+        lines = [] if help_ is None else [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
         running = 0
+        extra = f"{labels}," if labels else ""
         for bound, n in zip(self.bounds, self.counts, strict=False):
             running += n
-            lines.append(f'{name}_bucket{{le="{_num(bound)}"}} {running}')
-        lines.append(f'{name}_bucket{{le="+Inf"}} {self.count}')
-        lines.append(f"{name}_sum {_num(self.total)}")
-        lines.append(f"{name}_count {self.count}")
+            lines.append(f'{name}_bucket{{{extra}le="{_num(bound)}"}} {running}')
+        lines.append(f'{name}_bucket{{{extra}le="+Inf"}} {self.count}')
+        tail = f"{{{labels}}}" if labels else ""
+        lines.append(f"{name}_sum{tail} {_num(self.total)}")
+        lines.append(f"{name}_count{tail} {self.count}")
         return lines
 
 
@@ -145,7 +156,75 @@ class ServerMetrics:
             "wavewire_session_setup_seconds",
             "From accepted handshake to running session with open() sent.",
         ))
+        out.extend(service_metrics.render())
         return "\n".join(out) + "\n"
+
+
+_TIME_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_HISTOGRAMS = {
+    "ttfb": ("wavewire_service_ttfb_seconds", "Service time to first byte (token, audio)."),
+    "processing": ("wavewire_service_processing_seconds",
+                   "Service processing time per request."),
+}
+_COUNTERS = {
+    "prompt_tokens": ("wavewire_llm_prompt_tokens_total", "LLM prompt tokens used."),
+    "completion_tokens": ("wavewire_llm_completion_tokens_total",
+                          "LLM completion tokens used."),
+    "tts_characters": ("wavewire_tts_characters_total", "Characters sent to TTS."),
+}
+_MAX_SERVICES = 64
+
+
+class ServiceMetrics:
+    """Measurements of every session's services in this process (see the module
+    docstring). Names it does not know (``ttfb``, ``processing``, ``prompt_tokens``,
+    ``completion_tokens``, ``tts_characters``) are ignored; at most a few dozen service
+    labels are kept, so a label can never grow without bound."""
+
+    def __init__(self) -> None:
+        self.histograms: dict[tuple[str, str], Histogram] = {}
+        self.counters: dict[tuple[str, str], float] = {}
+        self._services: set[str] = set()
+
+    def record(self, service: str, data: Iterable[Any]) -> None:
+        """Add ``data`` (:class:`~wavewire.frames.MetricsData`) measured by ``service``
+        (a class name)."""
+        if service not in self._services:
+            if len(self._services) >= _MAX_SERVICES:
+                service = "other"
+            self._services.add(service)
+        for item in data:
+            name = item.name
+            if name in _HISTOGRAMS:
+                key = (name, service)
+                hist = self.histograms.get(key)
+                if hist is None:
+                    hist = self.histograms[key] = Histogram(_TIME_BOUNDS)
+                hist.observe(float(item.value))
+            elif name in _COUNTERS:
+                self.counters[name, service] = self.counters.get((name, service), 0) + item.value
+
+    def render(self) -> list[str]:
+        """The lines for ``/metrics``."""
+        out: list[str] = []
+        for name, (metric, help_) in _HISTOGRAMS.items():
+            first = True
+            for (kind, service), hist in sorted(self.histograms.items()):
+                if kind == name:
+                    label = f'service="{_escape(service)}"'
+                    out.extend(hist.render(metric, help_ if first else None, label))
+                    first = False
+        for name, (metric, help_) in _COUNTERS.items():
+            rows = {s: v for (k, s), v in self.counters.items() if k == name}
+            if rows:
+                out += [f"# HELP {metric} {help_}", f"# TYPE {metric} counter"]
+                out += [f'{metric}{{service="{_escape(s)}"}} {_num(v)}'
+                        for s, v in sorted(rows.items())]
+        return out
+
+
+service_metrics = ServiceMetrics()
+"""This process's service measurements (``/metrics`` renders them)."""
 
 
 class _Writer:

@@ -11,7 +11,9 @@ own work per frame). Each request head goes through ``_process_request`` first:
 * anything else: 404.
 
 An accepted connection either creates a session or joins the live session with the same
-key (see :mod:`.session` and :mod:`.registry`). Beyond ``max_sessions`` (or while
+key (see :mod:`.session`, :mod:`.registry` and the lifecycle table in :mod:`.join`): it
+claims the key before anything awaits, so two sockets of one call arriving at once
+make one session. Beyond ``max_sessions`` (or while
 draining) a new session is refused cleanly: the connection is accepted and closed with
 1013 "try again later", and counted, so the admitted sessions keep real time.
 

@@ -94,6 +94,7 @@ class ServerSession:
         self.id = next(_ids)
         if join is None:
             join = Join(info.key)
+            join.step("opened")
         self.join = join
         """This session's socket lifecycle (:mod:`.join`)."""
         join.session = self

@@ -1,0 +1,414 @@
+"""A fake OpenAI-compatible chat-completions server on loopback (``protocols.md`` §9).
+
+``POST {base}/chat/completions`` with ``Authorization: Bearer <key>``; ``stream: true``
+answers with ``text/event-stream`` chunks (``data: <JSON>`` + blank line, then
+``data: [DONE]``), a final usage chunk when ``stream_options.include_usage`` is set, and
+tool calls split over many chunks (``index``, then ``id``/``name`` on the first fragment,
+then argument fragments); ``stream: false`` answers with one ``chat.completion``. Errors
+before streaming carry ``{"error": {message, type, param, code}}`` (401 wrong key, 429
+with ``Retry-After``, 5xx).
+
+Replies are scripted and deterministic: a list of :class:`Reply` / :class:`Failure`
+(one per request, in order; the last one repeats) or a callable given the
+:class:`RecordedRequest`. Every request is recorded. Plain asyncio HTTP/1.1 with
+keep-alive and chunked streaming, so a dropped stream is a real protocol error at the
+client::
+
+    async with FakeOpenAI([Reply("Hello there.")], api_key="sk-test") as fake:
+        ... # point a client at fake.base_url
+        assert fake.requests[0].body["messages"][-1]["content"] == "hi"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FakeOpenAI", "Failure", "RecordedRequest", "Reply", "ToolCall", "echo", "run"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A tool call the fake LLM makes."""
+
+    name: str
+    """Function name."""
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    """Arguments (a dict is sent as its JSON text; a string is sent as is)."""
+    id: str | None = None
+    """Call id (default ``call_<n>``)."""
+
+
+@dataclass(slots=True)
+class Reply:
+    """One scripted answer: text and/or tool calls, streamed in many chunks."""
+
+    text: str = ""
+    """The answer's text; streamed one word (with its leading space) per chunk."""
+    tool_calls: Sequence[ToolCall] = ()
+    """Tool calls, streamed after the text; several are parallel calls."""
+    arg_fragment: int = 6
+    """Characters of tool-call arguments per chunk."""
+    chunk_delay: float = 0.0
+    """Seconds (real time) between chunks."""
+    first_delay: float = 0.0
+    """Seconds before the first chunk (after the response headers)."""
+    drop_after: int | None = None
+    """Close the connection abruptly after this many data chunks (a broken stream)."""
+    hang_after: int | None = None
+    """Stop sending after this many chunks and wait until the client closes."""
+    error_after: int | None = None
+    """After this many chunks, send ``data: {"error": ...}`` and end the stream."""
+    malformed: bool = False
+    """Mix malformed SSE lines (bad JSON, a stray field, a comment) into the stream."""
+
+
+@dataclass(slots=True)
+class Failure:
+    """One scripted error response (before any streaming)."""
+
+    status: int = 500
+    """HTTP status."""
+    message: str = ""
+    """``error.message`` (default: the usual one for the status)."""
+    type: str = ""
+    """``error.type`` (default: the usual one for the status)."""
+    code: str | None = None
+    """``error.code``."""
+    retry_after: float | None = None
+    """``Retry-After`` header (seconds), for 429 and 503."""
+    delay: float = 0.0
+    """Seconds before answering."""
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    """One request the fake received."""
+
+    method: str
+    """HTTP method."""
+    path: str
+    """Request path."""
+    headers: dict[str, str]
+    """Headers, names in lower case."""
+    body: Any
+    """The decoded JSON body (``None`` if it was not JSON)."""
+    started_at: float = 0.0
+    """``time.perf_counter()`` when the fake began reading the request (after its head
+    arrived)."""
+    finished_at: float = 0.0
+    """``time.perf_counter()`` when the fake had written the whole response (0 if it did
+    not finish). A reply without delays is written without yielding to the event loop, so
+    ``finished_at - started_at`` is the fake's own time, for benchmarks to subtract."""
+    query: str = ""
+    """The request target's query string (after ``?``), if any."""
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The request's chat messages."""
+        return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
+
+
+Script = Callable[[RecordedRequest], "Reply | Failure"]
+_WORD = re.compile(r"\s*\S+")
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+_DEFAULT_ERRORS = {
+    400: ("Invalid request.", "invalid_request_error"),
+    401: ("Incorrect API key provided.", "invalid_request_error"),
+    403: ("Country, region, or territory not supported.", "invalid_request_error"),
+    429: ("Rate limit reached for requests.", "requests"),
+    500: ("The server had an error while processing your request.", "server_error"),
+    503: ("The engine is currently overloaded, please try again later.", "server_error"),
+}
+
+
+def echo(request: RecordedRequest) -> Reply:
+    """The default script: repeat the last user message."""
+    users = [m for m in request.messages if m.get("role") == "user"]
+    said = users[-1].get("content", "") if users else ""
+    return Reply(f"You said: {said}" if isinstance(said, str) and said else "Hello!")
+
+
+class FakeOpenAI:
+    """The fake server. ``script``: replies in order (the last repeats) or a callable;
+    ``api_key``: the key to require (``None`` accepts any); ``prefix``: the base path;
+    ``ssl``: a server ``ssl.SSLContext`` to serve ``https``."""
+
+    def __init__(
+        self,
+        script: Sequence[Reply | Failure] | Script = echo,
+        *,
+        api_key: str | None = "sk-test",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        prefix: str = "/v1",
+        model: str = "fake-gpt",
+        ssl: Any = None,
+    ) -> None:
+        self.script = script
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self.prefix = prefix.rstrip("/")
+        self.model = model
+        self.ssl = ssl
+        self.requests: list[RecordedRequest] = []
+        """Every request received, in order."""
+        self.client_closed = 0
+        """Streams the client closed before the fake finished them."""
+        self.connections = 0
+        """TCP connections accepted."""
+        self._closed_event = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+        self._seq = 0
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port/v1`` (``https`` with ``ssl``): a client's ``base_url``."""
+        scheme = "https" if self.ssl is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{self.prefix}"
+
+    @property
+    def request_count(self) -> int:
+        """How many requests arrived."""
+        return len(self.requests)
+
+    async def wait_client_closed(self, timeout: float = 5.0) -> bool:
+        """Wait until the client closes a stream early; False after ``timeout``."""
+        try:
+            await asyncio.wait_for(self._closed_event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def start(self) -> FakeOpenAI:
+        """Start listening (the port is chosen by the OS when 0)."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                  ssl=self.ssl)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server is not None:
+            self._server.close()
+        self.drop_connections()
+        if self._server is not None:
+            await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    def drop_connections(self) -> None:
+        """Close every open connection at once (kept-alive ones too), as a server that
+        restarts or times idle connections out would."""
+        for writer in list(self._conns):
+            writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._conns.add(writer)
+        try:
+            while await self._one_request(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._conns.discard(writer)
+            writer.transport.abort()
+
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        head = await reader.readuntil(b"\r\n\r\n")
+        started = time.perf_counter()
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = [*lines[0].split(" ", 2), "", ""][:3]
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        raw = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if path.startswith(("http://", "https://")):  # absolute form: we are the proxy
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        target, _, query = path.partition("?")
+        request = RecordedRequest(method, target, headers, body, started, query=query)
+        self.requests.append(request)
+        if request.path != f"{self.prefix}/chat/completions":
+            await self._error(writer, 404, f"Unknown request URL: {method} {request.path}",
+                              "invalid_request_error", "unknown_url")
+        elif method != "POST":
+            await self._error(writer, 405, "Method not allowed", "invalid_request_error")
+        elif self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            await self._error(writer, 401, "Incorrect API key provided.",
+                              "invalid_request_error", "invalid_api_key")
+        elif not isinstance(body, dict) or "model" not in body or "messages" not in body:
+            await self._error(writer, 400, "'model' and 'messages' are required",
+                              "invalid_request_error")
+        else:
+            answer = self._next(request)
+            if isinstance(answer, Failure):
+                await asyncio.sleep(answer.delay)
+                extra = {}
+                if answer.retry_after is not None:
+                    extra["Retry-After"] = f"{answer.retry_after:g}"
+                message, kind = _DEFAULT_ERRORS.get(answer.status, _DEFAULT_ERRORS[500])
+                await self._error(writer, answer.status, answer.message or message,
+                                  answer.type or kind, answer.code, extra)
+            elif body.get("stream"):
+                keep = await self._stream(reader, writer, body, answer)
+                request.finished_at = time.perf_counter() if keep else 0.0
+                return keep
+            else:
+                await self._complete(writer, body, answer)
+        request.finished_at = time.perf_counter()
+        return headers.get("connection", "").lower() != "close"
+
+    def _next(self, request: RecordedRequest) -> Reply | Failure:
+        script = self.script
+        if callable(script):
+            return script(request)
+        if not script:
+            return Failure(500, "fake: no scripted reply")
+        return script[min(len(self.requests) - 1, len(script) - 1)]
+
+    async def _respond(self, writer: asyncio.StreamWriter, status: int, body: bytes,
+                       content_type: str = "application/json",
+                       extra: dict[str, str] | None = None) -> None:
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+                f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+
+    async def _error(self, writer: asyncio.StreamWriter, status: int, message: str, kind: str,
+                     code: str | None = None, extra: dict[str, str] | None = None) -> None:
+        error = {"message": message, "type": kind, "param": None, "code": code}
+        await self._respond(writer, status, json.dumps({"error": error}).encode(), extra=extra)
+
+    # -- answers ----------------------------------------------------------------------
+
+    def _plan(self, reply: Reply) -> tuple[list[dict[str, Any]], int]:
+        """The reply's deltas (one per chunk) and its completion token count."""
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        tokens = _WORD.findall(reply.text)
+        deltas += [{"content": t} for t in tokens]
+        count = len(tokens)
+        for index, call in enumerate(reply.tool_calls):
+            self._seq += 1
+            args = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+            deltas.append({"tool_calls": [{
+                "index": index, "id": call.id or f"call_{self._seq}", "type": "function",
+                "function": {"name": call.name, "arguments": ""}}]})
+            step = max(1, reply.arg_fragment)
+            for i in range(0, len(args), step):
+                deltas.append({"tool_calls": [{
+                    "index": index, "function": {"arguments": args[i:i + step]}}]})
+                count += 1
+        return deltas, count
+
+    @staticmethod
+    def _prompt_tokens(body: dict[str, Any]) -> int:
+        return sum(len(str(m.get("content") or "").split()) + 4 for m in body["messages"]
+                   if isinstance(m, dict))
+
+    async def _complete(self, writer: asyncio.StreamWriter, body: dict[str, Any],
+                        reply: Reply) -> None:
+        deltas, count = self._plan(reply)
+        calls = [{"id": d["tool_calls"][0]["id"], "type": "function",
+                  "function": {"name": d["tool_calls"][0]["function"]["name"], "arguments": ""}}
+                 for d in deltas if "tool_calls" in d and "id" in d["tool_calls"][0]]
+        for d in deltas:
+            for tc in d.get("tool_calls", []):
+                calls[tc["index"]]["function"]["arguments"] += tc["function"].get("arguments", "")
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if calls:
+            message["tool_calls"] = calls
+        prompt = self._prompt_tokens(body)
+        out = {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
+               "created": int(time.time()), "model": body.get("model", self.model),
+               "choices": [{"index": 0, "message": message,
+                            "finish_reason": "tool_calls" if calls else "stop"}],
+               "usage": {"prompt_tokens": prompt, "completion_tokens": count,
+                         "total_tokens": prompt + count}}
+        await self._respond(writer, 200, json.dumps(out).encode())
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      body: dict[str, Any], reply: Reply) -> bool:
+        head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(head.encode())
+        await writer.drain()
+
+        async def send(payload: str) -> None:
+            data = payload.encode()
+            writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+            await writer.drain()
+
+        base = {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": body.get("model", self.model)}
+        deltas, count = self._plan(reply)
+        finish = "tool_calls" if reply.tool_calls else "stop"
+        chunks = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+                  for d in deltas]
+        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            prompt = self._prompt_tokens(body)
+            chunks.append({**base, "choices": [], "usage": {
+                "prompt_tokens": prompt, "completion_tokens": count,
+                "total_tokens": prompt + count,
+                "completion_tokens_details": {"reasoning_tokens": 0},
+                "prompt_tokens_details": {"cached_tokens": 0}}})
+        if reply.first_delay:
+            await asyncio.sleep(reply.first_delay)
+        for n, chunk in enumerate(chunks):
+            if n and reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+            if n == reply.drop_after:
+                writer.transport.abort()
+                return False
+            if n == reply.hang_after:
+                await reader.read()  # until the client goes away
+                self.client_closed += 1
+                self._closed_event.set()
+                return False
+            if n == reply.error_after:
+                error = {"message": "The model stopped.", "type": "server_error",
+                         "param": None, "code": None}
+                await send(f"data: {json.dumps({'error': error})}\n\n")
+                break
+            if reply.malformed and n == 1:
+                await send('data: {"id": "broken\n\nfoo\n\n: a comment\n\n')
+            await send(f"data: {json.dumps(chunk)}\n\n")
+        await send("data: [DONE]\n\n")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+
+async def run(host: str, port: int) -> None:
+    """Serve the fake (echo script, any API key) until cancelled; prints its base URL."""
+    fake = FakeOpenAI(api_key=None, host=host, port=port)
+    await fake.start()
+    print(f"fake OpenAI-compatible server on {fake.base_url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.close()
