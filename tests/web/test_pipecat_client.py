@@ -345,11 +345,14 @@ async def test_pipecat_client_js_rtvi_events_and_barge_in(
     words = [o["text"] for o in status["botOutputs"] if o.get("spoken_status") == "in-progress"]
     assert words and words == list(WORDS[: len(words)]), status["botOutputs"]
     # words due after the interruption never reach the page (dropped with their audio),
-    # and the completed bot-output holds only what was heard
-    heard = int(report["interrupted_after"] / (SPEECH_S / len(WORDS))) + 1
-    assert len(words) <= heard, words
+    # and the completed bot-output holds only what was heard: the words sent, perhaps
+    # without the one cut in the middle
+    due = int(report["interrupted_after"] / (SPEECH_S / len(WORDS))) + 1
+    assert len(words) <= due, words
     done = [o["text"] for o in status["botOutputs"] if o.get("spoken_status") == "completed"]
-    assert done == [" ".join(words)], status["botOutputs"]
+    assert len(done) == 1, status["botOutputs"]
+    heard = done[0].split()
+    assert heard == words[: len(heard)] and len(heard) >= len(words) - 1, (heard, words)
     # the page got and played about what was due before the interruption, not the 3 s
     cut = report["interrupted_after"]
     received = status["receivedSamples"] / 24000
