@@ -200,7 +200,8 @@ def _version_problem(data: Mapping[str, Any] | None) -> str | None:
     if not isinstance(version, str):
         return "Client version unknown."
     parts = version.split(".")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
         return f"Invalid client version format ({version})."
     if int(parts[0]) not in (1, 2):
         return f"RTVI version {version} is not compatible with server protocol {PROTOCOL_VERSION}."
