@@ -3,6 +3,8 @@
 * ``wavewire serve`` -- every protocol on one port (``/ws`` raw PCM, ``/pipecat``
   Pipecat protobuf, …), the browser page at ``/``, ``/healthz`` and ``/metrics``.
 * ``wavewire connect`` -- run a bot as a client of a WebSocket server.
+* ``wavewire fake NAME`` -- a loopback fake of a provider (deepgram, cartesia,
+  elevenlabs, openai) for tests and benchmarks.
 * ``wavewire doctor`` -- what is installed and configured, and how to add the rest.
 
 Importing this module costs only ``argparse``; servers, serializers and bots load when a
@@ -98,11 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulate.add_argument("platform", choices=sorted(EMULATORS))
     emulate.add_argument("options", nargs=argparse.REMAINDER, help="the platform's options")
+
+    fake = sub.add_parser("fake", help="run a loopback fake of a provider",
+                          description="Serve a deterministic fake of a provider's API "
+                          "(wavewire.testing.fakes), following protocols.md, until Ctrl-C.")
+    fake.add_argument("provider", choices=FAKES)
+    fake.add_argument("--host", default=DEFAULT_HOST,
+                      help=f"interface to listen on (default {DEFAULT_HOST})")
+    fake.add_argument("--port", type=int, default=0,
+                      help="TCP port, 0 for any free one (default 0; the address is printed)")
     sub.add_parser("doctor", help="what is installed and configured, and how to add the rest",
                    description="Report the installed extras, which providers have keys "
                    "(never their values) and whether Chromium is there, with the command "
                    "that adds each missing piece.")
     return parser
+
+
+FAKES = ("deepgram", "cartesia", "elevenlabs", "openai")
+"""``wavewire fake`` providers: each is ``wavewire.testing.fakes.<name>.run(host, port)``."""
+
+
+async def _fake(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"wavewire.testing.fakes.{args.provider}")
+    await module.run(args.host, args.port)
+    return 0
 
 
 LOOPS = ("auto", "asyncio", "uvloop")
@@ -269,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_emulator(args.platform, args.options)
     _setup_logging(args.log_level)
     try:
+        if args.command == "fake":
+            import asyncio
+
+            return int(asyncio.run(_fake(args)))
         if args.command == "serve":
             return _run(_serve(args), args.loop)
         return _run(_connect(args), args.loop)
