@@ -58,6 +58,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "FrameSerializer", "WireFormat", "RawSerializer", "PipecatSerializer",
         "CloudflareAdapterSerializer", "TwilioSerializer", "VapiSerializer",
         "VapiServerSerializer", "VideoSDKSerializer", "VideoSDKServerSerializer",
+        "CartesiaSerializer", "DeepgramFluxSerializer", "DeepgramListenSerializer",
+        "DeepgramSpeakSerializer", "ElevenLabsSerializer",
     ),
     "wavewire.transports": (
         "WebSocketServer", "WebSocketClient", "Backoff", "ClientSession", "Route",

@@ -3,6 +3,8 @@
 * ``wavewire serve`` -- every protocol on one port (``/ws`` raw PCM, ``/pipecat``
   Pipecat protobuf, …), the browser page at ``/``, ``/healthz`` and ``/metrics``.
 * ``wavewire connect`` -- run a bot as a client of a WebSocket server.
+* ``wavewire fake NAME`` -- a loopback fake of a provider (deepgram, cartesia,
+  elevenlabs, openai) for tests and benchmarks.
 * ``wavewire doctor`` -- what is installed and configured, and how to add the rest.
 
 Importing this module costs only ``argparse``; servers, serializers and bots load when a
@@ -67,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="end a session after this many seconds")
     serve.add_argument("--drain-timeout", type=float, default=10.0,
                        help="seconds sessions get to end on SIGTERM (default 10)")
+    serve.add_argument("--static", default=None, metavar="DIR",
+                       help="serve this folder's files at / instead of the built-in page "
+                       "(e.g. a built front end such as examples/pipecat-client/dist)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     _loop_option(serve)
 
@@ -95,11 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulate.add_argument("platform", choices=sorted(EMULATORS))
     emulate.add_argument("options", nargs=argparse.REMAINDER, help="the platform's options")
+
+    fake = sub.add_parser("fake", help="run a loopback fake of a provider",
+                          description="Serve a deterministic fake of a provider's API "
+                          "(wavewire.testing.fakes), following protocols.md, until Ctrl-C.")
+    fake.add_argument("provider", choices=FAKES)
+    fake.add_argument("--host", default=DEFAULT_HOST,
+                      help=f"interface to listen on (default {DEFAULT_HOST})")
+    fake.add_argument("--port", type=int, default=0,
+                      help="TCP port, 0 for any free one (default 0; the address is printed)")
     sub.add_parser("doctor", help="what is installed and configured, and how to add the rest",
                    description="Report the installed extras, which providers have keys "
                    "(never their values) and whether Chromium is there, with the command "
                    "that adds each missing piece.")
     return parser
+
+
+FAKES = ("deepgram", "cartesia", "elevenlabs", "openai")
+"""``wavewire fake`` providers: each is ``wavewire.testing.fakes.<name>.run(host, port)``."""
+
+
+async def _fake(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"wavewire.testing.fakes.{args.provider}")
+    await module.run(args.host, args.port)
+    return 0
 
 
 LOOPS = ("auto", "asyncio", "uvloop")
@@ -152,7 +178,8 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--max-sessions", args.max_sessions),
                         ("--certfile", args.certfile), ("--keyfile", args.keyfile),
                         ("--idle-timeout", args.idle_timeout),
-                        ("--session-timeout", args.session_timeout)):
+                        ("--session-timeout", args.session_timeout),
+                        ("--static", args.static)):
         if value is not None:
             out += [flag, str(value)]
     for origin in args.origin or ():
@@ -183,6 +210,7 @@ async def _serve(args: argparse.Namespace) -> int:
         session_timeout=args.session_timeout,
         drain_timeout=args.drain_timeout,
         reuse_port=args.reuse_port,
+        web_dir=args.static,
     )
     await server.start()
     scheme = "https" if server.ssl is not None else "http"
@@ -244,6 +272,9 @@ async def _connect(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wavewire`` console script."""
     args = build_parser().parse_args(argv)
+    if args.command == "serve" and args.static is not None and not os.path.isdir(args.static):
+        print(f"wavewire: --static {args.static}: not a directory", file=sys.stderr)
+        return 2
     if args.command == "serve" and args.workers > 1:
         from .transports.workers import run_workers
 
@@ -261,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_emulator(args.platform, args.options)
     _setup_logging(args.log_level)
     try:
+        if args.command == "fake":
+            import asyncio
+
+            return int(asyncio.run(_fake(args)))
         if args.command == "serve":
             return _run(_serve(args), args.loop)
         return _run(_connect(args), args.loop)

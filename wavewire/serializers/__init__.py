@@ -9,7 +9,12 @@ One module per protocol, named as the provider names it:
 * :mod:`.twilio` — :class:`TwilioSerializer`: Twilio Media Streams;
 * :mod:`.vapi` — :class:`VapiSerializer` (client) and :class:`VapiServerSerializer`;
 * :mod:`.videosdk` — :class:`VideoSDKSerializer` (client) and
-  :class:`VideoSDKServerSerializer` (emulator side).
+  :class:`VideoSDKServerSerializer` (emulator side);
+* :mod:`.deepgram` — :class:`DeepgramListenSerializer`, :mod:`.deepgram_flux` —
+  :class:`DeepgramFluxSerializer`, :mod:`.deepgram_speak` —
+  :class:`DeepgramSpeakSerializer`: speech services;
+* :mod:`.cartesia` — :class:`CartesiaSerializer`; :mod:`.elevenlabs` —
+  :class:`ElevenLabsSerializer`: TTS services.
 
 Protocol modules are imported on first use of their class, so importing this package
 costs nothing.
@@ -24,7 +29,12 @@ from wavewire._lazy import lazy_getattr
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
+    from .cartesia import CartesiaSerializer
     from .cloudflare import CloudflareAdapterSerializer
+    from .deepgram import DeepgramListenSerializer
+    from .deepgram_flux import DeepgramFluxSerializer
+    from .deepgram_speak import DeepgramSpeakSerializer
+    from .elevenlabs import ElevenLabsSerializer
     from .pipecat import PipecatSerializer
     from .raw import RawSerializer
     from .twilio import TwilioSerializer
@@ -46,6 +56,11 @@ __all__ = [
     "VapiServerSerializer",
     "VideoSDKSerializer",
     "VideoSDKServerSerializer",
+    "CartesiaSerializer",
+    "DeepgramFluxSerializer",
+    "DeepgramListenSerializer",
+    "DeepgramSpeakSerializer",
+    "ElevenLabsSerializer",
 ]
 
 _LAZY = {
@@ -57,6 +72,11 @@ _LAZY = {
     "VapiServerSerializer": "vapi",
     "VideoSDKSerializer": "videosdk",
     "VideoSDKServerSerializer": "videosdk",
+    "CartesiaSerializer": "cartesia",
+    "DeepgramFluxSerializer": "deepgram_flux",
+    "DeepgramListenSerializer": "deepgram",
+    "DeepgramSpeakSerializer": "deepgram_speak",
+    "ElevenLabsSerializer": "elevenlabs",
 }
 
 

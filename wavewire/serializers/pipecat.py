@@ -26,6 +26,18 @@ envelope or an unknown ``oneof`` member (a newer Pipecat) is counted in
 :attr:`PipecatSerializer.unknown_messages` and ignored. Unknown fields inside known
 messages are skipped.
 
+RTVI (server side, ``rtvi=True``, what the ``/pipecat`` route uses): Pipecat's browser
+SDK (``@pipecat-ai/client-js`` over ``@pipecat-ai/websocket-transport``) carries RTVI
+JSON in ``message`` frames. A message whose JSON has ``"label": "rtvi-ai"`` is handled
+by :class:`~wavewire.serializers.rtvi.RTVISerializer` (``client-ready`` answered with
+``bot-ready``, ``disconnect-bot`` ends the session, a malformed RTVI message is a
+:class:`~wavewire.errors.ProtocolError`); other JSON stays an
+:class:`InputTransportMessageFrame`. Once a peer has sent ``client-ready`` it is that
+SDK, whose deserializer knows only ``audio`` and ``message`` frames: ``text``,
+``transcription`` and ``interruption`` frames are then withheld (counted in
+:attr:`PipecatSerializer.withheld`; RTVI messages carry that information), so its
+console does not log a "Unknown frame kind" error for each one.
+
 The codec is hand-written (:mod:`wavewire.serializers._proto`); the generated
 ``wavewire/protos/frames_pb2.py`` is used only to cross-check it in tests.
 """
@@ -52,6 +64,7 @@ from .base import FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame
+    from .rtvi import RTVISerializer
 
 __all__ = ["PipecatSerializer"]
 
@@ -83,9 +96,17 @@ class PipecatSerializer(FrameSerializer):
 
     protocol = "pipecat"
 
-    def __init__(self, sample_rate: int = 16000, num_channels: int = 1) -> None:
+    def __init__(self, sample_rate: int = 16000, num_channels: int = 1, *,
+                 rtvi: bool = False) -> None:
         if sample_rate <= 0 or num_channels <= 0:
             raise ValueError("pipecat: sample_rate and num_channels must be positive")
+        self.rtvi = rtvi
+        """Answer RTVI client messages carried in ``message`` frames (server side)."""
+        self.rtvi_client = False
+        """Whether the peer has sent RTVI ``client-ready`` (it is Pipecat's browser SDK)."""
+        self.withheld = 0
+        """Text, transcription and interruption frames not sent to an RTVI client."""
+        self._rtvi: RTVISerializer | None = None
         self.wire = WireFormat(sample_rate=sample_rate, num_channels=num_channels)
         self._audio_tail = (
             b"\x20" + encode_varint(sample_rate) + b"\x28" + encode_varint(num_channels)
@@ -105,6 +126,12 @@ class PipecatSerializer(FrameSerializer):
             if frame.pts is not None and frame.pts >= 0:
                 inner.append(b"\x30" + encode_varint(frame.pts * _NS // frame.sample_rate))
             return [field_bytes(0x12, b"".join(inner))]
+        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            return [field_bytes(0x22, _str_field(0x0A, dumps(frame.message)))]
+        if self.rtvi_client:
+            if isinstance(frame, TextFrame | TranscriptionFrame | InterruptionFrame):
+                self.withheld += 1
+            return []
         if isinstance(frame, TextFrame):
             return [field_bytes(0x0A, _str_field(0x1A, frame.text))]
         if isinstance(frame, TranscriptionFrame):
@@ -114,8 +141,6 @@ class PipecatSerializer(FrameSerializer):
                 + _str_field(0x2A, frame.timestamp)
             )
             return [field_bytes(0x1A, body)]
-        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
-            return [field_bytes(0x22, _str_field(0x0A, dumps(frame.message)))]
         if isinstance(frame, InterruptionFrame):
             return [_INTERRUPTION_MSG]
         return []
@@ -158,10 +183,24 @@ class PipecatSerializer(FrameSerializer):
             data = _utf8(f.get(1), "MessageFrame.data")
             value = load_json(data, _P, "MessageFrame.data")
             check_json(value, data, _P, "MessageFrame.data")
+            if self.rtvi and type(value) is dict and value.get("label") == "rtvi-ai":
+                return self._rtvi_message(data)
             return [InputTransportMessageFrame(message=value)]
         # which == 5: nothing inside an interruption matters, but it must be well-formed
         parse(body, f"{_P} InterruptionFrame", {})
         return [InterruptionFrame()]
+
+    def _rtvi_message(self, data: str) -> list[Frame]:
+        """One RTVI client message (the JSON text of a ``message`` frame)."""
+        handler = self._rtvi
+        if handler is None:
+            from .rtvi import RTVISerializer
+
+            wire = self.wire
+            handler = self._rtvi = RTVISerializer(wire.sample_rate, wire.num_channels)
+        frames = handler.decode(data)
+        self.rtvi_client = handler.client_ready
+        return frames
 
     def _audio(self, body: bytes) -> list[Frame]:
         f = parse(body, f"{_P} AudioRawFrame", _AUDIO)

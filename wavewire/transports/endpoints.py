@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from ..serializers.pipecat import PipecatSerializer
     from ..serializers.raw import RawSerializer
 
-__all__ = ["default_routes", "raw_serializer", "pipecat_serializer", "query_audio_format"]
+__all__ = [
+    "BROWSER_PIPECAT_RATE",
+    "default_routes",
+    "raw_serializer",
+    "pipecat_serializer",
+    "query_audio_format",
+]
 
 SAMPLE_RATES = STANDARD_RATES
 """Rates a client may ask for in the query string (``?sample_rate=``), and the only
@@ -51,11 +57,23 @@ def raw_serializer(info: ConnectionInfo) -> RawSerializer:
     return RawSerializer(*query_audio_format(info))
 
 
+BROWSER_PIPECAT_RATE = 24000
+"""The outbound rate ``/pipecat`` gives a browser: what Pipecat's JS WebSocket transport
+plays by default (its player ignores the rate in the frames)."""
+
+
 def pipecat_serializer(info: ConnectionInfo) -> PipecatSerializer:
-    """Pipecat protobuf frames; ``?sample_rate=&channels=`` sets the outbound format."""
+    """Pipecat protobuf frames, with RTVI answered inside ``message`` frames.
+
+    ``?sample_rate=&channels=`` sets the outbound format. Without ``sample_rate`` a
+    browser (a request with an ``Origin`` header) gets :data:`BROWSER_PIPECAT_RATE`,
+    because ``@pipecat-ai/websocket-transport`` plays every frame at its player's rate
+    whatever the frame says; other clients (Pipecat's Python transports read the rate)
+    get 16 kHz."""
     from ..serializers.pipecat import PipecatSerializer
 
-    return PipecatSerializer(*query_audio_format(info))
+    default = BROWSER_PIPECAT_RATE if "origin" in info.headers else 16000
+    return PipecatSerializer(*query_audio_format(info, default), rtvi=True)
 
 
 def default_routes() -> list[Route]:
