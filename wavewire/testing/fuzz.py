@@ -612,6 +612,50 @@ RTVI_CLIENT = [
     {"label": "rtvi-ai", "type": "dtmf", "data": {"button": "1"}},
     {"label": "rtvi-ai", "type": "no-such-type"},
 ]
+_WORD = {"word": "hello", "start": 0.08, "end": 0.4, "confidence": 0.99,
+         "punctuated_word": "Hello"}
+DEEPGRAM_LISTEN = [
+    {"type": "Results", "channel_index": [0, 1], "duration": 1.0, "start": 0.0,
+     "is_final": True, "speech_final": True, "from_finalize": False,
+     "channel": {"alternatives": [{"transcript": "hello", "confidence": 0.9,
+                                   "words": [_WORD], "languages": ["en"]}]},
+     "metadata": {"request_id": "r"}},
+    {"type": "SpeechStarted", "channel": [0, 1], "timestamp": 9.5},
+    {"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": 2.3},
+    {"type": "Metadata", "request_id": "r", "duration": 3.0, "channels": 1},
+]
+DEEPGRAM_FLUX = [
+    {"type": "TurnInfo", "event": "EndOfTurn", "turn_index": 0, "transcript": "yes",
+     "words": [{"word": "yes", "confidence": 0.9, "start": 0.1, "end": 0.3}],
+     "end_of_turn_confidence": 0.8, "audio_window_start": 0.0, "audio_window_end": 1.0,
+     "request_id": "r", "sequence_id": 3},
+    {"type": "TurnInfo", "event": "StartOfTurn", "turn_index": 1, "transcript": "",
+     "words": [], "sequence_id": 4},
+    {"type": "TurnInfo", "event": "Update", "transcript": "ye", "words": [], "sequence_id": 2},
+    {"type": "Connected", "request_id": "r", "sequence_id": 0},
+    {"type": "Error", "sequence_id": 4, "code": "X", "description": "d"},
+]
+DEEPGRAM_SPEAK = [
+    {"type": "Flushed", "sequence_id": 0}, {"type": "Cleared", "sequence_id": 1},
+    {"type": "Metadata", "request_id": "r", "model_name": "aura"},
+    {"type": "Warning", "description": "d", "code": "c"},
+]
+CARTESIA = [
+    {"type": "chunk", "context_id": "c", "status_code": 206, "done": False,
+     "data": "AAAAABAA8P8=", "step_time": 1.0, "flush_id": 1},
+    {"type": "timestamps", "context_id": "c", "status_code": 206, "done": False,
+     "word_timestamps": {"words": ["Hi", "there"], "start": [0.0, 0.3], "end": [0.2, 0.6]}},
+    {"type": "done", "context_id": "c", "status_code": 206, "done": True},
+    {"type": "flush_done", "context_id": "c", "flush_id": 1, "flush_done": True},
+    {"type": "error", "context_id": "c", "error": "e"},
+]
+ELEVENLABS = [
+    {"audio": "AQD/fw==", "isFinal": None, "contextId": "c",
+     "alignment": {"chars": ["H", "i", " "], "charStartTimesMs": [0, 40, 80],
+                   "charsDurationsMs": [40, 40, 40]}},
+    {"isFinal": True, "contextId": "c"},
+    {"message": "m", "error": "e"},
+]
 PIPECAT_FRAME: ProtoSchema = {
     1: {1: "varint", 2: "string", 3: "string"},
     2: {1: "varint", 2: "string", 3: "bytes", 4: "varint", 5: "varint", 6: "varint"},
@@ -647,6 +691,15 @@ def _rtvi() -> FrameSerializer:
     from ..serializers.rtvi import RTVISerializer
 
     return RTVISerializer()
+
+
+def _speech(module: str, cls: str, *args: Any) -> Callable[[], FrameSerializer]:
+    def make() -> FrameSerializer:
+        import importlib
+
+        return getattr(importlib.import_module(f"wavewire.serializers.{module}"), cls)(*args)
+
+    return make
 
 
 def _twilio() -> FrameSerializer:
@@ -689,6 +742,15 @@ TARGETS: dict[str, FuzzTarget] = {
         json_target("videosdk-client", _videosdk(False), VIDEOSDK_TO_CLIENT),
         json_target("videosdk-server", _videosdk(True), VIDEOSDK_TO_SERVER,
                     prime=[{"event": "start"}]),
+        json_target("deepgram-listen", _speech("deepgram", "DeepgramListenSerializer"),
+                    DEEPGRAM_LISTEN),
+        json_target("deepgram-flux", _speech("deepgram_flux", "DeepgramFluxSerializer"),
+                    DEEPGRAM_FLUX),
+        json_target("deepgram-speak", _speech("deepgram_speak", "DeepgramSpeakSerializer"),
+                    DEEPGRAM_SPEAK),
+        json_target("cartesia", _speech("cartesia", "CartesiaSerializer", "voice"), CARTESIA),
+        json_target("elevenlabs", _speech("elevenlabs", "ElevenLabsSerializer", "voice"),
+                    ELEVENLABS),
     )
 }
 """Every serializer fuzzed, by name. One line per serializer."""
