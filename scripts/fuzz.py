@@ -8,7 +8,7 @@ The generators and the oracle are :mod:`wavewire.testing.fuzz` (structure-aware
 hypothesis strategies: nested, type-confused, non-UTF-8, lone surrogates, huge numbers,
 every field of every message). Drawing a structured message costs hypothesis about
 10 ms, so each generated message is also mutated ``--mutants`` times (a field replaced
-by a hostile value, truncated, spliced: :func:`wavewire.testing.fuzz.mutants`) and every
+by a hostile value, truncated, spliced: :func:`wavewire.testing.fuzz_mutate.mutants`) and every
 variant goes through the oracle too. Per serializer it prints the inputs decoded, how many
 were refused with a typed error, the slowest single decode (CPU time) and the time taken; any
 other exception (or a value the serializer could not send back) is printed with the
@@ -32,13 +32,13 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from wavewire.errors import clip
 from wavewire.testing.fuzz import (
-    TARGETS,
     FuzzTarget,
     UntypedError,
     cases,
     check_messages,
-    mutants,
 )
+from wavewire.testing.fuzz_mutate import mutants
+from wavewire.testing.fuzz_targets import TARGETS
 
 BATCH = 8
 """Messages per generated case."""

@@ -1,4 +1,5 @@
-"""Every serializer fuzzed with structure-aware generators (wavewire.testing.fuzz): a
+"""Every serializer fuzzed with structure-aware generators (wavewire.testing.fuzz, the
+serializers and their templates in wavewire.testing.fuzz_targets): a
 decode raises nothing but wavewire's typed errors, what it passes on can be re-encoded,
 and the serializer can still send what it must. ``scripts/fuzz.py`` runs the same
 oracle far longer."""
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from wavewire.errors import ProtocolError
-from wavewire.testing.fuzz import TARGETS, FuzzTarget, UntypedError, cases, check_messages
+from wavewire.testing.fuzz import FuzzTarget, UntypedError, cases, check_messages
+from wavewire.testing.fuzz_targets import TARGETS
 
 _SETTINGS = settings(
     max_examples=150,
@@ -127,7 +129,7 @@ def test_twilio_refuses_a_stream_sid_it_could_not_send_back() -> None:
 def test_mutants_are_variants_of_the_message() -> None:
     import random
 
-    from wavewire.testing.fuzz import mutants
+    from wavewire.testing.fuzz_mutate import mutants
 
     text = '{"event":"media","media":{"payload":"AAAA"}}'
     a = mutants(text, [b"\x00\x01"], random.Random(1), 50)
@@ -142,7 +144,7 @@ def test_mutants_are_variants_of_the_message() -> None:
 def test_every_field_of_every_template_with_every_hostile_value(name: str) -> None:
     """Deterministic: each field of each valid message replaced by each hostile value
     (or deleted), primed and not, through the same oracle."""
-    from wavewire.testing.fuzz import field_sweep
+    from wavewire.testing.fuzz_mutate import field_sweep
 
     target = TARGETS[name]
     sweep = field_sweep(target)

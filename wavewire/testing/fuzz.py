@@ -23,14 +23,15 @@ at most a typed error, every text message it produces being valid UTF-8 (a value
 could not send back would have been accepted silently, as a Twilio ``streamSid`` with a
 lone surrogate once was).
 
-Adding a serializer is one line in :data:`TARGETS` (or :func:`register` from outside)::
+The serializers fuzzed, with their templates, are in :mod:`.fuzz_targets`; adding one
+is one line there (or :func:`~.fuzz_targets.register` from outside)::
 
-    register(json_target("deepgram", lambda: DeepgramSTTSerializer(), DEEPGRAM_MESSAGES))
+    json_target("deepgram-listen", _speech("deepgram", "DeepgramListenSerializer"),
+                DEEPGRAM_LISTEN),
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 from collections.abc import Callable, Sequence
@@ -55,8 +56,6 @@ from ..serializers.base import FrameSerializer, Message
 __all__ = [
     "FuzzTarget",
     "Raw",
-    "TARGETS",
-    "register",
     "json_target",
     "proto_target",
     "json_messages",
@@ -65,9 +64,6 @@ __all__ = [
     "cases",
     "check_messages",
     "UntypedError",
-    "mutants",
-    "HOSTILE_POOL",
-    "field_sweep",
 ]
 
 
@@ -295,74 +291,6 @@ def _flip(data: bytes, byte: int, pos: int) -> bytes:
     return data[:i] + bytes((data[i] ^ byte,)) + data[i + 1:]
 
 
-# --- cheap mutants, for long runs ------------------------------------------------------------
-
-HOSTILE_POOL: tuple[Any, ...] = (
-    Raw("[" * 3000 + "]" * 3000), Raw('{"a":' * 1000 + "1" + "}" * 1000), Raw("9" * 5000),
-    Raw("1e99999"), Raw("NaN"), Raw("-Infinity"), Raw('"\\ud800"'), "x\udcff", "",
-    "x" * 3000, [], {}, 0, -1, 2**64, 1.5, True, None, [[[]]], {"": {"": None}},
-    "\u0000\n\r", "é" * 10, "².0.0", "1.0.²", "\uff11.\uff10.\uff10", "½", " 1", "1_0",
-)
-"""Hostile values the mutator substitutes (the generator draws from :data:`HOSTILE`)."""
-
-
-def mutants(message: Message, others: Sequence[Message], rng: Any, n: int) -> list[Message]:
-    """``n`` cheap variants of ``message`` (``rng`` is a :class:`random.Random`): for a
-    JSON message, one field replaced by a hostile value; else (and sometimes anyway)
-    truncated, a unit flipped or inserted, a slice repeated, or spliced with another
-    message of the case. Long runs use them to multiply the generator's output."""
-    out: list[Message] = []
-    value: Any = None
-    if (isinstance(message, str) and message[:1] in ("{", "[")
-            and message.count("[") + message.count("{") <= 64):  # the walks here recurse
-        try:
-            value = json.loads(message)
-        except (ValueError, RecursionError):
-            value = None
-    for _ in range(n):
-        if value is not None and rng.random() < 0.6:
-            v = _copy(value)
-            path = rng.choice(_paths(v))
-            if not path:
-                v = rng.choice(HOSTILE_POOL)
-            else:
-                parent = v
-                for key in path[:-1]:
-                    parent = parent[key]
-                if rng.random() < 0.2:
-                    del parent[path[-1]]
-                else:
-                    parent[path[-1]] = rng.choice(HOSTILE_POOL)
-            out.append(to_text(v))
-            continue
-        out.append(_splice(message, rng.choice(others) if others else message, rng))
-    return out
-
-
-def _splice(message: Message, other: Message, rng: Any) -> Message:
-    m: Any = message
-    if type(other) is not type(m):
-        return m[: rng.randrange(len(m) + 1)]
-    n = len(m)
-    op = rng.randrange(5)
-    i = rng.randrange(n + 1)
-    if op == 0:
-        return m[:i]
-    if op == 1:
-        tail: Any = other[rng.randrange(len(other) + 1):]
-        return m[:i] + tail  # type: ignore[no-any-return]
-    unit: Any
-    if op == 2 and n:
-        k = min(i, n - 1)
-        unit = bytes((rng.randrange(256),)) if isinstance(m, bytes) else chr(rng.randrange(0x80))
-        return m[:k] + unit + m[k + 1:]
-    if op == 3:
-        unit = bytes((rng.randrange(256),)) if isinstance(m, bytes) else rng.choice("\\\"{}[],:\ud800")
-        return m[:i] + unit + m[i:]
-    j = rng.randrange(i, n + 1)
-    return m[:i] + m[i:j] * rng.randrange(2, 50) + m[j:]
-
-
 # --- targets and the oracle ---------------------------------------------------------------
 
 
@@ -382,7 +310,7 @@ class FuzzTarget:
     outbound: Sequence[Frame] = field(default_factory=tuple)
     """Extra frames to encode after every message (beyond the usual ones)."""
     templates: Sequence[Any] = ()
-    """The valid JSON messages the generator starts from (for :func:`field_sweep`)."""
+    """The valid JSON messages the generator starts from (for :func:`.fuzz_mutate.field_sweep`)."""
 
 
 class UntypedError(AssertionError):
@@ -390,44 +318,11 @@ class UntypedError(AssertionError):
     could not send back."""
 
 
-def register(target: FuzzTarget) -> FuzzTarget:
-    """Add ``target`` to :data:`TARGETS` (replacing one of the same name)."""
-    TARGETS[target.name] = target
-    return target
-
-
 def json_target(name: str, make: Callable[[], FrameSerializer], templates: Sequence[Any],
                 *, prime: Sequence[Any] = (), binary: bool = True) -> FuzzTarget:
     """A target for a JSON text protocol from its valid message ``templates``."""
     return FuzzTarget(name, make, lambda: json_messages(templates, binary=binary),
                       tuple(to_text(p) for p in prime), templates=tuple(templates))
-
-
-def field_sweep(target: FuzzTarget) -> list[Message]:
-    """Every field of every template (the whole message included) replaced, in turn, by
-    every value of :data:`HOSTILE_POOL`, and deleted: a deterministic complement to the
-    random generator, so no field escapes a value that random draws rarely make."""
-    out: list[Message] = []
-    for template in target.templates:
-        for path in _paths(template):
-            for hostile in (*HOSTILE_POOL, _DELETE):
-                value = _copy(template)
-                if not path:
-                    if hostile is not _DELETE:
-                        out.append(to_text(hostile))
-                    continue
-                parent = value
-                for key in path[:-1]:
-                    parent = parent[key]
-                if hostile is _DELETE:
-                    del parent[path[-1]]
-                else:
-                    parent[path[-1]] = hostile
-                out.append(to_text(value))
-    return out
-
-
-_DELETE = object()
 
 
 def proto_target(name: str, make: Callable[[], FrameSerializer], schema: ProtoSchema,
@@ -534,161 +429,3 @@ def check_messages(
     except WavewireError:
         pass
     return refused
-
-
-# --- the serializers of wavewire ----------------------------------------------------------
-
-
-def _b64(n: int) -> str:
-    return base64.b64encode(bytes(range(256)) * (n // 256) + bytes(n % 256)).decode()
-
-
-_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
-TWILIO_START = {
-    "event": "start", "sequenceNumber": "1", "streamSid": _SID,
-    "start": {"accountSid": "AC1", "streamSid": _SID, "callSid": "CA1", "tracks": ["inbound"],
-              "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-              "customParameters": {"caller": "+15550100"}},
-}
-TWILIO_MESSAGES = [
-    {"event": "connected", "protocol": "Call", "version": "1.0.0"},
-    TWILIO_START,
-    {"event": "media", "sequenceNumber": "3", "streamSid": _SID,
-     "media": {"track": "inbound", "chunk": "1", "timestamp": "5", "payload": _b64(160)}},
-    {"event": "dtmf", "streamSid": _SID, "sequenceNumber": "5",
-     "dtmf": {"track": "inbound_track", "digit": "1"}},
-    {"event": "mark", "sequenceNumber": "4", "streamSid": _SID, "mark": {"name": "m1"}},
-    {"event": "stop", "sequenceNumber": "5", "streamSid": _SID,
-     "stop": {"accountSid": "AC1", "callSid": "CA1"}},
-]
-VAPI_CLIENT_TO_SERVER = [
-    {"type": "say", "content": "hello", "endCallAfterSpoken": False,
-     "interruptAssistantEnabled": True},
-    {"type": "end-call"},
-    {"type": "hangup"},
-    {"type": "control", "control": "mute-assistant"},
-    {"type": "add-message", "message": {"role": "system", "content": "x"},
-     "triggerResponseEnabled": True},
-    {"type": "transfer", "destination": {"type": "number", "number": "+15550100"}},
-    {"message": {"type": "say", "content": "wrapped"}},
-]
-VAPI_SERVER_TO_CLIENT = [
-    {"type": "transcript", "role": "user", "transcriptType": "final", "transcript": "hi"},
-    {"type": "transcript", "role": "user", "transcriptType": "partial", "transcript": "h"},
-    {"type": "speech-update", "status": "started", "role": "assistant", "turn": 0},
-    {"type": "user-interrupted"},
-    {"type": "status-update", "status": "ended", "endedReason": "customer-ended-call"},
-    {"type": "model-output", "output": "x"},
-    {"type": "conversation-update", "messages": [{"role": "user", "message": "hi"}]},
-    {"message": {"type": "status-update", "status": "in-progress"}},
-]
-VIDEOSDK_TO_CLIENT = [
-    {"event": "media", "payload": _b64(320)},
-    {"event": "message", "topic": "chat",
-     "data": {"message": "hi", "senderId": "u1", "senderName": "U", "timestamp": 1, "id": "x"}},
-    {"event": "participant-joined", "participantId": "p1"},
-    {"event": "meeting-joined", "roomId": "r1"},
-    {"event": "meeting-left"},
-]
-VIDEOSDK_TO_SERVER = [
-    {"event": "start"},
-    {"event": "media", "payload": _b64(320)},
-    {"event": "subscribe", "topic": "chat"},
-    {"event": "unsubscribe", "topic": "chat"},
-    {"event": "message", "topic": "chat", "data": "hello"},
-    {"event": "message", "topic": "chat", "data": {"message": "hi"}},
-    {"event": "stop"},
-]
-RTVI_CLIENT = [
-    {"label": "rtvi-ai", "type": "client-ready", "id": "r1",
-     "data": {"version": "2.0.0", "about": {"library": "pipecat-client-js"}}},
-    {"label": "rtvi-ai", "type": "disconnect-bot", "id": "r2"},
-    {"label": "rtvi-ai", "type": "client-message", "id": "r3",
-     "data": {"t": "hello", "d": {"k": [1, "v"]}}},
-    {"label": "rtvi-ai", "type": "send-text", "id": "r4",
-     "data": {"content": "hi", "options": {"run_immediately": True}}},
-    {"label": "rtvi-ai", "type": "llm-function-call-result", "id": "r5",
-     "data": {"function_name": "f", "tool_call_id": "t1", "arguments": {}, "result": {}}},
-    {"label": "rtvi-ai", "type": "dtmf", "data": {"button": "1"}},
-    {"label": "rtvi-ai", "type": "no-such-type"},
-]
-PIPECAT_FRAME: ProtoSchema = {
-    1: {1: "varint", 2: "string", 3: "string"},
-    2: {1: "varint", 2: "string", 3: "bytes", 4: "varint", 5: "varint", 6: "varint"},
-    3: {1: "varint", 2: "string", 3: "string", 4: "string", 5: "string"},
-    4: {1: "json"},
-    5: {1: "varint", 2: "string"},
-}
-CLOUDFLARE_PACKET: ProtoSchema = {1: "varint", 2: "varint", 5: "bytes"}
-
-
-def _raw() -> FrameSerializer:
-    from ..serializers.raw import RawSerializer
-
-    return RawSerializer(16000, 2)
-
-
-def _pipecat() -> FrameSerializer:
-    from ..serializers.pipecat import PipecatSerializer
-
-    return PipecatSerializer()
-
-
-def _cloudflare(role: Any) -> Callable[[], FrameSerializer]:
-    def make() -> FrameSerializer:
-        from ..serializers.cloudflare import CloudflareAdapterSerializer
-
-        return CloudflareAdapterSerializer(role)
-
-    return make
-
-
-def _rtvi() -> FrameSerializer:
-    from ..serializers.rtvi import RTVISerializer
-
-    return RTVISerializer()
-
-
-def _twilio() -> FrameSerializer:
-    from ..serializers.twilio import TwilioSerializer
-
-    return TwilioSerializer()
-
-
-def _vapi(server: bool, encoding: Any) -> Callable[[], FrameSerializer]:
-    def make() -> FrameSerializer:
-        from ..serializers.vapi import VapiSerializer, VapiServerSerializer
-
-        return (VapiServerSerializer if server else VapiSerializer)(encoding)
-
-    return make
-
-
-def _videosdk(server: bool) -> Callable[[], FrameSerializer]:
-    def make() -> FrameSerializer:
-        from ..serializers.videosdk import VideoSDKSerializer, VideoSDKServerSerializer
-
-        return VideoSDKServerSerializer() if server else VideoSDKSerializer(default_topic="t")
-
-    return make
-
-
-TARGETS: dict[str, FuzzTarget] = {
-    t.name: t
-    for t in (
-        FuzzTarget("raw", _raw, lambda: st.one_of(
-            pcm_messages(), json_messages([{"a": [1, {"b": "c"}]}, [1, 2], "s", 1], binary=False))),
-        proto_target("pipecat", _pipecat, PIPECAT_FRAME),
-        proto_target("cloudflare-stream", _cloudflare("stream"), CLOUDFLARE_PACKET),
-        proto_target("cloudflare-ingest", _cloudflare("ingest"), CLOUDFLARE_PACKET),
-        json_target("rtvi", _rtvi, RTVI_CLIENT),
-        json_target("twilio", _twilio, TWILIO_MESSAGES, prime=[TWILIO_START]),
-        json_target("vapi-server", _vapi(True, "pcm_s16le"), VAPI_CLIENT_TO_SERVER),
-        json_target("vapi-server-mulaw", _vapi(True, "mulaw"), VAPI_CLIENT_TO_SERVER),
-        json_target("vapi-client", _vapi(False, "pcm_s16le"), VAPI_SERVER_TO_CLIENT),
-        json_target("videosdk-client", _videosdk(False), VIDEOSDK_TO_CLIENT),
-        json_target("videosdk-server", _videosdk(True), VIDEOSDK_TO_SERVER,
-                    prime=[{"event": "start"}]),
-    )
-}
-"""Every serializer fuzzed, by name. One line per serializer."""
