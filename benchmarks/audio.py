@@ -1,12 +1,13 @@
 """Audio toolkit benchmark: µs per 20 ms frame, wavewire beside pipecat-ai 1.14.
 
-Run: ``python benchmarks/audio.py``. Without pipecat-ai installed it prints wavewire's
+Run: ``python benchmarks/audio.py`` (``--smoke``: seconds, what the suite runs). Without pipecat-ai installed it prints wavewire's
 figures only. Also prints the added delay of each stream resampler on 20 ms chunks
 (worst backlog of input received but not yet returned, after the first chunk).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import sys
@@ -29,7 +30,9 @@ from wavewire.audio.vad import VAD, EnergyVAD
 N_FRAMES = 2000  # 40 s of audio per measurement
 
 
-def _pcm(rate: int, channels: int = 1, seconds: float = N_FRAMES * 0.02) -> bytes:
+def _pcm(rate: int, channels: int = 1, seconds: float | None = None) -> bytes:
+    if seconds is None:
+        seconds = N_FRAMES * 0.02
     rng = np.random.default_rng(0)
     t = np.arange(int(rate * seconds)) / rate
     x = 8000 * np.sin(2 * np.pi * 220 * t) + rng.normal(0, 500, len(t))
@@ -103,7 +106,13 @@ def _pipecat_resample(p: Any, src: int, dst: int, ch_in: int, ch_out: int) -> An
     return run
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    global N_FRAMES
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true",
+                        help="seconds: 100 frames per measurement (checks it still runs)")
+    if parser.parse_args(argv).smoke:
+        N_FRAMES = 100
     warnings.simplefilter("ignore", DeprecationWarning)
     pc = _pipecat()
     rows: list[tuple[str, float, float | None]] = []

@@ -4,6 +4,7 @@ Run from a checkout (wavewire need not be installed; pipecat-ai is optional)::
 
     python benchmarks/pipeline.py            # full run (a few minutes on 2 cores)
     python benchmarks/pipeline.py --quick    # short run, rougher figures
+    python benchmarks/pipeline.py --smoke    # seconds, meaningless figures (the suite runs it)
     python benchmarks/pipeline.py --json results.json
 
 What is measured, each framework in the same process and the same run:
@@ -649,6 +650,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     lat_reps = 300 if args.quick else 2000
     n_sessions = args.sessions or (50 if args.quick else 200)
     settle = 0.2 if args.quick else 0.5
+    import_runs = 3 if args.quick else 7
+    if args.smoke:
+        n, reps, lat_reps, n_sessions, settle, import_runs = 100, 1, 20, 5, 0.05, 1
 
     res: dict[str, Any] = {
         "config": {"frames": n, "reps": reps, "latency_reps": lat_reps,
@@ -659,8 +663,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     me = asyncio.current_task()
     tasks_before = {t for t in asyncio.all_tasks() if t is not me}
 
-    log(f"imports (fresh interpreters, min of {3 if args.quick else 7})")
-    res["imports"] = bench_imports(have_pipecat, 3 if args.quick else 7, log)
+    log(f"imports (fresh interpreters, min of {import_runs})")
+    res["imports"] = bench_imports(have_pipecat, import_runs, log)
 
     starters: dict[str, Starter] = {"wavewire": wavewire_start}
     if have_pipecat:
@@ -684,7 +688,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     log(f"idle sessions ({n_sessions} x {SESSION_PROCS} processors, fresh interpreters)")
     names = ["wavewire"]
     if have_pipecat:
-        names += ["pipecat (shared runner)", "pipecat (runner each)"]
+        names += ["pipecat (shared runner)"] + ([] if args.smoke else ["pipecat (runner each)"])
     res["sessions"] = bench_sessions(names, n_sessions, settle, log)
     child_leaks = {k: v["leaked_tasks"] for k, v in res["sessions"].items() if v["leaked_tasks"]}
 
@@ -719,6 +723,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run, rougher figures")
+    parser.add_argument("--smoke", action="store_true",
+                        help="seconds: tiny counts, meaningless figures (checks it still runs)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--frames", type=int, default=20_000, help="frames per throughput run")
     parser.add_argument("--reps", type=int, default=5,

@@ -2,6 +2,7 @@
 with pipecat-ai 1.14's Twilio and Protobuf serializers in the same run.
 
     python benchmarks/serializers.py [--seconds 0.3]
+    python benchmarks/serializers.py --smoke    # seconds (the suite runs it)
 
 Each figure is the best of several timed runs of a tight loop (µs per frame). Pipecat's
 serializers are async, so its loops await each call, as its transports do; Pipecat's
@@ -204,7 +205,11 @@ async def pipecat_rows(seconds: float, tw_in: str, pc_msg: bytes) -> dict[str, t
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=0.3, help="time per measurement")
+    ap.add_argument("--smoke", action="store_true",
+                    help="seconds in all: 5 ms per measurement (checks it still runs)")
     args = ap.parse_args()
+    if args.smoke:
+        args.seconds = 0.005
 
     ours = wavewire_rows(args.seconds)
 

@@ -5,6 +5,7 @@ Run from a checkout::
     python benchmarks/websocket.py            # ~10 s per load step, ~5 min
     python benchmarks/websocket.py --quick    # ~4 s per step, ~1.5 min
     python benchmarks/websocket.py --pin      # server on CPU 0, load generator on CPU 1
+    python benchmarks/websocket.py --smoke    # seconds: one small step per server (CI)
 
 Four servers, each in its own process, restarted fresh for every measurement:
 
@@ -97,6 +98,10 @@ PIN: tuple[int, int] | None = None
 
 # ---------------------------------------------------------------------------------------
 # Servers (``--serve NAME``): run in a child process of the controller.
+
+
+SMOKE_CLIENTS = 5
+"""Clients of the one step ``--smoke`` runs per server."""
 
 
 def run_loop(main: Any) -> None:
@@ -685,6 +690,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short steps (~1.5 min in all)")
     parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="seconds: one 5-client step per server, no stall test (checks it still runs)",
+    )
+    parser.add_argument(
         "--frameworks",
         default=",".join(FRAMEWORKS),
         help="comma-separated subset of " + ",".join(FRAMEWORKS),
@@ -729,6 +739,8 @@ def main(argv: list[str] | None = None) -> None:
     max_clients = args.max_clients or (800 if args.quick else 1600)
     stall_duration = 6.0 if args.quick else 8.0
     stall_list = [int(x) for x in (args.stalls or ("100" if args.quick else "100,300")).split(",")]
+    if args.smoke:
+        duration, warmup, stall_list = min(duration, 1.5), 0.5, []
     info = machine_info()
     print(
         f"WebSocket echo, {duration:g} s per step, 20 ms frames, {info['cpus']} CPUs, "
@@ -745,6 +757,11 @@ def main(argv: list[str] | None = None) -> None:
     ramps: dict[str, list[dict[str, Any]]] = {}
     stalls: dict[str, list[dict[str, Any]]] = {}
     for fw in frameworks:
+        if args.smoke:
+            step = run_step(fw, SMOKE_CLIENTS, duration, warmup)
+            _report(fw, step)
+            ramps[fw] = [step]
+            continue
         ramps[fw] = ramp(fw, duration, warmup, max_clients, refine=not args.quick)
     for fw in frameworks:
         stalls[fw] = []

@@ -274,3 +274,20 @@ def test_cli_module_imports_cheaply():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=_env(), check=True).stdout.strip()
     assert out == "[]"
+
+
+async def test_serve_static_serves_a_folder(tmp_path: Path):
+    """``serve --static DIR``: that folder's files at / (index.html for /), nothing else."""
+    (tmp_path / "index.html").write_text("<p>mine</p>")
+    (tmp_path / "app.js").write_text("console.log(1)")
+    proc, port = await _start("serve", "--port", "0", "--static", str(tmp_path))
+    try:
+        assert await _get(port, "/") == (200, b"<p>mine</p>")
+        assert await _get(port, "/app.js") == (200, b"console.log(1)")
+        assert (await _get(port, "/style.css"))[0] == 404  # the built-in page is not there
+        assert (await _get(port, "/../etc/passwd"))[0] == 404
+    finally:
+        assert await _stop(proc) == 0
+    from wavewire.cli import main
+
+    assert main(["serve", "--static", str(tmp_path / "missing")]) == 2

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="end a session after this many seconds")
     serve.add_argument("--drain-timeout", type=float, default=10.0,
                        help="seconds sessions get to end on SIGTERM (default 10)")
+    serve.add_argument("--static", default=None, metavar="DIR",
+                       help="serve this folder's files at / instead of the built-in page "
+                       "(e.g. a built front end such as examples/pipecat-client/dist)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     _loop_option(serve)
 
@@ -214,7 +217,8 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--max-sessions", args.max_sessions),
                         ("--certfile", args.certfile), ("--keyfile", args.keyfile),
                         ("--idle-timeout", args.idle_timeout),
-                        ("--session-timeout", args.session_timeout)):
+                        ("--session-timeout", args.session_timeout),
+                        ("--static", args.static)):
         if value is not None:
             out += [flag, str(value)]
     for origin in args.origin or ():
@@ -250,6 +254,7 @@ async def _serve(args: argparse.Namespace) -> int:
         session_timeout=args.session_timeout,
         drain_timeout=args.drain_timeout,
         reuse_port=args.reuse_port,
+        web_dir=args.static,
     )
     try:
         await server.start()
@@ -324,6 +329,9 @@ async def _connect(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wavewire`` console script."""
     args = build_parser().parse_args(argv)
+    if args.command == "serve" and args.static is not None and not os.path.isdir(args.static):
+        print(f"wavewire: --static {args.static}: not a directory", file=sys.stderr)
+        return 2
     if args.command in ("serve", "connect"):
         _bot(args)  # a missing key or extra: one line, before anything starts
     if args.command == "serve" and args.workers > 1:

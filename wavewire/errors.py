@@ -36,6 +36,8 @@ __all__ = [
     "ServiceTimeoutError",
     "RefusedError",
 ]
+# ``clip`` and ``PEER_TEXT_LIMIT`` (below) are helpers for the modules that build error
+# messages and log lines, not part of the package's top-level API.
 
 
 class WavewireError(Exception):
@@ -127,3 +129,38 @@ class RefusedError(WavewireError):
     def __init__(self, message: str, *, close_code: int = 1008) -> None:
         super().__init__(message)
         self.close_code = close_code
+
+
+PEER_TEXT_LIMIT = 200
+"""Most characters of peer-supplied text that :func:`clip` lets through."""
+
+_reprs: object = None
+
+
+def clip(value: object, limit: int = PEER_TEXT_LIMIT) -> str:
+    """Peer-supplied text made fit for a log line or an error message.
+
+    A ``str`` is taken as it is, anything else as a size-bounded ``repr`` (never the
+    repr of a whole large or deeply nested value); the result is cut to ``limit``
+    characters (the rest is counted, not shown) and every character that could break
+    a log line (control characters, lone surrogates) is escaped. Every error message
+    and log line that quotes what a peer sent goes through this, so one message can
+    never make a line longer than a few hundred characters."""
+    global _reprs
+    if isinstance(value, str):
+        text = value
+    else:
+        if _reprs is None:
+            import reprlib
+
+            r = reprlib.Repr()
+            r.maxstring = r.maxother = r.maxlong = limit
+            r.maxlevel = 4
+            _reprs = r
+        text = _reprs.repr(value)  # type: ignore[attr-defined]
+    extra = len(text) - limit
+    if extra > 0:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return f"{text}…(+{extra} chars)" if extra > 0 else text

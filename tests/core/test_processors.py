@@ -254,3 +254,19 @@ async def test_processor_without_session_cannot_start_tasks():
 
     with pytest.raises(InvalidStateError):
         proc.create_task(nothing())
+
+
+async def test_a_huge_exception_message_is_clipped_in_the_error_frame():
+    from wavewire import ErrorFrame, TextFrame
+    from wavewire.testing import run_test
+
+    class Boom(FrameProcessor):
+        async def process_frame(self, frame, direction):
+            if isinstance(frame, TextFrame):
+                raise ValueError("x" * 100_000 + "\x00\n")
+            await self.push(frame, direction)
+
+    result = await run_test([Boom()], frames_to_send=[TextFrame("hi")])
+    [err] = [f for f in result.up if isinstance(f, ErrorFrame)]
+    assert "ValueError" in err.error and len(err.error) < 1000
+    assert "\n" not in err.error and "\x00" not in err.error

@@ -14,9 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pipecat")
-
 from pipecat.frames.frames import (
     EndFrame,
     Frame,

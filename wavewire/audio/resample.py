@@ -38,11 +38,24 @@ samples out, with 2.25 ms of look-ahead at 8 kHz and ≈ 1.1 ms at 16 kHz and ab
 soxr presets remain available (``quality="HQ"`` …) where delay does not matter.
 
 Same rate is a passthrough: ``process`` returns the input unchanged, with no numpy work.
+
+Bounded cost
+------------
+The ``"LD"`` filter for ``in → out`` has ``L = out / gcd(in, out)`` phases, so an odd
+rate pair (383 999 → 16 000 Hz: sixteen thousand phases of a filter millions of taps
+long) would cost seconds of CPU and gigabytes to design. A pair whose table would hold
+more than :data:`MAX_TABLE_TAPS` coefficients is refused with a
+:class:`~wavewire.errors.FrameFormatError` before anything is computed, and at most
+:data:`DESIGN_CACHE_SIZE` designs are kept (least recently used dropped), so the cache
+holds at most ``DESIGN_CACHE_SIZE x MAX_TABLE_TAPS`` 4-byte coefficients. Every pair of
+:data:`STANDARD_RATES` is far below the bound; servers accept only those rates from
+peers (see :mod:`wavewire.transports.endpoints`).
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -52,7 +65,17 @@ from wavewire.errors import FrameFormatError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["StreamResampler", "resample", "Quality", "SOXR_QUALITIES"]
+__all__ = [
+    "StreamResampler",
+    "resample",
+    "Quality",
+    "SOXR_QUALITIES",
+    "STANDARD_RATES",
+    "MAX_TABLE_TAPS",
+    "DESIGN_CACHE_SIZE",
+    "table_taps",
+    "design_cache_info",
+]
 
 Quality = Literal["LD", "QQ", "LQ", "MQ", "HQ", "VHQ"]
 SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
@@ -62,9 +85,46 @@ _PASS = 0.43  # passband edge, fraction of min(rate)
 _STOP = 0.57  # stopband edge, fraction of min(rate)
 _ATTEN_DB = 80.0
 
+STANDARD_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
+"""The audio rates wavewire's servers accept from peers: the telephony, wideband and
+studio rates, between any two of which the ``"LD"`` filter is small (≤ 46 305 taps)."""
+MAX_TABLE_TAPS = 1 << 17
+"""Largest ``"LD"`` polyphase table (coefficients) a :class:`StreamResampler` designs:
+512 kB of float32, a few milliseconds of design time."""
+DESIGN_CACHE_SIZE = 32
+"""Designs kept for reuse (least recently used dropped)."""
 
-@lru_cache(maxsize=64)
-def _design(in_rate: int, out_rate: int) -> tuple[int, int, int, int, np.ndarray]:
+
+def table_taps(in_rate: int, out_rate: int) -> int:
+    """Coefficients in the ``"LD"`` table for ``in_rate → out_rate`` (``L x K``),
+    computed without designing it."""
+    g = math.gcd(in_rate, out_rate)
+    up = out_rate // g
+    lo = min(in_rate, out_rate)
+    width = 2 * math.pi * (_STOP - _PASS) * lo / (in_rate * up)
+    n_taps = math.ceil((_ATTEN_DB - 7.95) / (2.285 * width)) + 1
+    return up * math.ceil(n_taps / up)
+
+
+_Design = tuple[int, int, int, int, "np.ndarray"]
+_designs: OrderedDict[tuple[int, int], _Design] = OrderedDict()
+
+
+def _design(in_rate: int, out_rate: int) -> _Design:
+    """The design for in→out from the bounded LRU cache (made on a miss)."""
+    key = (in_rate, out_rate)
+    found = _designs.get(key)
+    if found is not None:
+        _designs.move_to_end(key)
+        return found
+    made = _make_design(in_rate, out_rate)
+    _designs[key] = made
+    while len(_designs) > DESIGN_CACHE_SIZE:
+        _designs.popitem(last=False)
+    return made
+
+
+def _make_design(in_rate: int, out_rate: int) -> _Design:
     """Polyphase table for in→out: ``(L, M, K, C, H)`` with ``H[p, k]`` reversed per row.
 
     The prototype runs at ``in_rate * L``; output *m* sits at up-rate position
@@ -97,7 +157,12 @@ def _design(in_rate: int, out_rate: int) -> tuple[int, int, int, int, np.ndarray
     return up, down, taps, centre, table
 
 
-@lru_cache(maxsize=64)
+def design_cache_info() -> tuple[int, int]:
+    """``(designs cached, coefficients they hold)`` in the ``"LD"`` design cache."""
+    return len(_designs), sum(d[4].size for d in _designs.values())
+
+
+@lru_cache(maxsize=DESIGN_CACHE_SIZE)
 def _soxr_backlog_ms(in_rate: int, out_rate: int, quality: str) -> float:
     """Worst backlog (ms) of a soxr preset on 20 ms chunks of 1 s of noise."""
     import numpy as np
@@ -163,6 +228,13 @@ class StreamResampler:
         if in_rate == out_rate:
             return
         if quality == "LD":
+            size = table_taps(in_rate, out_rate)
+            if size > MAX_TABLE_TAPS:
+                raise FrameFormatError(
+                    f"cannot convert {in_rate} Hz to {out_rate} Hz at a bounded cost (a"
+                    f" {size}-tap filter; the limit is {MAX_TABLE_TAPS}): use one of"
+                    f" {sorted(STANDARD_RATES)}"
+                )
             self._up, self._down, self._taps, self._centre, self._table = _design(
                 in_rate, out_rate
             )

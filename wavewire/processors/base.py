@@ -40,7 +40,7 @@ from collections.abc import Callable, Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidStateError
+from ..errors import InvalidStateError, clip
 from ..events import EventEmitter
 from ..frames import (
     DATA,
@@ -371,7 +371,7 @@ class FrameProcessor(EventEmitter):
         where = target or self
         where.count_drop("error")
         err = ErrorFrame(
-            f"{where.name} failed on {frame.name}: {type(exc).__name__}: {exc}",
+            f"{where.name} failed on {frame.name}: {type(exc).__name__}: {clip(str(exc))}",
             exception=exc,
             processor=where.name,
         )

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from ..errors import ProtocolError
-from ._common import load_object, require_text
+from ._common import check_json, load_object, require_text
 from .base import Message
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "opt_obj",
     "opt_list",
     "clean",
+    "passed_on",
 ]
 
 
@@ -34,6 +35,14 @@ def load(message: Message, protocol: str) -> dict[str, Any]:
         return load_object(text, protocol)
     except RecursionError:
         raise ProtocolError(f"{protocol}: JSON nested too deeply") from None
+
+
+def passed_on(msg: dict[str, Any], message: Message, protocol: str) -> dict[str, Any]:
+    """``msg`` (loaded from ``message``) checked before it goes up whole in a frame:
+    every field, read or not, fit to be re-encoded (:func:`._common.check_json`)."""
+    if isinstance(message, str):
+        check_json(msg, message, protocol)
+    return msg
 
 
 def clean(value: str, protocol: str, what: str) -> str:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError
+from ..errors import ProtocolError, clip
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -53,6 +53,7 @@ from ._fields import (
     opt_list,
     opt_obj,
     opt_str,
+    passed_on,
     req_num,
     req_str,
     text_of,
@@ -205,7 +206,7 @@ class CartesiaSerializer(FrameSerializer):
         opt_bool(msg, "done", _P)
         if kind == "error":
             text = opt_str(msg, "error", _P) or "error"
-            return [ErrorFrame(f"{_P}: {text}"[:1000])]
+            return [ErrorFrame(clip(f"{_P}: {text}"))]
         if context is not None and context in self._cancelled:
             self.dropped += 1
             return []
@@ -217,7 +218,7 @@ class CartesiaSerializer(FrameSerializer):
             return [TTSStoppedFrame(context_id=context)]
         if kind in ("flush_done", "phoneme_timestamps"):
             opt_int(msg, "flush_id", _P)
-            return [InputTransportMessageFrame(message=msg)]
+            return [InputTransportMessageFrame(message=passed_on(msg, message, _P))]
         self.unknown_types += 1
         return []
 

@@ -50,7 +50,17 @@ from ..frames import (
     Word,
 )
 from ._common import dumps
-from ._fields import load, opt_bool, opt_list, opt_num, opt_obj, opt_str, req_num, req_str
+from ._fields import (
+    load,
+    opt_bool,
+    opt_list,
+    opt_num,
+    opt_obj,
+    opt_str,
+    passed_on,
+    req_num,
+    req_str,
+)
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 from .deepgram_speak import DeepgramSpeakSerializer, SpeakOptions
 
@@ -299,7 +309,7 @@ class DeepgramListenSerializer(_ListenBase):
         if kind == "Metadata":
             self.request_id = opt_str(msg, "request_id", _P, self.request_id)
             opt_num(msg, "duration", _P)
-            self.metadata = msg
+            self.metadata = passed_on(msg, message, _P)
             return [InputTransportMessageFrame(message=msg)]
         self.unknown_types += 1
         return []

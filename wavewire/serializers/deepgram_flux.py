@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, clip
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -29,7 +29,7 @@ from ..frames import (
     TranscriptionFrame,
 )
 from ._common import dumps
-from ._fields import load, opt_list, opt_num, opt_str, req_str
+from ._fields import load, opt_list, opt_num, opt_str, passed_on, req_str
 from .deepgram import _P, _ListenBase, _type, _words, wire_format
 
 if TYPE_CHECKING:
@@ -166,13 +166,13 @@ class DeepgramFluxSerializer(_ListenBase):
             return self._turn(msg)
         if kind in ("Connected", "ConfigureSuccess"):
             self.request_id = opt_str(msg, "request_id", _P, self.request_id)
-            return [InputTransportMessageFrame(message=msg)]
+            return [InputTransportMessageFrame(message=passed_on(msg, message, _P))]
         if kind == "ConfigureFailure":
             return [ErrorFrame(f"{_P}: Configure refused")]
         if kind == "Error":
             code = opt_str(msg, "code", _P, "") or ""
             description = opt_str(msg, "description", _P, "") or ""
-            return [ErrorFrame(f"{_P}: error {code}: {description}".rstrip(": "))]
+            return [ErrorFrame(clip(f"{_P}: error {code}: {description}".rstrip(": ")))]
         self.unknown_types += 1
         return []
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError
+from ..errors import ProtocolError, clip
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -36,7 +36,7 @@ from ..frames import (
     TTSSpeakFrame,
 )
 from ._common import dumps
-from ._fields import load, opt_int, opt_str, text_of
+from ._fields import load, opt_int, opt_str, passed_on, text_of
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -188,15 +188,15 @@ class DeepgramSpeakSerializer(FrameSerializer):
             else:
                 self.cleared += 1
                 self._clearing = max(0, self._clearing - 1)
-            return [InputTransportMessageFrame(message=msg)]
+            return [InputTransportMessageFrame(message=passed_on(msg, message, _P))]
         if kind == "Metadata":
             opt_str(msg, "request_id", _P)
-            self.metadata = msg
+            self.metadata = passed_on(msg, message, _P)
             return [InputTransportMessageFrame(message=msg)]
         if kind == "Warning":
             code = opt_str(msg, "code", _P, "") or ""
             description = opt_str(msg, "description", _P, "") or ""
-            return [ErrorFrame(f"{_P}: warning {code}: {description}".rstrip(": "))]
+            return [ErrorFrame(clip(f"{_P}: warning {code}: {description}".rstrip(": ")))]
         self.unknown_types += 1
         return []
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError
+from ..errors import ProtocolError, clip
 from ..frames import (
     ErrorFrame,
     LLMFullResponseEndFrame,
@@ -170,7 +170,7 @@ class ElevenLabsSerializer(FrameSerializer):
             text = opt_str(msg, "message", _P) or ""
             if isinstance(error, str):
                 text = text or clean(error, _P, "'error'")
-            return [ErrorFrame(f"{_P}: {text or 'error'}"[:1000])]
+            return [ErrorFrame(clip(f"{_P}: {text or 'error'}"))]
         frames: list[Frame] = []
         if msg.get("audio") is not None:
             pcm = self._pcm(b64decode(msg["audio"], _P, "'audio'"))

@@ -11,7 +11,10 @@ message is one serialized ``pipecat.Frame`` whose ``oneof frame`` is one of
 * 5 ``interruption``: :class:`InterruptionFrame` both ways.
 
 Inbound audio keeps the frame's own ``sample_rate`` / ``num_channels`` (the input
-edge converts). Pipecat's ``pts`` is in nanoseconds and wavewire's in samples; both
+edge converts); the rate must be one of :data:`~wavewire.audio.resample.STANDARD_RATES`
+(8000-48000 Hz) and the channels 1 or 2, else the frame is a
+:class:`~wavewire.errors.ProtocolError` (an odd rate would cost the edge an unbounded
+filter design). Pipecat's ``pts`` is in nanoseconds and wavewire's in samples; both
 directions convert. Pipecat's per-frame ``id`` / ``name`` are read past and never sent
 (Pipecat treats them as optional).
 
@@ -23,15 +26,27 @@ envelope or an unknown ``oneof`` member (a newer Pipecat) is counted in
 :attr:`PipecatSerializer.unknown_messages` and ignored. Unknown fields inside known
 messages are skipped.
 
+RTVI (server side, ``rtvi=True``, what the ``/pipecat`` route uses): Pipecat's browser
+SDK (``@pipecat-ai/client-js`` over ``@pipecat-ai/websocket-transport``) carries RTVI
+JSON in ``message`` frames. A message whose JSON has ``"label": "rtvi-ai"`` is handled
+by :class:`~wavewire.serializers.rtvi.RTVISerializer` (``client-ready`` answered with
+``bot-ready``, ``disconnect-bot`` ends the session, a malformed RTVI message is a
+:class:`~wavewire.errors.ProtocolError`); other JSON stays an
+:class:`InputTransportMessageFrame`. Once a peer has sent ``client-ready`` it is that
+SDK, whose deserializer knows only ``audio`` and ``message`` frames: ``text``,
+``transcription`` and ``interruption`` frames are then withheld (counted in
+:attr:`PipecatSerializer.withheld`; RTVI messages carry that information), so its
+console does not log a "Unknown frame kind" error for each one.
+
 The codec is hand-written (:mod:`wavewire.serializers._proto`); the generated
 ``wavewire/protos/frames_pb2.py`` is used only to cross-check it in tests.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from ..audio.resample import STANDARD_RATES
 from ..errors import ProtocolError
 from ..frames import (
     InputAudioFrame,
@@ -43,12 +58,13 @@ from ..frames import (
     TextFrame,
     TranscriptionFrame,
 )
-from ._common import check_audio, dumps
+from ._common import check_audio, check_json, dumps, load_json
 from ._proto import LEN, VARINT, encode_varint, field_bytes, parse, parse_merging
 from .base import FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame
+    from .rtvi import RTVISerializer
 
 __all__ = ["PipecatSerializer"]
 
@@ -61,7 +77,6 @@ _MESSAGE = {1: LEN}
 _INTERRUPTION_MSG = b"\x2a\x00"
 _NS = 1_000_000_000
 _U32 = 0xFFFFFFFF
-_loads = json.loads
 
 
 def _utf8(value: Any, what: str) -> str:
@@ -81,9 +96,17 @@ class PipecatSerializer(FrameSerializer):
 
     protocol = "pipecat"
 
-    def __init__(self, sample_rate: int = 16000, num_channels: int = 1) -> None:
+    def __init__(self, sample_rate: int = 16000, num_channels: int = 1, *,
+                 rtvi: bool = False) -> None:
         if sample_rate <= 0 or num_channels <= 0:
             raise ValueError("pipecat: sample_rate and num_channels must be positive")
+        self.rtvi = rtvi
+        """Answer RTVI client messages carried in ``message`` frames (server side)."""
+        self.rtvi_client = False
+        """Whether the peer has sent RTVI ``client-ready`` (it is Pipecat's browser SDK)."""
+        self.withheld = 0
+        """Text, transcription and interruption frames not sent to an RTVI client."""
+        self._rtvi: RTVISerializer | None = None
         self.wire = WireFormat(sample_rate=sample_rate, num_channels=num_channels)
         self._audio_tail = (
             b"\x20" + encode_varint(sample_rate) + b"\x28" + encode_varint(num_channels)
@@ -103,6 +126,12 @@ class PipecatSerializer(FrameSerializer):
             if frame.pts is not None and frame.pts >= 0:
                 inner.append(b"\x30" + encode_varint(frame.pts * _NS // frame.sample_rate))
             return [field_bytes(0x12, b"".join(inner))]
+        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            return [field_bytes(0x22, _str_field(0x0A, dumps(frame.message)))]
+        if self.rtvi_client:
+            if isinstance(frame, TextFrame | TranscriptionFrame | InterruptionFrame):
+                self.withheld += 1
+            return []
         if isinstance(frame, TextFrame):
             return [field_bytes(0x0A, _str_field(0x1A, frame.text))]
         if isinstance(frame, TranscriptionFrame):
@@ -112,8 +141,6 @@ class PipecatSerializer(FrameSerializer):
                 + _str_field(0x2A, frame.timestamp)
             )
             return [field_bytes(0x1A, body)]
-        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
-            return [field_bytes(0x22, _str_field(0x0A, dumps(frame.message)))]
         if isinstance(frame, InterruptionFrame):
             return [_INTERRUPTION_MSG]
         return []
@@ -154,14 +181,26 @@ class PipecatSerializer(FrameSerializer):
         if which == 4:
             f = parse(body, f"{_P} MessageFrame", _MESSAGE)
             data = _utf8(f.get(1), "MessageFrame.data")
-            try:
-                value = _loads(data)
-            except ValueError as exc:
-                raise ProtocolError(f"{_P}: MessageFrame.data is not JSON: {exc}") from None
+            value = load_json(data, _P, "MessageFrame.data")
+            check_json(value, data, _P, "MessageFrame.data")
+            if self.rtvi and type(value) is dict and value.get("label") == "rtvi-ai":
+                return self._rtvi_message(data)
             return [InputTransportMessageFrame(message=value)]
         # which == 5: nothing inside an interruption matters, but it must be well-formed
         parse(body, f"{_P} InterruptionFrame", {})
         return [InterruptionFrame()]
+
+    def _rtvi_message(self, data: str) -> list[Frame]:
+        """One RTVI client message (the JSON text of a ``message`` frame)."""
+        handler = self._rtvi
+        if handler is None:
+            from .rtvi import RTVISerializer
+
+            wire = self.wire
+            handler = self._rtvi = RTVISerializer(wire.sample_rate, wire.num_channels)
+        frames = handler.decode(data)
+        self.rtvi_client = handler.client_ready
+        return frames
 
     def _audio(self, body: bytes) -> list[Frame]:
         f = parse(body, f"{_P} AudioRawFrame", _AUDIO)
@@ -173,6 +212,11 @@ class PipecatSerializer(FrameSerializer):
         if not rate or not channels:
             raise ProtocolError(
                 f"{_P}: AudioRawFrame without sample_rate/num_channels ({rate}, {channels})"
+            )
+        if rate not in STANDARD_RATES or channels > 2:
+            raise ProtocolError(
+                f"{_P}: AudioRawFrame of {rate} Hz x{channels}: audio must be mono or stereo"
+                f" at one of {sorted(STANDARD_RATES)} Hz"
             )
         audio = f.get(3, b"")
         assert isinstance(audio, bytes)

@@ -7,14 +7,15 @@
   :class:`~wavewire.frames.InputTransportMessageFrame`, outbound
   :class:`~wavewire.frames.OutputTransportMessageFrame` /
   :class:`~wavewire.frames.OutputTransportMessageUrgentFrame` are sent as JSON.
-  Invalid JSON is a :class:`~wavewire.errors.ProtocolError`.
+  Invalid JSON, JSON nested deeper than
+  :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels and strings that are not
+  valid Unicode (lone surrogates) are a :class:`~wavewire.errors.ProtocolError`.
 
 Nothing else is carried (``encode`` returns ``[]``).
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from ..errors import ProtocolError
@@ -25,15 +26,13 @@ from ..frames import (
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
 )
-from ._common import check_audio, dumps
+from ._common import check_audio, check_json, dumps, load_json
 from .base import FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame
 
 __all__ = ["RawSerializer"]
-
-_loads = json.loads
 
 
 class RawSerializer(FrameSerializer):
@@ -65,10 +64,8 @@ class RawSerializer(FrameSerializer):
 
     def decode(self, message: Message) -> list[Frame]:
         if isinstance(message, str):
-            try:
-                value = _loads(message)
-            except ValueError as exc:
-                raise ProtocolError(f"raw: invalid JSON in text message: {exc}") from None
+            value = load_json(message, "raw", "text message")
+            check_json(value, message, "raw", "text message")
             return [InputTransportMessageFrame(message=value)]
         n = len(message)
         if n % self._align:

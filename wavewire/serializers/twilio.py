@@ -24,7 +24,11 @@ their JSON. Hang-up is a REST call (:mod:`wavewire.services.rest.twilio`), never
 Policy: binary messages, invalid JSON, a message without ``event``, ``media`` (or
 ``dtmf``/``mark``) before ``start``, a ``start`` without ``streamSid`` or with a media
 format other than μ-law 8 kHz mono, bad base64 and unknown DTMF digits raise
-:class:`~wavewire.errors.ProtocolError`. Unknown events are counted in
+:class:`~wavewire.errors.ProtocolError`. So does a ``streamSid`` this side could not
+send back (not a string, longer than :data:`MAX_SID_LENGTH`, or not valid Unicode: a
+lone surrogate), and a ``start`` or ``mark`` whose values could not be passed on (JSON
+nested too deeply, lone surrogates): refused when it arrives, not when every later
+echo would fail. Unknown events are counted in
 :attr:`unknown_events` and ignored. Sending media or a mark before the stream is known
 (no ``stream_sid`` given and no ``start`` seen) raises
 :class:`~wavewire.errors.InvalidStateError`; after ``stop`` nothing is sent.
@@ -35,7 +39,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..audio.g711 import ulaw_decode, ulaw_encode
-from ..errors import InvalidStateError, ProtocolError
+from ..errors import InvalidStateError, ProtocolError, clip
 from ..frames import (
     EndTaskFrame,
     InputAudioFrame,
@@ -47,7 +51,16 @@ from ..frames import (
     OutputTransportMessageUrgentFrame,
     PlaybackMarkFrame,
 )
-from ._common import b64decode, b64encode, check_audio, dumps, json_str, load_object
+from ._common import (
+    b64decode,
+    b64encode,
+    check_audio,
+    check_json,
+    dumps,
+    json_str,
+    load_object,
+    require_str,
+)
 from .base import MULAW, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -57,6 +70,8 @@ __all__ = ["TwilioSerializer"]
 
 _P = "twilio"
 _DIGITS = frozenset("0123456789*#ABCD")
+MAX_SID_LENGTH = 64
+"""Longest ``streamSid`` accepted (Twilio's are 34 characters)."""
 
 
 class TwilioSerializer(FrameSerializer):
@@ -92,7 +107,10 @@ class TwilioSerializer(FrameSerializer):
         """``outbound``-track media messages dropped."""
         self._prefix = ""
         if stream_sid:
-            self._set_stream(stream_sid)
+            try:
+                self._set_stream(require_str(stream_sid, _P, "stream_sid", max_len=MAX_SID_LENGTH))
+            except ProtocolError as exc:
+                raise ValueError(str(exc)) from None
 
     def _set_stream(self, sid: str) -> None:
         self.stream_sid = sid
@@ -154,24 +172,27 @@ class TwilioSerializer(FrameSerializer):
                 return []
             return [InputAudioFrame(ulaw_decode(payload), 8000, 1)]
         if event == "start":
-            return self._start(msg)
+            return self._start(msg, message)
         if event == "mark":
             self._require_started(event)
             mark = msg.get("mark")
             name = mark.get("name") if isinstance(mark, dict) else None
             if not isinstance(name, str):
                 raise ProtocolError(f"{_P}: 'mark' message without mark.name")
+            require_str(name, _P, "mark.name", empty=True)
             return [PlaybackMarkFrame(name)]
         if event == "dtmf":
             self._require_started(event)
             dtmf = msg.get("dtmf")
             digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
             if not isinstance(digit, str) or digit not in _DIGITS:
-                raise ProtocolError(f"{_P}: 'dtmf' message with invalid digit {digit!r}")
+                raise ProtocolError(f"{_P}: 'dtmf' message with invalid digit {clip(repr(digit))}")
             return [InputDTMFFrame(digit)]
         if event == "connected":
             version = msg.get("version")
-            self.protocol_version = version if isinstance(version, str) else None
+            self.protocol_version = (
+                version if isinstance(version, str) and len(version) <= MAX_SID_LENGTH else None
+            )
             return []
         if event == "stop":
             self.stopped = True
@@ -185,13 +206,15 @@ class TwilioSerializer(FrameSerializer):
         if not self.started:
             raise ProtocolError(f"{_P}: {event!r} before 'start'")
 
-    def _start(self, msg: dict[str, Any]) -> list[Frame]:
+    def _start(self, msg: dict[str, Any], text: str) -> list[Frame]:
         start = msg.get("start")
         if not isinstance(start, dict):
             raise ProtocolError(f"{_P}: 'start' message without a start object")
         sid = start.get("streamSid") or msg.get("streamSid")
-        if not isinstance(sid, str) or not sid:
+        if not sid:
             raise ProtocolError(f"{_P}: 'start' message without streamSid")
+        require_str(sid, _P, "streamSid", max_len=MAX_SID_LENGTH)
+        check_json(msg, text, _P, "'start' message")
         fmt = start.get("mediaFormat")
         if isinstance(fmt, dict) and (
             fmt.get("encoding", "audio/x-mulaw") != "audio/x-mulaw"
@@ -199,7 +222,7 @@ class TwilioSerializer(FrameSerializer):
             or fmt.get("channels", 1) != 1
         ):
             raise ProtocolError(
-                f"{_P}: unsupported media format {fmt!r} (want audio/x-mulaw, 8000 Hz, mono)",
+                f"{_P}: unsupported media format {clip(fmt)} (want audio/x-mulaw, 8000 Hz, mono)",
                 close_code=1003,
                 fatal=True,
             )

@@ -37,8 +37,16 @@ count — Vapi's exact numbering is unconfirmed), ``model-output`` from
 :class:`LLMTextFrame`, ``user-interrupted`` from :class:`InterruptionFrame`. No
 ``timestamp`` is added: serializers read no clocks.
 
-Policy (both sides): invalid JSON, a non-object, an object without a string ``type``
-and audio that is not whole samples raise :class:`~wavewire.errors.ProtocolError`. The
+Policy (both sides): invalid JSON, a non-object, an object without a string ``type``,
+JSON nested deeper than :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels or
+holding a string that is not valid Unicode (lone surrogates), a field of the wrong type
+where one is read, and audio that is not whole samples raise
+:class:`~wavewire.errors.ProtocolError`.
+
+Audio formats: ``pcm_s16le`` at one of :data:`~wavewire.audio.resample.STANDARD_RATES`
+(8000-48000 Hz, the rates wavewire converts at a bounded cost) or ``mulaw`` at 8000 Hz;
+anything else is refused when the serializer is made (``ValueError``; on the server
+``/vapi`` answers the handshake with HTTP 400). The
 SDK/webhook wrapper ``{"message": {...}}`` is unwrapped. Unknown types are passed on as
 :class:`InputTransportMessageFrame` (Vapi adds message types often) and counted in
 ``unknown_types``.
@@ -49,7 +57,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..audio.g711 import ulaw_decode, ulaw_encode
-from ..errors import ProtocolError
+from ..audio.resample import STANDARD_RATES
+from ..errors import ProtocolError, clip
 from ..frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -69,7 +78,7 @@ from ..frames import (
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
-from ._common import check_audio, dumps, load_object
+from ._common import check_audio, check_json, dumps, load_object
 from .base import MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -108,14 +117,17 @@ CONTROLS = frozenset(
 def _wire(encoding: str, sample_rate: int | None) -> WireFormat:
     if encoding == PCM_S16LE:
         rate = 16000 if sample_rate is None else sample_rate
-        if not 3000 <= rate <= 192000:
-            raise ValueError(f"vapi: pcm_s16le sample_rate must be within 3000..192000, not {rate}")
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate not in STANDARD_RATES:
+            raise ValueError(
+                f"vapi: pcm_s16le sample_rate must be one of {sorted(STANDARD_RATES)},"
+                f" not {clip(rate)}"
+            )
         return WireFormat(sample_rate=rate, num_channels=1, encoding=PCM_S16LE)
     if encoding == MULAW:
         if sample_rate not in (None, 8000):
             raise ValueError("vapi: mulaw audio is 8000 Hz")
         return WireFormat(sample_rate=8000, num_channels=1, encoding=MULAW)
-    raise ValueError(f"vapi: encoding must be 'pcm_s16le' or 'mulaw', not {encoding!r}")
+    raise ValueError(f"vapi: encoding must be 'pcm_s16le' or 'mulaw', not {clip(repr(encoding))}")
 
 
 class _VapiBase(FrameSerializer):
@@ -152,6 +164,7 @@ class _VapiBase(FrameSerializer):
             kind = msg.get("type")
         if not isinstance(kind, str):
             raise ProtocolError(f"{_P}: message without a string 'type'")
+        check_json(msg, text, _P)
         return kind, msg
 
 
@@ -384,8 +397,10 @@ class VapiServerSerializer(_VapiBase):
         if kind == "end-call" or kind == "hangup":
             self.ended_reason = self.ended_reason or "customer-ended-call"
             return [EndTaskFrame(reason="vapi: client sent end-call")]
-        if kind == "control" and msg.get("control") not in CONTROLS:
-            raise ProtocolError(f"{_P}: unknown control {msg.get('control')!r}")
+        if kind == "control":
+            control = msg.get("control")
+            if not isinstance(control, str) or control not in CONTROLS:
+                raise ProtocolError(f"{_P}: unknown control {clip(repr(control))}")
         if kind not in CLIENT_TYPES:
             self.unknown_types += 1
         return [InputTransportMessageFrame(message=msg)]

@@ -33,8 +33,11 @@ as is, any other JSON value serialized — is at most :data:`MAX_PAYLOAD_BYTES` 
 ``media``, ``stop``, ``subscribe``, ``unsubscribe`` and ``message`` from a client and
 encodes mixed audio, messages on topics the client subscribed to, and the extra events.
 
-Policy (both sides): binary messages, invalid JSON, messages without ``event``, bad
-base64 and audio that is not whole samples raise :class:`~wavewire.errors.ProtocolError`.
+Policy (both sides): binary messages, invalid JSON, messages without a string
+``event``, bad base64, audio that is not whole samples, and a message passed on whose
+JSON is nested deeper than :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels
+or holds a string that is not valid Unicode (lone surrogates) raise
+:class:`~wavewire.errors.ProtocolError`.
 Unknown events are counted in ``unknown_events`` and ignored.
 """
 
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MessageTooLargeError, ProtocolError
+from ..errors import MessageTooLargeError, ProtocolError, clip
 from ..frames import (
     EndTaskFrame,
     InputAudioFrame,
@@ -51,7 +54,16 @@ from ..frames import (
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
 )
-from ._common import b64decode, b64encode, check_audio, dumps, load_object, require_text
+from ._common import (
+    b64decode,
+    b64encode,
+    check_audio,
+    check_json,
+    dumps,
+    load_object,
+    require_str,
+    require_text,
+)
 from .base import FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -90,14 +102,18 @@ def check_topic(topic: Any) -> str:
     """Return ``topic`` if it is a legal topic, else raise ``ProtocolError``."""
     if not isinstance(topic, str) or not topic:
         raise ProtocolError(
-            f"{_P}: topic must be a non-empty string, got {topic!r}", close_code=1008
+            f"{_P}: topic must be a non-empty string, got {clip(repr(topic))}", close_code=1008
         )
     if len(topic) > MAX_TOPIC_LENGTH:
         raise ProtocolError(
             f"{_P}: topic is {len(topic)} characters, the limit is {MAX_TOPIC_LENGTH}",
             close_code=1008,
         )
-    return topic
+    try:
+        return require_str(topic, _P, "topic")
+    except ProtocolError as exc:
+        exc.close_code = 1008
+        raise
 
 
 def payload_size(data: Any) -> int:
@@ -145,12 +161,19 @@ class _VideoSDKBase(FrameSerializer):
             return []
         return [InputAudioFrame(pcm, 8000, 1)]
 
-    def _load(self, message: Message) -> tuple[Any, dict[str, Any]]:
+    def _load(self, message: Message) -> tuple[str, dict[str, Any]]:
         msg = load_object(require_text(message, _P), _P)
         event = msg.get("event")
         if event is None:
             raise ProtocolError(f"{_P}: message without 'event'")
+        if not isinstance(event, str):
+            raise ProtocolError(f"{_P}: 'event' must be a string, got {type(event).__name__}")
         return event, msg
+
+    def _passed_on(self, msg: dict[str, Any], message: Message) -> None:
+        """Check a message (or part of one) before it goes up in a frame."""
+        assert isinstance(message, str)
+        check_json(msg, message, _P)
 
 
 class VideoSDKSerializer(_VideoSDKBase):
@@ -224,8 +247,10 @@ class VideoSDKSerializer(_VideoSDKBase):
             return self._decode_media(msg)
         if event == "message":
             topic = check_topic(msg.get("topic"))
+            self._passed_on(msg, message)
             return [InputTransportMessageFrame(message=msg.get("data"), topic=topic)]
         if event in EXTRA_EVENTS:
+            self._passed_on(msg, message)
             if event == "meeting-joined" and isinstance(msg.get("roomId"), str):
                 self.room_id = msg["roomId"]
             return [InputTransportMessageFrame(message=msg)]
@@ -274,6 +299,7 @@ class VideoSDKServerSerializer(_VideoSDKBase):
                 raise ProtocolError(f"{_P}: 'media' before 'start'")
             return self._decode_media(msg)
         if event == "start":
+            self._passed_on(msg, message)
             self.started = True
             return [InputTransportMessageFrame(message=msg)]
         if event == "stop":
@@ -281,6 +307,7 @@ class VideoSDKServerSerializer(_VideoSDKBase):
             return [EndTaskFrame(reason="videosdk: client sent stop")]
         if event == "subscribe" or event == "unsubscribe":
             topic = check_topic(msg.get("topic"))
+            self._passed_on(msg, message)
             if event == "subscribe":
                 self.topics.add(topic)
             else:
@@ -288,6 +315,7 @@ class VideoSDKServerSerializer(_VideoSDKBase):
             return [InputTransportMessageFrame(message=msg, topic=topic)]
         if event == "message":
             topic = check_topic(msg.get("topic"))
+            self._passed_on(msg, message)
             data = msg.get("data")
             _check_payload(data)
             return [InputTransportMessageFrame(message=data, topic=topic)]

@@ -153,6 +153,7 @@ class PocketsphinxSTTService(FrameProcessor):
     :param max_backlog_s: audio waiting for the decoder beyond this is dropped (counted).
     :param language: the language reported in the transcriptions.
     :param user_id: who speaks, for the transcriptions.
+    :param end_timeout: how long an EndFrame waits for the audio before it to be decoded.
     """
 
     def __init__(
@@ -164,6 +165,7 @@ class PocketsphinxSTTService(FrameProcessor):
         max_backlog_s: float = 10.0,
         language: str = "en-US",
         user_id: str = "",
+        end_timeout: float = 2.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -187,7 +189,7 @@ class PocketsphinxSTTService(FrameProcessor):
         self._batch: asyncio.Future | None = None  # the batch running on the pool
         self._idle = asyncio.Event()  # set while nothing waits for the decoder
         self._idle.set()
-        self.end_timeout = 2.0
+        self.end_timeout = end_timeout
         """How long an EndFrame waits for the audio before it to be decoded."""
         # Decoder state, used on the pool only (one batch at a time).
         self._in_utt = False

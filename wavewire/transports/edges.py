@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..clock import coarse_timer
-from ..errors import FrameFormatError, ProtocolError, SessionClosedError
+from ..errors import FrameFormatError, ProtocolError, SessionClosedError, clip
 from ..frames import (
     DATA,
     SYSTEM,
@@ -74,6 +74,8 @@ __all__ = ["EdgeStats", "InputEdge", "OutputEdge"]
 _REPORTED_ERRORS = 10
 """Bad messages reported as ErrorFrames per connection; later ones are only counted,
 so a hostile peer cannot flood the logs."""
+_REPORTED_LENGTH = 400
+"""Longest text of a reported ErrorFrame (what a peer sent may be quoted in it)."""
 
 _INPUT_ONLY = (InputAudioFrame, InputTransportMessageFrame, InputDTMFFrame, InputImageFrame)
 _TO_TASK = (EndTaskFrame, CancelTaskFrame)
@@ -261,8 +263,8 @@ class InputEdge(FrameProcessor):
 
     async def _report(self, error: str, exc: Exception) -> None:
         self._reported += 1
-        if self._reported <= _REPORTED_ERRORS:
-            await self.push_error(error, exception=exc)
+        if self._reported <= _REPORTED_ERRORS:  # bounded in number and, by clip, in size
+            await self.push_error(clip(error, _REPORTED_LENGTH), exception=exc)
 
     async def _audio(self, frame: InputAudioFrame) -> None:
         audio = frame.audio

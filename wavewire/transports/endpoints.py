@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..audio.resample import STANDARD_RATES
 from .routes import ConnectionInfo, Route
 
 if TYPE_CHECKING:
@@ -22,11 +23,19 @@ if TYPE_CHECKING:
     from ..serializers.raw import RawSerializer
     from ..serializers.rtvi import RTVISerializer
 
-__all__ = ["default_routes", "raw_serializer", "rtvi_serializer", "pipecat_serializer",
-           "query_audio_format"]
+__all__ = [
+    "BROWSER_PIPECAT_RATE",
+    "default_routes",
+    "raw_serializer",
+    "rtvi_serializer",
+    "pipecat_serializer",
+    "query_audio_format",
+]
 
-SAMPLE_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
-"""Rates a client may ask for in the query string."""
+SAMPLE_RATES = STANDARD_RATES
+"""Rates a client may ask for in the query string (``?sample_rate=``), and the only
+rates ``/pipecat`` accepts in inbound audio frames: the rates whose conversion to the
+pipeline's rate has a small, bounded cost (:mod:`wavewire.audio.resample`)."""
 
 
 def query_audio_format(info: ConnectionInfo, default_rate: int = 16000) -> tuple[int, int]:
@@ -37,7 +46,7 @@ def query_audio_format(info: ConnectionInfo, default_rate: int = 16000) -> tuple
     except ValueError:
         raise ValueError("sample_rate and channels must be integers") from None
     if rate not in SAMPLE_RATES:
-        raise ValueError(f"unsupported sample_rate {rate}")
+        raise ValueError(f"unsupported sample_rate {rate}; one of {sorted(SAMPLE_RATES)}")
     if channels not in (1, 2):
         raise ValueError(f"unsupported channels {channels}")
     return rate, channels
@@ -59,11 +68,23 @@ def rtvi_serializer(info: ConnectionInfo) -> RTVISerializer:
     return RTVISerializer(*query_audio_format(info))
 
 
+BROWSER_PIPECAT_RATE = 24000
+"""The outbound rate ``/pipecat`` gives a browser: what Pipecat's JS WebSocket transport
+plays by default (its player ignores the rate in the frames)."""
+
+
 def pipecat_serializer(info: ConnectionInfo) -> PipecatSerializer:
-    """Pipecat protobuf frames; ``?sample_rate=&channels=`` sets the outbound format."""
+    """Pipecat protobuf frames, with RTVI answered inside ``message`` frames.
+
+    ``?sample_rate=&channels=`` sets the outbound format. Without ``sample_rate`` a
+    browser (a request with an ``Origin`` header) gets :data:`BROWSER_PIPECAT_RATE`,
+    because ``@pipecat-ai/websocket-transport`` plays every frame at its player's rate
+    whatever the frame says; other clients (Pipecat's Python transports read the rate)
+    get 16 kHz."""
     from ..serializers.pipecat import PipecatSerializer
 
-    return PipecatSerializer(*query_audio_format(info))
+    default = BROWSER_PIPECAT_RATE if "origin" in info.headers else 16000
+    return PipecatSerializer(*query_audio_format(info, default), rtvi=True)
 
 
 def default_routes() -> list[Route]:

@@ -165,15 +165,17 @@ def _token_ok(text: str) -> bool:
 
 
 def parse_request(head: bytes) -> Request:
-    """Parses a request head (without the final empty line); :class:`HTTPError` if it is
-    malformed (400), too large (431) or not HTTP/1.1 (505)."""
+    """Parses a request head (without the final empty line; lines end with CRLF or a
+    bare LF); :class:`HTTPError` if it is malformed (400), too large (431) or not
+    HTTP/1.1 (505)."""
     if len(head) > MAX_HEAD:
         raise HTTPError(431, "request head too large")
     try:
         text = head.decode("latin-1")
     except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
         raise HTTPError(400, "bad request head") from None
-    lines = text.split("\r\n")
+    # CRLF line endings, or bare LF as RFC 9112 §2.2 allows; a CR elsewhere is refused
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     parts = lines[0].split(" ")
     if len(parts) != 3 or not _token_ok(parts[0]) or not parts[1].startswith("/"):
         raise HTTPError(400, "bad request line")

@@ -11,7 +11,9 @@ own work per frame). Each request head goes through ``_process_request`` first:
 * anything else: 404.
 
 An accepted connection either creates a session or joins the live session with the same
-key (see :mod:`.session` and :mod:`.registry`). Beyond ``max_sessions`` (or while
+key (see :mod:`.session`, :mod:`.registry` and the lifecycle table in :mod:`.join`): it
+claims the key before anything awaits, so two sockets of one call arriving at once
+make one session. Beyond ``max_sessions`` (or while
 draining) a new session is refused cleanly: the connection is accepted and closed with
 1013 "try again later", and counted, so the admitted sessions keep real time.
 
@@ -44,12 +46,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._log import logger
-from ..errors import ProtocolError, SessionClosedError
+from ..errors import ProtocolError, SessionClosedError, clip
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import SessionTaskGroup
 from .auth import AuthHook, AuthRequest, RedactingFilter
 from .http import WEB_DIR, Request, Response, json_response, respond, static_response, text_response
+from .join import Join, JoinState
 from .metrics import CONTENT_TYPE, ServerMetrics, SessionTotals
 from .registry import SessionRegistry
 from .routes import ConnectionInfo, Route, connection_info
@@ -361,7 +364,7 @@ class WebSocketServer(EventEmitter):
             self._closed.set()
 
     def _task_failed(self, exc: BaseException, task: asyncio.Task) -> None:
-        logger.error("server: task {} failed: {!r}", task.get_name(), exc)
+        logger.error("server: task {} failed: {}", task.get_name(), clip(repr(exc)))
 
     # -- handshake ------------------------------------------------------------------------------
 
@@ -393,7 +396,7 @@ class WebSocketServer(EventEmitter):
         try:
             result = await self._process_request(conn, request)
         except Exception as exc:
-            logger.error("server: handshake failed: {!r}", exc)
+            logger.error("server: handshake failed: {}", clip(repr(exc)))
             result = text_response(500, "internal error\n")
         if isinstance(result, Response):
             conn.reject(result)
@@ -488,38 +491,46 @@ class WebSocketServer(EventEmitter):
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         session: ServerSession | None = None
-        attached = False
+        attached = announced = False
         try:
-            session = self.registry.get(info.key)
+            join = self.registry.get(info.key)
             created = False
-            if session is None or not session.live:
+            if join is None or not _joinable(join):
+                # Claim the key now, before anything awaits: a partner socket arriving
+                # while the session is built finds the claim and joins it (join.py).
                 refusal = "draining" if self._draining else "cap" if self.registry.full else ""
                 if refusal:
-                    session = None
                     metrics.refuse(refusal)
                     await conn.close(_RETRY_LATER, "try again later")
                     return
-                session = await self._create_session(route, info, ctx.serializer)
+                join = self.registry.open(info.key)
+                created = True
+                session = await self._create_session(route, info, ctx.serializer, join)
                 if session is None:
                     await conn.close(1011, "session could not start")
                     return
-                created = True
             try:
                 async with asyncio.timeout(self.open_timeout):
+                    await join.ready.wait()
+                    session = join.session  # type: ignore[assignment]
+                    if session is None:  # the socket that claimed the key failed
+                        await conn.close(1011, "session could not start")
+                        return
                     await session.started.wait()
             except TimeoutError:
                 await conn.close(1011, "session did not start")
                 return
-            if not session.live:
-                await conn.close(1011, "session ended")
+            if not session.live or not session.joinable:
+                await conn.close(_RETRY_LATER, "session ended")
                 return
+            attached = True  # from here on, detach() whatever happens
             try:
                 await session.attach(conn, route.role)
             except ConnectionClosed:
                 return
-            attached = True
             if created:
                 metrics.setup_seconds.observe(loop.time() - t0)
+            announced = True
             await self.call_event_handler("on_client_connected", session, info)
             if route.role == "output":
                 await self._read_output(conn, session)
@@ -529,10 +540,28 @@ class WebSocketServer(EventEmitter):
             metrics.connections_active -= 1
             if session is not None and attached:
                 await session.detach(conn, route.role)
-                await self.call_event_handler("on_client_disconnected", session, info)
+                if announced:
+                    await self.call_event_handler("on_client_disconnected", session, info)
 
     async def _create_session(
-        self, route: Route, info: ConnectionInfo, serializer: FrameSerializer
+        self, route: Route, info: ConnectionInfo, serializer: FrameSerializer, join: Join
+    ) -> ServerSession | None:
+        """Build the session that ``join`` claimed; on failure the claim is released
+        (``failed``) and partners waiting on it are told."""
+        try:
+            session = await self._build_session(route, info, serializer, join)
+        except BaseException:
+            session = None
+            raise
+        finally:
+            if session is None:
+                self.registry.remove(join)
+                if join.state is JoinState.OPENING:
+                    join.step("failed")
+        return session
+
+    async def _build_session(
+        self, route: Route, info: ConnectionInfo, serializer: FrameSerializer, join: Join
     ) -> ServerSession | None:
         resume_window = route.resume_window
         if route.role == "both":
@@ -552,10 +581,9 @@ class WebSocketServer(EventEmitter):
             self.metrics.refuse("bot_error")
             logger.error("server: bot factory failed for {}: {}", info.route, type(exc).__name__)
             return None
-        if info.key is not None:
-            existing = self.registry.get(info.key)
-            if existing is not None and existing.live:  # created meanwhile by the partner
-                return existing
+        if self._draining:  # began while the bot was built: nothing would drain it
+            self.metrics.refuse("draining")
+            return None
         metadata = dict(self.params.metadata)
         metadata.update(route=info.route, remote=info.remote, key=info.key, params=info.params)
         params = dataclasses.replace(self.params, metadata=metadata)
@@ -571,11 +599,9 @@ class WebSocketServer(EventEmitter):
             output_buffer=self.output_buffer,
             resume_window=resume_window,
             on_close=self.metrics.closed_with,
+            join=join,
         )
-        old = self.registry.get(info.key)
-        if old is not None:
-            self.registry.remove(old)
-        self.registry.add(session)
+        join.step("opened")
         self.metrics.sessions_total += 1
         assert self._group is not None
         self._group.create_task(self._run_session(session), session.task.name)
@@ -594,10 +620,11 @@ class WebSocketServer(EventEmitter):
             await task.run()
         finally:
             session.cancel_timers()
-            self.registry.remove(session)
+            self.registry.remove(session.join)
             self.metrics.ended.add(session.totals())
             session.started.set()  # release connections still waiting for the start
             await session.close_sockets(self.close_timeout)
+            session.ended()
 
     async def _timed_out(self, session: ServerSession, kind: str) -> None:
         self.metrics.timeouts[kind] = self.metrics.timeouts.get(kind, 0) + 1
@@ -626,7 +653,7 @@ class WebSocketServer(EventEmitter):
             await conn.close(exc.close_code, _reason(exc))
         except Exception as exc:
             self.metrics.closed_with(1011)
-            logger.error("server: {} failed while reading: {!r}", session, exc)
+            logger.error("server: {} failed while reading: {}", session, clip(repr(exc)))
             await conn.close(1011, "internal error")
 
     async def _read_output(self, conn: ServerConnection, session: ServerSession) -> None:
@@ -648,6 +675,15 @@ class WebSocketServer(EventEmitter):
                 self.metrics.closed_with(1009)
 
 
+def _joinable(join: Join) -> bool:
+    """A socket with ``join``'s key joins it: it is being built, or its session is live
+    and not ending."""
+    session = join.session
+    if session is None:
+        return join.state is JoinState.OPENING
+    return session.joinable  # type: ignore[attr-defined, no-any-return]
+
+
 def _offered(request: Request) -> tuple[str, ...]:
     """The subprotocols the client offered, in order."""
     return tuple(
@@ -667,5 +703,5 @@ def _remote(conn: ServerConnection) -> str:
 
 def _reason(exc: Exception) -> str:
     """A close reason: at most 123 bytes of UTF-8 (the WebSocket limit)."""
-    text = str(exc).encode("utf-8")[:120]
+    text = clip(str(exc), 120).encode("utf-8")[:120]
     return text.decode("utf-8", "ignore")

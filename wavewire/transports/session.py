@@ -16,11 +16,15 @@ dropped and counted (``dropped_no_output``, and in the task's drops as
 when an output socket attaches. Stale audio is worth less than fresh audio, hence
 drop-oldest.
 
-**Lifecycle.** When the task closes, every attached socket is closed (1000, or 1001 when
-the server is going away). When the input socket closes first, the session is cancelled
-("client disconnected") -- unless the route gives a ``resume_window``: then a new input
-socket with the same key may attach within the window and the session goes on.
-A newer socket for a role replaces the older one (closed with 1008).
+**Lifecycle.** Which sockets a session has, and what happens when one comes or goes,
+is the table of :mod:`.join` (:attr:`ServerSession.join`); attach and detach only
+fire its events and act on the state reached. When the task closes, every attached
+socket is closed (1000, or 1001 when the server is going away). When the input socket
+hangs up, the session is cancelled ("client disconnected"); when it drops, a keyed
+session with a ``resume_window`` waits that long for a new input socket with the same
+key, and so does a session whose last socket has left (an output socket whose input
+never came): no session outlives its sockets by more than the window. A newer socket
+for a role replaces the older one (closed with 1008).
 
 Idle timeout (no message received for ``idle_timeout`` seconds, detected within
 1.5 times the timeout) cancels the session; the absolute ``max_duration`` ends it
@@ -35,8 +39,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..pipelines.task import PipelineParams, PipelineTask
+from ..pipelines.task import PipelineParams, PipelineTask, TaskState
 from .edges import InputEdge, OutputEdge
+from .join import Join, JoinState
 from .wire import ConnectionClosed
 
 if TYPE_CHECKING:
@@ -50,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerSession"]
 
 _ids = itertools.count(1)
+_JOINABLE_TASK = frozenset({TaskState.IDLE, TaskState.STARTING, TaskState.RUNNING})
 
 
 class ServerSession:
@@ -67,6 +73,8 @@ class ServerSession:
     :param resume_window: seconds a keyed session waits for a dropped input socket.
     :param on_close: told the close code of every socket the session closes itself (a
         replaced socket), for the server's metrics.
+    :param join: the registry entry claimed for this session (built and ``opened``
+        here when not given).
     """
 
     def __init__(
@@ -83,8 +91,15 @@ class ServerSession:
         output_buffer: int = 50,
         resume_window: float = 0.0,
         on_close: Callable[[int], None] | None = None,
+        join: Join | None = None,
     ) -> None:
         self.id = next(_ids)
+        if join is None:
+            join = Join(info.key)
+            join.step("opened")
+        self.join = join
+        """This session's socket lifecycle (:mod:`.join`)."""
+        join.session = self
         self.info = info
         self.key = info.key
         self.input_serializer = input_serializer
@@ -102,7 +117,7 @@ class ServerSession:
         self.started = asyncio.Event()
         """Set once the pipeline runs (the StartFrame went through)."""
         self.task.add_event_handler("on_pipeline_started", self._on_started)
-        self.resume_window = resume_window
+        self.resume_window = resume_window if self.key is not None else 0.0
         self._on_close = on_close
         self.replaced = 0
         """Sockets closed because a newer one took their role."""
@@ -112,6 +127,7 @@ class ServerSession:
         """Messages dropped because no output socket was attached and the buffer was full."""
         self._input: Connection | None = None
         self._output: Connection | None = None
+        self._output_conn: Connection | None = None  # attached in the output role
         self._held: deque[Message] = deque()
         self._held_max = max(0, output_buffer)
         self._timers: list[asyncio.TimerHandle] = []
@@ -127,6 +143,18 @@ class ServerSession:
     def live(self) -> bool:
         """True until the session's task has closed (or is being cancelled)."""
         return self.task.accepting
+
+    @property
+    def joinable(self) -> bool:
+        """True while a socket with this session's key joins it (neither the join nor
+        the task is ending)."""
+        return self.join.joinable and self.task.state in _JOINABLE_TASK
+
+    @property
+    def resume_deadline(self) -> float | None:
+        """Event-loop time at which the resume window ends, while it runs."""
+        timer = self._resume_timer
+        return timer.when() if timer is not None else None
 
     @property
     def input_attached(self) -> bool:
@@ -204,29 +232,51 @@ class ServerSession:
 
     # -- sockets -------------------------------------------------------------------------
 
+    def _step(self, event: str) -> JoinState:
+        """Move the join along its table and act on the state reached: the resume
+        window runs in AWAY and GONE, and a socket event that ends the join ends the
+        session."""
+        before = self.join.state
+        state = self.join.step(event)
+        if state is JoinState.AWAY or state is JoinState.GONE:
+            if self._resume_timer is None and self.live:
+                loop = asyncio.get_running_loop()
+                self._resume_timer = loop.call_later(self.resume_window, self._resume_expired)
+        elif self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        if state is JoinState.ENDING and before is not JoinState.ENDING and event != "end":
+            self._cancel_soon(
+                "input did not come back" if event == "expired" else "client disconnected"
+            )
+        return state
+
     async def attach(self, conn: Connection, role: Role) -> None:
         """Attach a socket in ``role``; sends its serializer's ``open()`` messages (and,
-        for an output socket, what was held while none was attached)."""
+        for an output socket, what was held while none was attached). The socket counts
+        as attached from the start: if sending fails, :meth:`detach` it all the same."""
+        if role in ("both", "output"):
+            old_out, self._output = self._output_conn, None
+            self._output_conn = conn
+            self._step("output")
         if role in ("both", "input"):
             old, self._input = self._input, conn
-            if self._resume_timer is not None:
-                self._resume_timer.cancel()
-                self._resume_timer = None
+            self._step("input")
             if old is not None and old is not conn:
                 await self._replace(old)
         if role == "input":
             for message in self.input_serializer.open():
                 await conn.send(message)
         if role in ("both", "output"):
-            old, self._output = self._output, None
-            if old is not None and old is not conn and role == "output":
-                await self._replace(old)
+            if old_out is not None and old_out is not conn and role == "output":
+                await self._replace(old_out)
             for message in self.output_serializer.open():
                 await conn.send(message)
             held = self._held
             while held:  # sends made meanwhile land in the buffer and are flushed too
                 await conn.send(held.popleft())
-            self._output = conn
+            if self._output_conn is conn:
+                self._output = conn
 
     async def _replace(self, old: Connection) -> None:
         self.replaced += 1
@@ -235,27 +285,26 @@ class ServerSession:
         await _close(old, 1008, "replaced by a newer connection")
 
     async def detach(self, conn: Connection, role: Role) -> None:
-        """A socket has closed. Ends the session when it was the input socket, unless a
-        resume window applies and the socket dropped (a clean 1000 close is a hang-up:
-        the session ends at once)."""
-        if self._output is conn:
-            self._output = None
-        if role == "output" or self._input is not conn:
+        """A socket has closed: fire the join's event for it, if it is the socket
+        attached in its role (a replaced socket is not). An input socket that hangs up
+        (1000), or that cannot come back (no key, no resume window), ends the session;
+        one that drops starts the resume window."""
+        if self.join.state is JoinState.CLOSED:
             return
-        self._input = None
-        if not self.live:
-            return
-        hung_up = getattr(conn, "close_code", None) == 1000
-        if self.key is not None and self.resume_window > 0 and not hung_up:
-            loop = asyncio.get_running_loop()
-            self._resume_timer = loop.call_later(self.resume_window, self._resume_expired)
-            return
-        await self.task.cancel("client disconnected")
+        if self._input is conn:
+            self._input = None
+            resumable = self.resume_window > 0 and getattr(conn, "close_code", None) != 1000
+            self._step("input_left" if resumable else "input_ended")
+        if role in ("both", "output") and self._output_conn is conn:
+            self._output_conn = None
+            if self._output is conn:
+                self._output = None
+            self._step("output_left")
 
     def _resume_expired(self) -> None:
         self._resume_timer = None
-        if self._input is None and self.live:
-            self._cancel_soon("input did not come back")
+        if self.join.waiting:
+            self._step("expired")
 
     def _cancel_soon(self, reason: str) -> None:
         try:
@@ -263,10 +312,21 @@ class ServerSession:
         except Exception:  # not running any more
             pass
 
+    def ended(self) -> None:
+        """The session is over (its task closed): the join ends and closes."""
+        if self.join.state is JoinState.CLOSED:
+            return
+        if self.join.state is JoinState.OPENING:
+            self.join.step("failed")
+            return
+        if self.join.state is not JoinState.ENDING:
+            self.join.step("end")
+        self.join.step("closed")
+
     async def close_sockets(self, timeout: float) -> None:
         """Close every attached socket with :attr:`close_code` (bounded by ``timeout``)."""
-        conns = {c for c in (self._input, self._output) if c is not None}
-        self._input = self._output = None
+        conns = {c for c in (self._input, self._output, self._output_conn) if c is not None}
+        self._input = self._output = self._output_conn = None
         if self._held:
             self._drop_held(len(self._held))
             self._held.clear()

@@ -50,6 +50,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import re
 import struct
 import sys
 import types
@@ -60,6 +61,10 @@ from typing import Any
 from .http import HTTPError, Request, Response, parse_request, text_response
 
 __all__ = ["ServerConnection", "ConnectionClosed", "upgrade_error", "accept_key"]
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+"""The empty line that ends a request head: CRLF CRLF, or LF line endings, which
+RFC 9112 lets a server accept (answering them at once instead of at the timeout)."""
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _H16 = struct.Struct("!BBH")
@@ -405,13 +410,13 @@ class ServerConnection(asyncio.BufferedProtocol):
         head = self._head
         start = max(0, len(head) - 3)
         head += data
-        end = head.find(b"\r\n\r\n", start)
-        if end < 0:
+        found = _HEAD_END.search(head, start)  # CRLF CRLF, or bare LFs (RFC 9112 §2.2)
+        if found is None:
             if len(head) > 16384:
                 self.reject(text_response(431, "request head too large\n"))
             return
-        self._rest = bytes(head[end + 4:])
-        raw = bytes(head[:end])
+        self._rest = bytes(head[found.end():])
+        raw = bytes(head[:found.start()])
         self._head = bytearray()
         try:
             request = parse_request(raw)
