@@ -89,7 +89,7 @@ async def _echo(port: int, suffix: str = "", **kw) -> bytes:
 
 
 async def test_serve_smoke_healthz_echo_sigterm():
-    proc, port = await _start("serve", "--port", "0")
+    proc, port = await _start("serve", "--bot", "echo", "--port", "0")
     try:
         status, body = await _get(port, "/healthz")
         assert status == 200 and json.loads(body)["ok"] is True
@@ -106,7 +106,7 @@ async def test_serve_on_either_event_loop(loop: str):
     if loop == "uvloop":
         need("uvloop")
     lines: list[str] = []
-    proc, port = await _start("serve", "--port", "0", "--loop", loop, lines=lines, probe=True)
+    proc, port = await _start("serve", "--bot", "echo", "--port", "0", "--loop", loop, lines=lines, probe=True)
     probes = [line.split()[-1] for line in lines if line.startswith("loop-probe: ")]
     assert probes == [{"asyncio": "asyncio.unix_events._UnixSelectorEventLoop",
                        "uvloop": "uvloop.Loop"}[loop]], lines
@@ -124,7 +124,7 @@ async def test_serve_on_either_event_loop(loop: str):
 async def test_serve_with_token_and_a_live_session_during_sigterm():
     env = _env()
     env["WAVEWIRE_TOKEN"] = "tok-123"  # from the environment: not on the command line
-    proc, port = await _start("serve", "--port", "0", "--max-sessions", "5", env=env)
+    proc, port = await _start("serve", "--bot", "echo", "--port", "0", "--max-sessions", "5", env=env)
     try:
         from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -151,7 +151,7 @@ async def test_serve_with_token_and_a_live_session_during_sigterm():
 @pytest.mark.skipif(not hasattr(__import__("socket"), "SO_REUSEPORT"), reason="no SO_REUSEPORT")
 async def test_serve_workers_share_one_port():
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wavewire", "serve", "--port", "0", "--workers", "2",
+        sys.executable, "-m", "wavewire", "serve", "--bot", "echo", "--port", "0", "--workers", "2",
         stderr=asyncio.subprocess.PIPE, env=_env(),
     )
     assert proc.stderr is not None
@@ -172,7 +172,7 @@ async def test_serve_workers_share_one_port():
 
 
 async def test_connect_runs_a_bot_against_a_server():
-    proc, port = await _start("serve", "--port", "0")
+    proc, port = await _start("serve", "--bot", "echo", "--port", "0")
     try:
         client = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wavewire", "connect", "--protocol", "raw",
@@ -248,7 +248,7 @@ async def test_connect_fails_cleanly_without_a_server():
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wavewire", "connect", "--url", f"ws://127.0.0.1:{port}/ws",
-            "--attempts", "2",
+            "--attempts", "2", "--bot", "echo",
             stderr=asyncio.subprocess.PIPE, env=_env(),
         )
         async with asyncio.timeout(60):

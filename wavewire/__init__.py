@@ -49,6 +49,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "wavewire.processors.sentences": ("SentenceAggregator",),
     "wavewire.processors.turns": ("TurnTaking",),
     "wavewire.services.openai": ("OpenAILLMService",),
+    "wavewire.services.llm": ("LLMService",),
+    "wavewire.services.local_brain": ("LocalBrainService",),
     "wavewire.services.tools": ("tool",),
     "wavewire.pipelines": (
         "Pipeline", "ParallelPipeline", "PipelineTask", "PipelineParams", "PipelineRunner",
@@ -109,6 +111,8 @@ if TYPE_CHECKING:  # what static tools see
     from .processors.sentences import SentenceAggregator as SentenceAggregator
     from .processors.turns import TurnTaking as TurnTaking
     from .serializers import *  # noqa: F403
+    from .services.llm import LLMService as LLMService
+    from .services.local_brain import LocalBrainService as LocalBrainService
     from .services.openai import OpenAILLMService as OpenAILLMService
     from .services.tools import tool as tool
     from .transports import *  # noqa: F403

@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"interface to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT,
                        help=f"TCP port, 0 for any free one (default {DEFAULT_PORT})")
-    serve.add_argument("--bot", default="echo", choices=bots, help="bot to run (default echo)")
+    serve.add_argument("--bot", default="assistant", choices=bots,
+                       help="bot to run (default assistant)")
+    _assistant_options(serve)
     serve.add_argument("--token", default=os.environ.get("WAVEWIRE_TOKEN"),
                        help="require this token on every WebSocket route (?token=, "
                        "'Authorization: Bearer', or a 'bearer.<token>' subprotocol); "
@@ -80,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--protocol", default="raw", choices=sorted(PROTOCOLS),
                          help="wire protocol (default raw)")
     connect.add_argument("--url", required=True, help="ws:// or wss:// URL")
-    connect.add_argument("--bot", default="echo", choices=bots, help="bot to run (default echo)")
+    connect.add_argument("--bot", default="assistant", choices=bots,
+                         help="bot to run (default assistant)")
+    _assistant_options(connect)
     connect.add_argument("--token", default=os.environ.get("WAVEWIRE_TOKEN"),
                          help="sent as 'Authorization: Bearer' (default $WAVEWIRE_TOKEN)")
     connect.add_argument("--sample-rate", type=int, default=16000,
@@ -131,6 +135,38 @@ async def _fake(args: argparse.Namespace) -> int:
 LOOPS = ("auto", "asyncio", "uvloop")
 
 
+def _assistant_options(parser: argparse.ArgumentParser) -> None:
+    """``--stt``, ``--llm``, ``--tts``: the assistant's services (see wavewire.bots.assistant)."""
+    group = parser.add_argument_group("assistant", "services of --bot assistant")
+    group.add_argument("--stt", default="local", choices=("local", "deepgram"),
+                       help="speech to text: local (pocketsphinx, default) or deepgram")
+    group.add_argument("--llm", default=None, choices=("local", "openai"),
+                       help="responder: local (rule-based, offline) or openai (any "
+                       "OpenAI-compatible server); default openai when OPENAI_API_KEY or "
+                       "OPENAI_BASE_URL is set, else local")
+    group.add_argument("--tts", default="local",
+                       choices=("local", "deepgram", "cartesia", "elevenlabs"),
+                       help="text to speech: local (espeak-ng, default), deepgram, cartesia "
+                       "or elevenlabs")
+
+
+def _bot(args: argparse.Namespace) -> Any:
+    """The bot factory the command line asks for; exits with code 2 and one line when
+    the assistant's choices miss a key or an extra."""
+    from .bots import get_bot
+
+    if args.bot != "assistant":
+        return get_bot(args.bot)
+    from .bots.assistant import AssistantBot, AssistantConfig, check, default_llm
+
+    config = AssistantConfig(stt=args.stt, llm=args.llm or default_llm(), tts=args.tts)
+    problem = check(config)
+    if problem is not None:
+        sys.stderr.write(f"wavewire: {problem}\n")
+        raise SystemExit(2)
+    return AssistantBot(config)
+
+
 def _loop_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", default="auto", choices=LOOPS,
                         help="event loop: auto (default: uvloop when installed, as with "
@@ -174,7 +210,10 @@ def _ssl_context(certfile: str | None, keyfile: str | None) -> Any:
 
 
 def _worker_args(args: argparse.Namespace) -> list[str]:
-    out = ["--bot", args.bot, "--drain-timeout", str(args.drain_timeout), "--loop", args.loop]
+    out = ["--bot", args.bot, "--drain-timeout", str(args.drain_timeout), "--loop", args.loop,
+           "--stt", args.stt, "--tts", args.tts]
+    if args.llm is not None:
+        out += ["--llm", args.llm]
     for flag, value in (("--max-sessions", args.max_sessions),
                         ("--certfile", args.certfile), ("--keyfile", args.keyfile),
                         ("--idle-timeout", args.idle_timeout),
@@ -188,18 +227,23 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    import errno
+
     from .audio import warm_up
-    from .bots import get_bot
     from .transports.auth import token_auth
     from .transports.server import WebSocketServer
 
     warm_up()  # numpy and tables load now, not in the first call's first frame
+    bot = _bot(args)
+    vad = getattr(bot, "vad", None)
 
     origins: list[str | None] | None = None
     if args.origin:
         origins = [*args.origin, None]
     server = WebSocketServer(
-        get_bot(args.bot),
+        bot,
+        vad=vad,
+        vad_frames=vad is not None,
         host=args.host,
         port=args.port,
         auth=token_auth(args.token) if args.token else None,
@@ -212,7 +256,14 @@ async def _serve(args: argparse.Namespace) -> int:
         reuse_port=args.reuse_port,
         web_dir=args.static,
     )
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        sys.stderr.write(f"wavewire: port {args.port} on {args.host} is in use (another "
+                         "server?); stop it or pick another with --port\n")
+        return 2
     scheme = "https" if server.ssl is not None else "http"
     routes = ", ".join(r.pattern for r in server.routes)
     # One write of the whole line: with --workers every process says it on the same
@@ -221,6 +272,10 @@ async def _serve(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"wavewire: serving on {scheme}://{args.host}:{server.port} (WebSocket: {routes})\n"
     )
+    if not args.reuse_port:  # one process: say where the page is
+        host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host
+        sys.stderr.write(f"wavewire: open {scheme}://{host}:{server.port}/ in a browser "
+                         f"to talk to the {args.bot} bot\n")
     sys.stderr.flush()
     await server.serve_forever()
     return 0
@@ -233,7 +288,6 @@ async def _connect(args: argparse.Namespace) -> int:
 
     warm_up()  # not in the first frame of the call
 
-    from .bots import get_bot
     from .errors import WavewireError
     from .transports.client import Backoff, WebSocketClient
     from .transports.client_session import ClientSession
@@ -257,10 +311,13 @@ async def _connect(args: argparse.Namespace) -> int:
             else Backoff(max_attempts=max(1, args.attempts))
         ),
     )
-    processors = get_bot(args.bot)(None)
+    bot = _bot(args)
+    processors = bot(None)
     if hasattr(processors, "__await__"):
         processors = await processors
-    session = ClientSession(client, list(processors))
+    vad = getattr(bot, "vad", None)
+    session = ClientSession(client, list(processors), vad=vad() if vad is not None else None)
+    session.input_edge.vad_frames = vad is not None
     try:
         await session.run()
     except WavewireError as exc:
@@ -275,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve" and args.static is not None and not os.path.isdir(args.static):
         print(f"wavewire: --static {args.static}: not a directory", file=sys.stderr)
         return 2
+    if args.command in ("serve", "connect"):
+        _bot(args)  # a missing key or extra: one line, before anything starts
     if args.command == "serve" and args.workers > 1:
         from .transports.workers import run_workers
 

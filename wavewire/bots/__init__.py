@@ -2,7 +2,9 @@
 
 A bot is a factory: given the session's :class:`~wavewire.transports.routes.ConnectionInfo`
 (or ``None`` when run as a client), it returns the processors to run between the edges
-(sync or async). Later bots join with one line in :data:`BOTS` (``"name": "module:attr"``,
+(sync or async). A factory may also have a ``vad`` attribute, a factory of a per-session
+:class:`~wavewire.audio.vad.VAD`: the server then gives each session's input edge one,
+pushing its evidence for the bot's own turn taking. Later bots join with one line in :data:`BOTS` (``"name": "module:attr"``,
 imported on first use) or at run time with :func:`register_bot`.
 """
 
@@ -16,6 +18,7 @@ __all__ = ["BOTS", "register_bot", "get_bot", "bot_names"]
 
 BOTS: dict[str, str | Callable[..., Any]] = {
     "echo": "wavewire.bots.echo:echo_bot",
+    "assistant": "wavewire.bots.assistant:assistant_bot",
 }
 """Bot name → factory, or ``"module:attribute"`` of a factory (imported lazily)."""
 

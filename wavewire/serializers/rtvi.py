@@ -22,7 +22,6 @@ turns pipeline frames into them. The serializer sends them like any transport me
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from ..frames import (
     MetricsData,
     OutputTransportMessageUrgentFrame,
 )
+from ._common import load_json
 from .raw import RawSerializer
 
 if TYPE_CHECKING:
@@ -175,10 +175,7 @@ def parse_message(text: str) -> dict[str, Any]:
     ``data``. Raises :class:`ProtocolError` otherwise."""
     if len(text) > MAX_TEXT:
         raise MessageTooLargeError(f"rtvi: text message of {len(text)} characters (max {MAX_TEXT})")
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"rtvi: invalid JSON: {type(exc).__name__}") from None
+    value = load_json(text, "rtvi")  # typed errors, no parser internals in them
     if not isinstance(value, dict):
         raise ProtocolError(f"rtvi: expected a JSON object, got {type(value).__name__}")
     _check_value(value)

@@ -13,7 +13,9 @@ prompt and completion tokens) and ``LLMFullResponseEndFrame``.
 Tool calls: the LLM's calls (parallel ones run concurrently, each under ``tool_timeout``)
 and their results are appended to the context together, in one step, once every call
 has finished: so the context never holds half a tool call, even when an interruption
-cancels the tools. Then the LLM is called again, up to ``max_tool_rounds`` times.
+cancels the tools. Then the LLM is called again, up to ``max_tool_rounds`` times. That
+lifecycle is :class:`~wavewire.services.llm.LLMService`'s, shared with the offline
+responder; this module is the OpenAI-compatible round.
 
 An :class:`~wavewire.frames.InterruptionFrame` (or a newer context) cancels the response
 in flight, which closes its HTTP stream at once.
@@ -33,11 +35,10 @@ message.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import LLMContext
@@ -47,28 +48,11 @@ from ..errors import (
     ServiceError,
     ServiceTimeoutError,
 )
-from ..frames import (
-    CancelFrame,
-    EndFrame,
-    Frame,
-    FunctionCallInProgressFrame,
-    FunctionCallResultFrame,
-    InterruptionFrame,
-    LLMContextFrame,
-    LLMFullResponseEndFrame,
-    LLMFullResponseStartFrame,
-    LLMMessagesFrame,
-    LLMRunFrame,
-    LLMTextFrame,
-    MetricsData,
-    MetricsFrame,
-    StartFrame,
-)
-from ..processors.base import DOWNSTREAM, FrameDirection, FrameProcessor
+from ..frames import CancelFrame, EndFrame, LLMTextFrame, StartFrame
 from ..secrets import REDACTED, redact_text
-from ..transports.metrics import service_metrics
 from ._stream import HttpxSSEClient, RateLimited, SSEClient, open_client, status_error
-from .tools import PendingCall, Tool, exchange_messages, run_calls, tools_from
+from .llm import Completion, LLMService, ToolCallRequest
+from .tools import Tool
 
 if TYPE_CHECKING:
     import ssl
@@ -81,27 +65,15 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 @dataclass(slots=True)
-class _Call:
-    """One tool call being merged from stream fragments."""
+class _Round(Completion):
+    """What one streamed completion gave, with the stream's own state."""
 
-    id: str = ""
-    name: str = ""
-    arguments: str = ""
-
-
-@dataclass(slots=True)
-class _Round:
-    """What one streamed completion gave."""
-
-    calls: dict[int, _Call] = field(default_factory=dict)
     tokens_out: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     done: bool = False
     finished: bool = False
 
 
-class OpenAILLMService(FrameProcessor):
+class OpenAILLMService(LLMService):
     """Chat completions over SSE, with tools.
 
     :param model: the model name sent in each request.
@@ -143,24 +115,21 @@ class OpenAILLMService(FrameProcessor):
         ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(name=name)
+        super().__init__(tools=tools, context=context, tool_timeout=tool_timeout,
+                         max_tool_rounds=max_tool_rounds, name=name)
         self.model = model
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         base = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = base.rstrip("/")
-        self.tools = tools_from(tools)
-        self.context = context if context is not None else LLMContext()
         self.params = dict(params or {})
-        self.tool_timeout = tool_timeout
-        self.max_tool_rounds = max_tool_rounds
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.end_timeout = read_timeout
         self.rate_limit_deadline = rate_limit_deadline
         self.extra_headers = extra_headers
         self._client = http_client
         self._ssl_context = ssl_context
         self._http: SSEClient | HttpxSSEClient | None = None
-        self._running: asyncio.Task | None = None
         self.requests = 0
         """HTTP requests made (retries included)."""
         self.malformed = 0
@@ -189,87 +158,6 @@ class OpenAILLMService(FrameProcessor):
         http, self._http = self._http, None
         if http is not None:
             await http.aclose()
-
-    async def _stop_response(self) -> None:
-        task, self._running = self._running, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
-
-    # -- frames ----------------------------------------------------------------------
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, LLMContextFrame | LLMMessagesFrame | LLMRunFrame):
-            if isinstance(frame, LLMContextFrame):
-                self.context = frame.context
-            elif isinstance(frame, LLMMessagesFrame):
-                self.context.messages = list(frame.messages)
-            if frame.epoch >= 0 and frame.epoch < self.epoch:
-                self.count_drop("stale")
-                return
-            self.run()
-            return
-        if isinstance(frame, EndFrame):
-            # Graceful end: the response in flight finishes first (within its deadlines).
-            await self.wait_idle(self.read_timeout + self.tool_timeout)
-        elif isinstance(frame, InterruptionFrame):
-            task, self._running = self._running, None
-            if task is not None and not task.done():
-                task.cancel()  # closes the HTTP stream; nothing is half-written to the context
-        await self.push(frame, direction)
-
-    def run(self) -> asyncio.Task:
-        """Start a response on :attr:`context` (cancelling the one in flight, if any)."""
-        previous = self._running
-        if previous is not None and not previous.done():
-            previous.cancel()
-        self._running = self.create_task(self._respond(self.context, self.epoch), "response")
-        return self._running
-
-    async def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no response is in flight; False after ``timeout``."""
-        task = self._running
-        if task is None:
-            return True
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        return bool(done)
-
-    # -- one response ------------------------------------------------------------------
-
-    async def _send(self, frame: Frame, epoch: int) -> None:
-        frame.epoch = epoch
-        await self.push(frame, DOWNSTREAM)
-
-    async def _respond(self, context: LLMContext, epoch: int) -> None:
-        clock = self.clock
-        started = clock.now()
-        usage = [0, 0]
-        ttfb: list[float] = []
-        await self._send(LLMFullResponseStartFrame(), epoch)
-        try:
-            for _ in range(self.max_tool_rounds + 1):
-                rnd = await self._complete(context, epoch, started, ttfb)
-                usage[0] += rnd.prompt_tokens
-                usage[1] += rnd.completion_tokens
-                if not rnd.calls:
-                    break
-                await self._run_tools(context, rnd.calls, epoch)
-            else:
-                await self.push_error(f"{self.name}: stopped after {self.max_tool_rounds} "
-                                      "tool rounds")
-        except ServiceError as exc:
-            await self.push_error(f"{self.name}: {exc}", exception=exc)
-        except Exception as exc:  # a bug or bad settings: reported, the session goes on
-            text = self._redact(f"{type(exc).__name__}: {exc}")
-            await self.push_error(f"{self.name}: {text}", exception=exc)
-        data = [MetricsData(self.name, "processing", clock.now() - started),
-                MetricsData(self.name, "prompt_tokens", usage[0]),
-                MetricsData(self.name, "completion_tokens", usage[1])]
-        if ttfb:
-            data.insert(0, MetricsData(self.name, "ttfb", ttfb[0]))
-        service_metrics.record(type(self).__name__, data)
-        await self._send(MetricsFrame(data), epoch)
-        await self._send(LLMFullResponseEndFrame(), epoch)
 
     async def _complete(self, context: LLMContext, epoch: int, started: float,
                         ttfb: list[float]) -> _Round:
@@ -368,7 +256,7 @@ class OpenAILLMService(FrameProcessor):
                 rnd.finished = True
             delta = choice.get("delta") or {}
             for part in delta.get("tool_calls") or ():
-                call = rnd.calls.setdefault(int(part.get("index", 0)), _Call())
+                call = rnd.calls.setdefault(int(part.get("index", 0)), ToolCallRequest())
                 call.id = call.id or part.get("id") or ""
                 fn = part.get("function") or {}
                 call.name = call.name or fn.get("name") or ""
@@ -391,17 +279,3 @@ class OpenAILLMService(FrameProcessor):
         if self._api_key:
             text = text.replace(self._api_key, REDACTED)
         return redact_text(text)
-
-    # -- tools -------------------------------------------------------------------------
-
-    async def _run_tools(self, context: LLMContext, calls: dict[int, _Call], epoch: int) -> None:
-        pending = [PendingCall.decode(c.id or f"call_{epoch}_{n}", c.name, c.arguments)
-                   for n, c in enumerate(calls[i] for i in sorted(calls))]
-        for call in pending:
-            await self._send(FunctionCallInProgressFrame(call.id, call.name, call.args), epoch)
-        results = await run_calls(self.tools, pending, self.tool_timeout, self.create_task)
-        # Appended together, with no await in between: never half a tool call.
-        context.messages.extend(exchange_messages(pending, results))
-        for call, res in zip(pending, results, strict=True):
-            await self._send(FunctionCallResultFrame(call.id, call.name, call.args, res.result,
-                                                     res.error), epoch)

@@ -21,11 +21,13 @@ from .routes import ConnectionInfo, Route
 if TYPE_CHECKING:
     from ..serializers.pipecat import PipecatSerializer
     from ..serializers.raw import RawSerializer
+    from ..serializers.rtvi import RTVISerializer
 
 __all__ = [
     "BROWSER_PIPECAT_RATE",
     "default_routes",
     "raw_serializer",
+    "rtvi_serializer",
     "pipecat_serializer",
     "query_audio_format",
 ]
@@ -57,6 +59,15 @@ def raw_serializer(info: ConnectionInfo) -> RawSerializer:
     return RawSerializer(*query_audio_format(info))
 
 
+def rtvi_serializer(info: ConnectionInfo) -> RTVISerializer:
+    """Raw s16le PCM plus RTVI in text messages (Pipecat's client protocol): ``/ws``
+    speaks it, so a page or an RTVI client hears what the bot does; a PCM-only client
+    sees no difference."""
+    from ..serializers.rtvi import RTVISerializer
+
+    return RTVISerializer(*query_audio_format(info))
+
+
 BROWSER_PIPECAT_RATE = 24000
 """The outbound rate ``/pipecat`` gives a browser: what Pipecat's JS WebSocket transport
 plays by default (its player ignores the rate in the frames)."""
@@ -81,7 +92,7 @@ def default_routes() -> list[Route]:
     from .providers import provider_routes
 
     return [
-        Route("/ws", raw_serializer, name="raw"),
+        Route("/ws", rtvi_serializer, name="raw"),
         Route("/pipecat", pipecat_serializer, name="pipecat"),
         *provider_routes(),
     ]

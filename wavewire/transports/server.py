@@ -111,6 +111,8 @@ class WebSocketServer(EventEmitter):
     :param ssl: serve ``wss://`` and ``https://`` with this context.
     :param params: pipeline settings of every session (copied per session).
     :param vad: factory of a per-session VAD for the input edge.
+    :param vad_frames: the input edge pushes the VAD's evidence and leaves turns to a
+        :class:`~wavewire.processors.turns.TurnTaking` in the bot (see ``InputEdge``).
     :param pace: pace output audio in real time (the output edge's media clock).
     :param idle_timeout: cancel a session after this many seconds without a message.
     :param session_timeout: end a session gracefully after this many seconds.
@@ -137,6 +139,7 @@ class WebSocketServer(EventEmitter):
         ssl: ssl_module.SSLContext | None = None,
         params: PipelineParams | None = None,
         vad: Callable[[], VAD] | None = None,
+        vad_frames: bool = False,
         pace: bool = True,
         idle_timeout: float | None = None,
         session_timeout: float | None = None,
@@ -157,6 +160,7 @@ class WebSocketServer(EventEmitter):
         self.ssl = ssl
         self.params = params or PipelineParams()
         self.vad = vad
+        self.vad_frames = vad_frames
         self.pace = pace
         self.idle_timeout = idle_timeout
         self.session_timeout = session_timeout
@@ -590,6 +594,7 @@ class WebSocketServer(EventEmitter):
             list(processors),  # type: ignore[arg-type]
             params=params,
             vad=self.vad() if self.vad is not None else None,
+            vad_frames=self.vad_frames,
             pace=self.pace,
             output_buffer=self.output_buffer,
             resume_window=resume_window,

@@ -67,6 +67,7 @@ class ServerSession:
     :param processors: the bot, run between the edges.
     :param params: the session's pipeline settings.
     :param vad: a per-session VAD for the input edge.
+    :param vad_frames: the input edge pushes the VAD's evidence (turns are the bot's).
     :param pace: pace output audio in real time (the output edge's media clock).
     :param output_buffer: messages held while no output socket is attached.
     :param resume_window: seconds a keyed session waits for a dropped input socket.
@@ -85,6 +86,7 @@ class ServerSession:
         *,
         params: PipelineParams | None = None,
         vad: VAD | None = None,
+        vad_frames: bool = False,
         pace: bool = True,
         output_buffer: int = 50,
         resume_window: float = 0.0,
@@ -102,7 +104,7 @@ class ServerSession:
         self.key = info.key
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
-        self.input_edge = InputEdge(input_serializer, vad=vad, name=f"session#{self.id}::in")
+        self.input_edge = InputEdge(input_serializer, vad=vad, vad_frames=vad_frames, name=f"session#{self.id}::in")
         self.output_edge = OutputEdge(
             output_serializer, self.send, send_nowait=self.send_nowait, pace=pace,
             name=f"session#{self.id}::out",

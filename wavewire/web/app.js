@@ -1,4 +1,5 @@
 // wavewire browser client: microphone -> 16 kHz s16le over WebSocket /ws -> bot -> speakers.
+// /ws speaks RTVI in its text messages: conversation.js shows the conversation.
 //
 // Query parameters of the page:
 //   token=T       passed on to /ws as ?token=T
@@ -32,7 +33,15 @@
     stats: $("stats"),
     transcript: $("transcript"),
     log: $("log"),
+    botState: $("bot-state"),
+    latency: $("latency"),
+    mute: $("mute"),
   };
+  let muted = false;
+  const conversation = window.createConversation(ui, {
+    log: (text, cls) => log(text, cls),
+    clearPlayback: () => audio && audio.player && audio.player.port.postMessage({ type: "clear" }),
+  });
 
   let audio = null; // {ctx, stream, capture, player}
   let ws = null;
@@ -90,6 +99,7 @@
       if (ws !== sock) return;
       setState("connected");
       log("connected");
+      sock.send(JSON.stringify(conversation.ready()));
     };
     sock.onmessage = (e) => {
       if (ws !== sock) return;
@@ -209,7 +219,10 @@
     const pcm = new Int16Array(m.pcm);
     let sumSq = 0;
     for (let i = 0; i < pcm.length; i++) sumSq += pcm[i] * pcm[i];
-    levels.in = Math.max(levels.in * 0.8, Math.sqrt(sumSq / pcm.length) / 32768);
+    const rms = Math.sqrt(sumSq / pcm.length) / 32768;
+    levels.in = Math.max(levels.in * 0.8, rms);
+    if (muted) return;
+    conversation.micLevel(rms);
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > MAX_BACKLOG_BYTES) {
       stats.droppedFrames++;
@@ -221,6 +234,7 @@
 
   function onAudio(buf) {
     stats.receivedBytes += buf.byteLength;
+    conversation.audioArrived();
     if (!audio || !audio.player || buf.byteLength < 2) return;
     const even = buf.byteLength & 1 ? buf.slice(0, buf.byteLength - 1) : buf;
     audio.player.port.postMessage({ type: "pcm", pcm: even }, [even]);
@@ -246,6 +260,10 @@
       return log(`text: ${text}`);
     }
     const type = msg && typeof msg === "object" && typeof msg.type === "string" ? msg.type : "";
+    if (msg && msg.label === "rtvi-ai") {
+      conversation.handle(msg);
+      return;
+    }
     if (CLEAR_TYPES.has(type)) {
       if (audio && audio.player) audio.player.port.postMessage({ type: "clear" });
       return log(`${type}: playback cleared`);
@@ -375,6 +393,8 @@
         receivedBytes: stats.receivedBytes,
         textMessages: stats.textMessages,
         player: stats.player,
+        muted,
+        ...conversation.status(),
       };
     },
     async dump() {
@@ -392,6 +412,11 @@
 
   ui.start.addEventListener("click", () => (running ? stop() : start()));
   ui.reconnect.addEventListener("click", () => running && connect());
+  ui.mute.addEventListener("click", () => {
+    muted = !muted;
+    ui.mute.setAttribute("aria-pressed", String(muted));
+    ui.mute.textContent = muted ? "Unmute" : "Mute";
+  });
   requestAnimationFrame(frameLoop);
   if (!window.isSecureContext) {
     setHint("This page is not a secure context (use https or localhost): the microphone may be unavailable.", true);
