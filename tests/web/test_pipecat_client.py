@@ -14,10 +14,8 @@ callbacks (``window.pipecatDemo.status()``) over DevTools:
 * a scripted bot with ``RTVIProcessor`` (in-process server): the user transcript,
   speaking events and word-by-word ``bot-output`` reach client-js's callbacks, and a
   barge-in stops the audio in the page although the transport never flushes its player;
-* the default bot, once it is the offline assistant (issue 14), must also deliver the
-  user's transcript (``onUserTranscript``), the bot's answer (``onBotOutput``) and the
-  speaking events; until then that test is a strict xfail, so it runs by itself (and
-  must pass) the day the assistant becomes the default.
+* the default bot, the offline assistant: the user's transcript (``onUserTranscript``),
+  the bot's answer (``onBotOutput``) and the speaking events arrive, and its audio plays.
 
 Node/npm and Chromium are required: without them the tests fail with the reason.
 """
@@ -52,7 +50,6 @@ def _default_bot() -> str:
     return str(build_parser().parse_args(["serve"]).bot)
 
 
-ASSISTANT_IS_DEFAULT = _default_bot() == "assistant"
 
 
 def _require_tools() -> None:
@@ -364,16 +361,11 @@ async def test_pipecat_client_js_rtvi_events_and_barge_in(
     assert received - 0.1 < status["playedSeconds"] <= received + 0.01
 
 
-@pytest.mark.xfail(
-    not ASSISTANT_IS_DEFAULT, strict=True,
-    reason="waits for issue 14: the offline assistant as serve's default bot",
-)
 async def test_pipecat_client_js_with_the_default_bot(built_example: Path, tmp_path: Path) -> None:
     """client-js against ``wavewire serve`` with its default bot, the offline assistant:
     the user's words come back as ``onUserTranscript``, the answer as ``onBotOutput``
     and speaking events, and its audio is played."""
-    if not ASSISTANT_IS_DEFAULT:
-        pytest.fail(f"serve's default bot is {_default_bot()!r}, not the assistant")
+    assert _default_bot() == "assistant"
     speech_wav(tmp_path / "mic.wav", "what time is it")
     status = await run_page(
         built_example, tmp_path / "mic.wav",
