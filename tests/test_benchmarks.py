@@ -21,6 +21,7 @@ EXPECT = {
     "pipeline.py": ["marginal cost per processor hop", "no task left running"],
     "serializers.py": ["protocol", "twilio"],
     "websocket.py": ["Summary", "wavewire   C=    5"],
+    "voice_load.py": ["Summary", "wavewire  C=    2", "answered"],
 }
 HAVE_PIPECAT = importlib.util.find_spec("pipecat") is not None
 
@@ -46,6 +47,8 @@ def test_benchmark_smoke_run(script: Path) -> None:
         assert "not importable" not in proc.stdout
     if HAVE_PIPECAT and script.name == "websocket.py":
         assert "pipecat    C=    5" in proc.stdout  # pipecat's server (uvicorn) really ran
+    if HAVE_PIPECAT and script.name == "voice_load.py":
+        assert "pipecat   C=    2" in proc.stdout  # pipecat's own services really ran
 
 
 def test_fuzz_script_smoke_run() -> None:
