@@ -424,10 +424,14 @@ async def run_load(port: int, clients: int, duration: float, pid: int,
     side_busy = (_side_cpu_ns(fakes_pid) - side0) / 1e9 / duration
     await asyncio.sleep(1.0)  # a cycle holds its answer: only the last chunks are due
     dropped = sum(c.closed for c in made)
-    for c in made:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(c.ws.close(), 5)
+    closing = [asyncio.ensure_future(c.ws.close()) for c in made]
+    if closing:
+        await asyncio.wait(closing, timeout=10)  # a stuck server does not hold the run
+    for c, task in zip(made, closing, strict=True):
+        task.cancel()
         c.reader.cancel()
+        with contextlib.suppress(BaseException):
+            await task
     warm = t0 + CYCLE_S
     turns = [t for c in made for t in c.turns]
     counted = [t for t in turns if t["asked"] >= warm]
@@ -514,7 +518,13 @@ def search(framework: str, start: int, most: int, duration: float,
     steps: list[dict[str, Any]] = []
 
     def step(c: int) -> bool:
-        r = run_step(framework, c, duration, max_latency)
+        try:
+            r = run_step(framework, c, duration, max_latency)
+        except RuntimeError as exc:  # the server died or never listened: not real time
+            print(f"  {framework:<9} C={c:>5}: failed: {exc}", flush=True)
+            steps.append({"framework": framework, "clients": c, "error": str(exc),
+                          "real_time": False})
+            return False
         steps.append(r)
         print("  " + describe(r), flush=True)
         return bool(r["real_time"])

@@ -16,8 +16,11 @@ or offline, against wavewire's fakes (each in its own terminal)::
     WAVEWIRE_FAKE_DEEPGRAM_TRANSCRIPTS='{"*": "hello"}' wavewire fake deepgram --port 9001
     wavewire fake openai --port 9002
     wavewire fake cartesia --port 9003
+    export DEEPGRAM_API_KEY=any OPENAI_API_KEY=any CARTESIA_API_KEY=any  # fakes take any
     DEEPGRAM_BASE_URL=ws://127.0.0.1:9001 OPENAI_BASE_URL=http://127.0.0.1:9002/v1 \\
     CARTESIA_BASE_URL=ws://127.0.0.1:9003 python examples/deepgram_openai_cartesia.py
+
+(the fake LLM repeats what it heard; the fake TTS speaks in tones).
 
 Every service reads its key and base URL from the environment (``DEEPGRAM_API_KEY`` /
 ``DEEPGRAM_BASE_URL``, ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``, ``CARTESIA_API_KEY`` /

@@ -9,7 +9,7 @@ service changes, so only that line differs::
 Keys and base URLs come from the environment (``DEEPGRAM_API_KEY`` /
 ``DEEPGRAM_BASE_URL``, ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``, ``ELEVENLABS_API_KEY``
 / ``ELEVENLABS_BASE_URL``); point the base URLs at ``wavewire fake deepgram|openai|
-elevenlabs`` to run it offline. ``DEEPGRAM_VOICE`` and ``ELEVENLABS_VOICE_ID`` pick the
+elevenlabs`` (with any key) to run it offline. ``DEEPGRAM_VOICE`` and ``ELEVENLABS_VOICE_ID`` pick the
 voice, ``OPENAI_MODEL`` the model.
 """
 
