@@ -3,7 +3,7 @@ real time, wavewire vs pipecat-ai 1.14, side by side in one run.
 
 Run from a checkout::
 
-    python benchmarks/voice_load.py --pin       # server on CPU 0, load + fakes on CPU 1
+    python benchmarks/voice_load.py --pin       # server on CPU 0, load + fakes on CPU 1 (~10 min)
     python benchmarks/voice_load.py --smoke     # seconds: 2 conversations per framework (CI)
     python benchmarks/voice_load.py --only wavewire --start 50 --max 800 --json out.json
 

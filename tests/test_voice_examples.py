@@ -26,6 +26,8 @@ from wavewire.testing.fakes.elevenlabs import FakeElevenLabs
 from wavewire.testing.fakes.gateway import FakeAIGateway
 from wavewire.testing.fakes.openai import FakeOpenAI, Reply
 
+pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUESTION = "What is the weather today?"
 ANSWER = "It is sunny today. Enjoy it!"
@@ -66,15 +68,14 @@ async def example(name: str, args: Sequence[str], env: dict[str, str]) -> AsyncI
                     raise AssertionError(f"{name} exited: {output.decode(errors='replace')}")
                 output += line
         yield int(match.group(1))
+        proc.terminate()  # SIGTERM: the server ends its sessions and exits cleanly
+        async with asyncio.timeout(DEADLINE):
+            rest = await proc.stdout.read()
+            assert await proc.wait() == 0, rest.decode(errors="replace")[-2000:]
     finally:
         if proc.returncode is None:
-            proc.terminate()  # SIGTERM: the server drains and exits
-            try:
-                async with asyncio.timeout(10):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            proc.kill()
+            await proc.wait()
 
 
 async def say(ws: Any, pcm: bytes) -> None:
