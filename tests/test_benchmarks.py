@@ -22,6 +22,7 @@ EXPECT = {
     "serializers.py": ["protocol", "twilio"],
     "websocket.py": ["Summary", "wavewire   C=    5"],
     "voice.py": ["silence timeout", "| total", "from vad start"],
+    "voice_load.py": ["Summary", "wavewire  C=    2", "answered"],
 }
 NO_PIPECAT = {"audio.py", "voice.py"}  # voice.py: the offline assistant has no pipecat twin
 HAVE_PIPECAT = importlib.util.find_spec("pipecat") is not None
@@ -48,6 +49,8 @@ def test_benchmark_smoke_run(script: Path) -> None:
         assert "not importable" not in proc.stdout
     if HAVE_PIPECAT and script.name == "websocket.py":
         assert "pipecat    C=    5" in proc.stdout  # pipecat's server (uvicorn) really ran
+    if HAVE_PIPECAT and script.name == "voice_load.py":
+        assert "pipecat   C=    2" in proc.stdout  # pipecat's own services really ran
 
 
 def test_fuzz_script_smoke_run() -> None:
