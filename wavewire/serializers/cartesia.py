@@ -45,9 +45,10 @@ from ..frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from ._common import b64decode, dumps
-from ._fields import (
-    load,
+from ._common import (
+    b64decode,
+    dumps,
+    load_message,
     opt_bool,
     opt_int,
     opt_list,
@@ -56,7 +57,7 @@ from ._fields import (
     passed_on,
     req_num,
     req_str,
-    text_of,
+    require_str,
 )
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
@@ -150,11 +151,11 @@ class CartesiaSerializer(FrameSerializer):
         """A generation request: ``transcript`` on ``context_id``; ``more`` is the
         ``continue`` field (more text will follow on this context)."""
         msg = dict(self._base)
-        msg["transcript"] = text_of(transcript, _P, "transcript")
+        msg["transcript"] = require_str(transcript, _P, "transcript", empty=True)
         msg["voice"] = self._voice
         if self._language is not None:
             msg["language"] = self._language
-        msg["context_id"] = text_of(context_id, _P, "context_id")
+        msg["context_id"] = require_str(context_id, _P, "context_id", empty=True)
         msg.update(self._settings)
         msg["continue"] = more
         if flush:
@@ -197,7 +198,7 @@ class CartesiaSerializer(FrameSerializer):
     # --- server → client ------------------------------------------------------------
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
+        msg = load_message(message, _P)
         kind = msg.get("type")
         if not isinstance(kind, str):
             raise ProtocolError(f"{_P}: message without a string 'type'")

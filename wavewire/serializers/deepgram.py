@@ -49,9 +49,9 @@ from ..frames import (
     VADUserStoppedSpeakingFrame,
     Word,
 )
-from ._common import dumps
-from ._fields import (
-    load,
+from ._common import (
+    dumps,
+    load_message,
     opt_bool,
     opt_list,
     opt_num,
@@ -294,7 +294,7 @@ class DeepgramListenSerializer(_ListenBase):
         return [dumps({"type": "Finalize", "channel": int(channel)})]
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
+        msg = load_message(message, _P)
         kind = _type(msg)
         if kind == "Results":
             return self._results(msg)

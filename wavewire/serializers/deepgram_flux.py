@@ -28,8 +28,7 @@ from ..frames import (
     STTTurnFrame,
     TranscriptionFrame,
 )
-from ._common import dumps
-from ._fields import load, opt_list, opt_num, opt_str, passed_on, req_str
+from ._common import dumps, load_message, opt_list, opt_num, opt_str, passed_on, req_str
 from .deepgram import _P, _ListenBase, _type, _words, wire_format
 
 if TYPE_CHECKING:
@@ -155,7 +154,7 @@ class DeepgramFluxSerializer(_ListenBase):
         return ['{"type":"ForceEndTurn"}']
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
+        msg = load_message(message, _P)
         kind = _type(msg)
         seq = msg.get("sequence_id")
         if seq is not None:

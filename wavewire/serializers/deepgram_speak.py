@@ -35,8 +35,7 @@ from ..frames import (
     TTSAudioFrame,
     TTSSpeakFrame,
 )
-from ._common import dumps
-from ._fields import load, opt_int, opt_str, passed_on, text_of
+from ._common import dumps, load_message, opt_int, opt_str, passed_on, require_str
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ class DeepgramSpeakSerializer(FrameSerializer):
 
     def speak(self, text: str) -> list[Message]:
         """``Speak``: append ``text`` to the server's buffer (``[]`` for no text)."""
-        text = text_of(text, _P, "Speak text")
+        text = require_str(text, _P, "Speak text", empty=True)
         return [dumps({"type": "Speak", "text": text})] if text else []
 
     def flush_delay(self, now: float) -> float:
@@ -177,7 +176,7 @@ class DeepgramSpeakSerializer(FrameSerializer):
     def decode(self, message: Message) -> list[Frame]:
         if not isinstance(message, str):
             return self._audio(message)
-        msg = load(message, _P)
+        msg = load_message(message, _P)
         kind = msg.get("type")
         if not isinstance(kind, str):
             raise ProtocolError(f"{_P}: message without a string 'type'")

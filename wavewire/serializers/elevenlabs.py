@@ -42,8 +42,18 @@ from ..frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from ._common import b64decode, dumps
-from ._fields import clean, load, opt_bool, opt_list, opt_obj, opt_str, req_num, req_str, text_of
+from ._common import (
+    b64decode,
+    dumps,
+    load_message,
+    opt_bool,
+    opt_list,
+    opt_obj,
+    opt_str,
+    req_num,
+    req_str,
+    require_str,
+)
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -123,7 +133,7 @@ class ElevenLabsSerializer(FrameSerializer):
 
     def text(self, text: str, *, flush: bool = False) -> list[Message]:
         """A text message (ending with a space), optionally forcing generation."""
-        text = text_of(text, _P, "text")
+        text = require_str(text, _P, "text", empty=True)
         if not text.strip():
             return self.flush() if flush else []
         if not text.endswith(" "):
@@ -161,7 +171,7 @@ class ElevenLabsSerializer(FrameSerializer):
         self._word = ""
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
+        msg = load_message(message, _P)
         context = opt_str(msg, "contextId", _P) or opt_str(msg, "context_id", _P)
         context = context or self.context_id
         final = opt_bool(msg, "isFinal", _P) or opt_bool(msg, "is_final", _P)
@@ -169,7 +179,7 @@ class ElevenLabsSerializer(FrameSerializer):
         if error is not None and msg.get("audio") is None:
             text = opt_str(msg, "message", _P) or ""
             if isinstance(error, str):
-                text = text or clean(error, _P, "'error'")
+                text = text or require_str(error, _P, "'error'", empty=True)
             return [ErrorFrame(clip(f"{_P}: {text or 'error'}"))]
         frames: list[Frame] = []
         if msg.get("audio") is not None:
