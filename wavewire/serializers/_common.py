@@ -26,7 +26,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..audio.g711 import alaw_decode, ulaw_decode
 from ..errors import FrameFormatError, ProtocolError, clip
+from .base import ALAW, MULAW
 
 if TYPE_CHECKING:
     from ..frames import AudioFrame
@@ -40,6 +42,7 @@ __all__ = [
     "check_json",
     "require_str",
     "load_message",
+    "message_type",
     "passed_on",
     "opt_str",
     "req_str",
@@ -49,6 +52,8 @@ __all__ = [
     "opt_bool",
     "opt_obj",
     "opt_list",
+    "rows",
+    "decode_pcm",
     "MAX_JSON_DEPTH",
     "b64decode",
     "b64encode",
@@ -178,6 +183,14 @@ def load_message(message: Message, protocol: str) -> dict[str, Any]:
     return load_object(require_text(message, protocol), protocol)
 
 
+def message_type(msg: dict[str, Any], protocol: str) -> str:
+    """The message's ``type``, which must be a string."""
+    kind = msg.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(f"{protocol}: message without a string 'type'")
+    return kind
+
+
 def passed_on(msg: dict[str, Any], message: Message, protocol: str) -> dict[str, Any]:
     """``msg`` (loaded from ``message``) checked by :func:`check_json` before it goes up
     whole in a frame: every field, read or not, fit to be re-encoded."""
@@ -261,6 +274,26 @@ def opt_obj(msg: dict[str, Any], key: str, protocol: str) -> dict[str, Any] | No
 def opt_list(msg: dict[str, Any], key: str, protocol: str) -> list[Any]:
     """``msg[key]`` as a JSON array, ``[]`` when absent or null."""
     return _typed(msg, key, protocol, list, "an array") or []  # type: ignore[no-any-return]
+
+
+def rows(protocol: str, what: str, **columns: list[Any]) -> list[dict[str, Any]]:
+    """Parallel arrays (``name=array``) as one ``{name: value}`` row per index, for the
+    readers above; arrays of different lengths are a protocol error."""
+    if len({len(column) for column in columns.values()}) > 1:
+        raise ProtocolError(f"{protocol}: {what} arrays differ in length")
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def decode_pcm(data: bytes, encoding: str, protocol: str) -> bytes:
+    """16-bit PCM from received audio in a wire ``encoding`` (μ-law and A-law decoded);
+    linear PCM that is not whole samples is a protocol error."""
+    if encoding == MULAW:
+        return ulaw_decode(data)
+    if encoding == ALAW:
+        return alaw_decode(data)
+    if len(data) % 2:
+        raise ProtocolError(f"{protocol}: {len(data)} bytes of 16-bit PCM is not whole samples")
+    return bytes(data)
 
 
 def b64decode(value: Any, protocol: str, what: str) -> bytes:

@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..audio.g711 import alaw_decode, ulaw_decode
 from ..errors import ProtocolError, clip
 from ..frames import (
     ErrorFrame,
@@ -47,8 +46,10 @@ from ..frames import (
 )
 from ._common import (
     b64decode,
+    decode_pcm,
     dumps,
     load_message,
+    message_type,
     opt_bool,
     opt_int,
     opt_list,
@@ -58,6 +59,7 @@ from ._common import (
     req_num,
     req_str,
     require_str,
+    rows,
 )
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
@@ -199,9 +201,7 @@ class CartesiaSerializer(FrameSerializer):
 
     def decode(self, message: Message) -> list[Frame]:
         msg = load_message(message, _P)
-        kind = msg.get("type")
-        if not isinstance(kind, str):
-            raise ProtocolError(f"{_P}: message without a string 'type'")
+        kind = message_type(msg, _P)
         context = opt_str(msg, "context_id", _P)
         opt_int(msg, "status_code", _P)
         opt_bool(msg, "done", _P)
@@ -226,26 +226,20 @@ class CartesiaSerializer(FrameSerializer):
     def _pcm(self, msg: dict[str, Any]) -> bytes:
         data = b64decode(msg.get("data"), _P, "'data'")
         opt_int(msg, "flush_id", _P)
-        if self.wire.encoding == MULAW:
-            return ulaw_decode(data)
-        if self.wire.encoding == ALAW:
-            return alaw_decode(data)
-        if len(data) % 2:
-            raise ProtocolError(f"{_P}: {len(data)} bytes of pcm_s16le is not whole samples")
-        return data
+        return decode_pcm(data, self.wire.encoding, _P)
 
     def _timestamps(self, msg: dict[str, Any], context: str | None) -> list[Frame]:
         ts = opt_obj(msg, "word_timestamps", _P)
         if ts is None:
             raise ProtocolError(f"{_P}: timestamps without a 'word_timestamps' object")
-        words = opt_list(ts, "words", _P)
-        starts = opt_list(ts, "start", _P)
-        ends = opt_list(ts, "end", _P)
-        if not len(words) == len(starts) == len(ends):
-            raise ProtocolError(f"{_P}: word_timestamps arrays differ in length")
         frames: list[Frame] = []
-        for i, word in enumerate(words):
-            item = {"word": word, "start": starts[i], "end": ends[i]}
+        for item in rows(
+            _P,
+            "word_timestamps",
+            word=opt_list(ts, "words", _P),
+            start=opt_list(ts, "start", _P),
+            end=opt_list(ts, "end", _P),
+        ):
             text = req_str(item, "word", _P)
             frames.append(
                 TTSTextFrame(

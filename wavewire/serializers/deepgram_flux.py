@@ -28,8 +28,17 @@ from ..frames import (
     STTTurnFrame,
     TranscriptionFrame,
 )
-from ._common import dumps, load_message, opt_list, opt_num, opt_str, passed_on, req_str
-from .deepgram import _P, _ListenBase, _type, _words, wire_format
+from ._common import (
+    dumps,
+    load_message,
+    message_type,
+    opt_list,
+    opt_num,
+    opt_str,
+    passed_on,
+    req_str,
+)
+from .deepgram import _P, _ListenBase, _words, wire_format
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -155,7 +164,7 @@ class DeepgramFluxSerializer(_ListenBase):
 
     def decode(self, message: Message) -> list[Frame]:
         msg = load_message(message, _P)
-        kind = _type(msg)
+        kind = message_type(msg, _P)
         seq = msg.get("sequence_id")
         if seq is not None:
             if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 1 << 53:

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError, clip
+from ..errors import clip
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -35,7 +34,16 @@ from ..frames import (
     TTSAudioFrame,
     TTSSpeakFrame,
 )
-from ._common import dumps, load_message, opt_int, opt_str, passed_on, require_str
+from ._common import (
+    decode_pcm,
+    dumps,
+    load_message,
+    message_type,
+    opt_int,
+    opt_str,
+    passed_on,
+    require_str,
+)
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -177,9 +185,7 @@ class DeepgramSpeakSerializer(FrameSerializer):
         if not isinstance(message, str):
             return self._audio(message)
         msg = load_message(message, _P)
-        kind = msg.get("type")
-        if not isinstance(kind, str):
-            raise ProtocolError(f"{_P}: message without a string 'type'")
+        kind = message_type(msg, _P)
         if kind in ("Flushed", "Cleared"):
             opt_int(msg, "sequence_id", _P)
             if kind == "Flushed":
@@ -205,13 +211,5 @@ class DeepgramSpeakSerializer(FrameSerializer):
             return []
         if not data:
             return []
-        encoding = self.wire.encoding
-        if encoding == MULAW:
-            pcm = ulaw_decode(data)
-        elif encoding == ALAW:
-            pcm = alaw_decode(data)
-        else:
-            if len(data) % 2:
-                raise ProtocolError(f"{_P}: {len(data)} bytes of linear16 is not whole samples")
-            pcm = bytes(data)
+        pcm = decode_pcm(data, self.wire.encoding, _P)
         return [TTSAudioFrame(pcm, self.wire.sample_rate, 1, context_id=self.context_id)]

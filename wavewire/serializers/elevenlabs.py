@@ -31,8 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError, clip
+from ..errors import clip
 from ..frames import (
     ErrorFrame,
     LLMFullResponseEndFrame,
@@ -44,6 +43,7 @@ from ..frames import (
 )
 from ._common import (
     b64decode,
+    decode_pcm,
     dumps,
     load_message,
     opt_bool,
@@ -53,6 +53,7 @@ from ._common import (
     req_num,
     req_str,
     require_str,
+    rows,
 )
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
@@ -183,7 +184,7 @@ class ElevenLabsSerializer(FrameSerializer):
             return [ErrorFrame(clip(f"{_P}: {text or 'error'}"))]
         frames: list[Frame] = []
         if msg.get("audio") is not None:
-            pcm = self._pcm(b64decode(msg["audio"], _P, "'audio'"))
+            pcm = decode_pcm(b64decode(msg["audio"], _P, "'audio'"), self.wire.encoding, _P)
             alignment = opt_obj(msg, self._alignment_key, _P)
             if alignment is not None:
                 self._align(alignment, frames, context)
@@ -197,26 +198,18 @@ class ElevenLabsSerializer(FrameSerializer):
             self.unknown_messages += 1
         return frames
 
-    def _pcm(self, data: bytes) -> bytes:
-        if self.wire.encoding == MULAW:
-            return ulaw_decode(data)
-        if self.wire.encoding == ALAW:
-            return alaw_decode(data)
-        if len(data) % 2:
-            raise ProtocolError(f"{_P}: {len(data)} bytes of PCM is not whole samples")
-        return data
-
     def _align(self, alignment: dict[str, Any], frames: list[Frame], context: str | None) -> None:
-        chars = opt_list(alignment, "chars", _P)
-        starts = opt_list(alignment, "charStartTimesMs", _P)
         durations = opt_list(alignment, "charsDurationsMs", _P) or opt_list(
             alignment, "charDurationsMs", _P
         )
-        if not len(chars) == len(starts) == len(durations):
-            raise ProtocolError(f"{_P}: alignment arrays differ in length")
         offset = self._offset_samples / self.wire.sample_rate
-        for i, char in enumerate(chars):
-            item = {"char": char, "start": starts[i], "duration": durations[i]}
+        for item in rows(
+            _P,
+            "alignment",
+            char=opt_list(alignment, "chars", _P),
+            start=opt_list(alignment, "charStartTimesMs", _P),
+            duration=durations,
+        ):
             c = req_str(item, "char", _P)
             start = offset + req_num(item, "start", _P) / 1000
             end = start + req_num(item, "duration", _P) / 1000
