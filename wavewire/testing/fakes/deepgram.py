@@ -36,6 +36,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._base import FakeServer, Handshake, Reject, _Conn, dumps, from_pcm, synthesize, to_pcm
 from ._listen import ListenConfig, Transcriber, utterance_key
@@ -214,14 +215,9 @@ class FakeDeepgram(FakeServer):
                 last = self.clock()
                 out = tr.audio(pcm)
             else:
-                try:
-                    msg = json.loads(message)
-                    kind = msg["type"]
-                except (ValueError, KeyError, TypeError):
-                    self.received.append(message)
-                    await self.close_with(conn, 1008, "DATA-0000")
+                kind, msg = await self._command(conn, message)
+                if msg is None:
                     return
-                self.received.append(msg)
                 if kind == "KeepAlive" and not config.flux:
                     if had_audio:
                         last = self.clock()
@@ -247,6 +243,20 @@ class FakeDeepgram(FakeServer):
             for m in out:
                 await self.send(conn, m)
 
+    async def _command(self, conn: _Conn, message: str) -> tuple[object, dict[str, Any] | None]:
+        """A client's text message, recorded: its ``type`` and the object; one that is not
+        a JSON object with a ``type`` closes the socket 1008 ``DATA-0000`` (then
+        ``(None, None)``)."""
+        try:
+            msg = json.loads(message)
+            kind = msg["type"]
+        except (ValueError, KeyError, TypeError):
+            self.received.append(message)
+            await self.close_with(conn, 1008, "DATA-0000")
+            return None, None
+        self.received.append(msg)
+        return kind, msg
+
     async def _speak(self, conn: _Conn, hs: Handshake) -> None:
         encoding = hs.one("encoding", "linear16") or "linear16"
         rate = _int(hs, "sample_rate", 24000 if encoding == "linear16" else 8000) or 24000
@@ -265,14 +275,9 @@ class FakeDeepgram(FakeServer):
                 if isinstance(message, bytes):
                     await self.close_with(conn, 1003, "MESSAGE-0000")
                     return
-                try:
-                    msg = json.loads(message)
-                    kind = msg["type"]
-                except (ValueError, KeyError, TypeError):
-                    self.received.append(message)
-                    await self.close_with(conn, 1008, "DATA-0000")
+                kind, msg = await self._command(conn, message)
+                if msg is None:
                     return
-                self.received.append(msg)
                 if kind == "Speak" and isinstance(msg.get("text"), str):
                     if len(msg["text"]) > self.max_chars:
                         await self.close_with(conn, 1009, "BIG-0001")
