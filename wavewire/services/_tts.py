@@ -1,7 +1,9 @@
 """What the text-to-speech services share.
 
 * :func:`is_text_to_speak`: what a TTS consumes: a :class:`TTSSpeakFrame`, or a
-  :class:`TextFrame` that is not a :class:`TTSTextFrame` (words already spoken).
+  :class:`TextFrame` that is not a :class:`TTSTextFrame` (words already spoken). The
+  offline espeak service tests the same inline rather than import this module, which
+  would load the WebSocket client it has no use for.
 * :class:`HeldEnds`: the end of an LLM response is held back until the TTS output of its
   turn has been pushed, so that downstream (the assistant aggregator) sees the turn's
   :class:`~wavewire.frames.TTSTextFrame` s before its

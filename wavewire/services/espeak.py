@@ -27,14 +27,15 @@ from ..frames import (
     LLMFullResponseEndFrame,
     LLMTextFrame,
     StartFrame,
+    TextFrame,
     TTSAudioFrame,
+    TTSSpeakFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
 )
 from ..processors.base import FrameDirection, FrameProcessor
 from ..processors.sentences import split_sentences
-from ._tts import is_text_to_speak
 from .espeak_engine import DEFAULT_VOICE, EspeakEngine
 
 __all__ = ["DEFAULT_VOICE", "EspeakEngine", "EspeakTTSService"]
@@ -96,7 +97,9 @@ class EspeakTTSService(FrameProcessor):
             text, self._pending = self._pending, ""
             await self.speak(text, frame.epoch)
             await self.push(frame, direction)
-        elif is_text_to_speak(frame):
+        elif isinstance(frame, TTSSpeakFrame) or (
+            isinstance(frame, TextFrame) and not isinstance(frame, TTSTextFrame)
+        ):
             await self.speak(frame.text, frame.epoch)
         else:
             await self.push(frame, direction)
