@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..errors import ProtocolError, clip
+from ..errors import ProtocolError
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -39,6 +39,7 @@ from ._common import (
     req_str,
 )
 from .deepgram import _P, _ListenBase, _words, wire_format
+from .deepgram_speak import _notice
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -178,9 +179,7 @@ class DeepgramFluxSerializer(_ListenBase):
         if kind == "ConfigureFailure":
             return [ErrorFrame(f"{_P}: Configure refused")]
         if kind == "Error":
-            code = opt_str(msg, "code", _P, "") or ""
-            description = opt_str(msg, "description", _P, "") or ""
-            return [ErrorFrame(clip(f"{_P}: error {code}: {description}".rstrip(": ")))]
+            return [_notice(msg, "error")]
         self.unknown_types += 1
         return []
 

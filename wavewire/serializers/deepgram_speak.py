@@ -103,6 +103,14 @@ class SpeakOptions:
         return f"/v1/speak?{urlencode(self.query())}"
 
 
+def _notice(msg: dict[str, Any], what: str) -> ErrorFrame:
+    """A non-fatal :class:`ErrorFrame` for a Deepgram ``Error`` / ``Warning`` message
+    (``what`` is ``error`` or ``warning``): its ``code`` and ``description``, clipped."""
+    code = opt_str(msg, "code", _P, "") or ""
+    description = opt_str(msg, "description", _P, "") or ""
+    return ErrorFrame(clip(f"{_P}: {what} {code}: {description}".rstrip(": ")))
+
+
 class DeepgramSpeakSerializer(FrameSerializer):
     """Client side of ``/v1/speak`` (see the module docstring)."""
 
@@ -199,9 +207,7 @@ class DeepgramSpeakSerializer(FrameSerializer):
             self.metadata = passed_on(msg, message, _P)
             return [InputTransportMessageFrame(message=msg)]
         if kind == "Warning":
-            code = opt_str(msg, "code", _P, "") or ""
-            description = opt_str(msg, "description", _P, "") or ""
-            return [ErrorFrame(clip(f"{_P}: warning {code}: {description}".rstrip(": ")))]
+            return [_notice(msg, "warning")]
         self.unknown_types += 1
         return []
 
