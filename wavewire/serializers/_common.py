@@ -1,4 +1,4 @@
-"""Helpers shared by every JSON and binary serializer: strict text/JSON/base64 decoding
+"""Helpers shared by the JSON and binary serializers: strict text/JSON/base64 decoding
 with precise :class:`~wavewire.errors.ProtocolError` messages, typed field readers,
 compact JSON encoding, and the outbound audio format check.
 
@@ -15,7 +15,9 @@ What a peer sends is checked where it is read, so a decoder raises nothing but
   to a whole message;
 * :func:`require_str` checks one string value (type and UTF-8 checked, length bounded);
   the ``opt_*`` / ``req_*`` readers read one field of a message by type (strings UTF-8
-  checked, numbers finite and in range, booleans never taken for numbers).
+  checked, numbers finite and in range, booleans never taken for numbers),
+  :func:`message_type` its ``type``, and :func:`rows` parallel arrays (word timings);
+* :func:`decode_pcm` turns received G.711 or 16-bit PCM audio into whole PCM samples.
 
 Peer values quoted in error messages go through :func:`wavewire.errors.clip`."""
 
