@@ -43,6 +43,7 @@ __all__ = [
     "load_json",
     "check_json",
     "require_str",
+    "require_num",
     "load_message",
     "message_type",
     "passed_on",
@@ -207,6 +208,8 @@ def opt_str(msg: dict[str, Any], key: str, protocol: str, default: str | None = 
     value = msg.get(key)
     if value is None:
         return default
+    if type(value) is str and value.isascii():  # the usual case, nothing to check
+        return value
     return require_str(value, protocol, f"'{key}'", empty=True)
 
 
@@ -218,29 +221,35 @@ def req_str(msg: dict[str, Any], key: str, protocol: str) -> str:
     return value
 
 
-def _number(value: object, key: str, protocol: str) -> float:
+def require_num(value: object, protocol: str, what: str) -> float:
+    """``value`` as a finite float (booleans refused, integers too large refused)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProtocolError(f"{protocol}: '{key}' must be a number, got {type(value).__name__}")
+        raise ProtocolError(f"{protocol}: {what} must be a number, got {type(value).__name__}")
     try:
         number = float(value)
     except OverflowError:
-        raise ProtocolError(f"{protocol}: '{key}' is out of range") from None
+        raise ProtocolError(f"{protocol}: {what} is out of range") from None
     if not math.isfinite(number):
-        raise ProtocolError(f"{protocol}: '{key}' must be finite")
+        raise ProtocolError(f"{protocol}: {what} must be finite")
     return number
 
 
 def opt_num(msg: dict[str, Any], key: str, protocol: str) -> float | None:
     """``msg[key]`` as a finite float, ``None`` when absent or null (booleans refused)."""
     value = msg.get(key)
-    return None if value is None else _number(value, key, protocol)
+    if value is None:
+        return None
+    if type(value) is float and math.isfinite(value):  # the usual case, nothing to check
+        return value
+    return require_num(value, protocol, f"'{key}'")
 
 
 def req_num(msg: dict[str, Any], key: str, protocol: str) -> float:
     """``msg[key]``, which must be a finite number."""
-    if msg.get(key) is None:
+    value = opt_num(msg, key, protocol)
+    if value is None:
         raise ProtocolError(f"{protocol}: missing number '{key}'")
-    return _number(msg[key], key, protocol)
+    return value
 
 
 def opt_int(msg: dict[str, Any], key: str, protocol: str, limit: int = 1 << 53) -> int | None:
@@ -278,12 +287,13 @@ def opt_list(msg: dict[str, Any], key: str, protocol: str) -> list[Any]:
     return _typed(msg, key, protocol, list, "an array") or []  # type: ignore[no-any-return]
 
 
-def rows(protocol: str, what: str, **columns: list[Any]) -> list[dict[str, Any]]:
-    """Parallel arrays (``name=array``) as one ``{name: value}`` row per index, for the
-    readers above; arrays of different lengths are a protocol error."""
-    if len({len(column) for column in columns.values()}) > 1:
+def rows(protocol: str, what: str, *columns: list[Any]) -> zip[tuple[Any, ...]]:
+    """Parallel arrays as one tuple per index (values still to be checked, with
+    :func:`require_str` / :func:`require_num`); arrays of different lengths are a
+    protocol error."""
+    if len({len(column) for column in columns}) > 1:
         raise ProtocolError(f"{protocol}: {what} arrays differ in length")
-    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    return zip(*columns, strict=True)
 
 
 def decode_pcm(data: bytes, encoding: str, protocol: str) -> bytes:

@@ -56,8 +56,7 @@ from ._common import (
     opt_obj,
     opt_str,
     passed_on,
-    req_num,
-    req_str,
+    require_num,
     require_str,
     rows,
 )
@@ -233,19 +232,13 @@ class CartesiaSerializer(FrameSerializer):
         if ts is None:
             raise ProtocolError(f"{_P}: timestamps without a 'word_timestamps' object")
         frames: list[Frame] = []
-        for item in rows(
-            _P,
-            "word_timestamps",
-            word=opt_list(ts, "words", _P),
-            start=opt_list(ts, "start", _P),
-            end=opt_list(ts, "end", _P),
-        ):
-            text = req_str(item, "word", _P)
+        columns = (opt_list(ts, "words", _P), opt_list(ts, "start", _P), opt_list(ts, "end", _P))
+        for word, start, end in rows(_P, "word_timestamps", *columns):
             frames.append(
                 TTSTextFrame(
-                    text,
-                    start_s=req_num(item, "start", _P),
-                    end_s=req_num(item, "end", _P),
+                    require_str(word, _P, "a word", empty=True),
+                    start_s=require_num(start, _P, "a word's start"),
+                    end_s=require_num(end, _P, "a word's end"),
                     context_id=context,
                 )
             )

@@ -50,8 +50,7 @@ from ._common import (
     opt_list,
     opt_obj,
     opt_str,
-    req_num,
-    req_str,
+    require_num,
     require_str,
     rows,
 )
@@ -203,16 +202,12 @@ class ElevenLabsSerializer(FrameSerializer):
             alignment, "charDurationsMs", _P
         )
         offset = self._offset_samples / self.wire.sample_rate
-        for item in rows(
-            _P,
-            "alignment",
-            char=opt_list(alignment, "chars", _P),
-            start=opt_list(alignment, "charStartTimesMs", _P),
-            duration=durations,
-        ):
-            c = req_str(item, "char", _P)
-            start = offset + req_num(item, "start", _P) / 1000
-            end = start + req_num(item, "duration", _P) / 1000
+        chars = opt_list(alignment, "chars", _P)
+        starts = opt_list(alignment, "charStartTimesMs", _P)
+        for char, char_start, duration in rows(_P, "alignment", chars, starts, durations):
+            c = require_str(char, _P, "a char", empty=True)
+            start = offset + require_num(char_start, _P, "a char's start") / 1000
+            end = start + require_num(duration, _P, "a char's duration") / 1000
             if not c.strip():
                 self._end_word(frames, context)
                 continue
