@@ -13,7 +13,8 @@ What a peer sends is checked where it is read, so a decoder raises nothing but
   encodable as UTF-8 (no lone surrogate, which ``\\ud800`` escapes can produce), so
   whatever later re-encodes, logs or echoes it cannot fail; :func:`passed_on` applies it
   to a whole message;
-* :func:`require_str` checks one string value (type and UTF-8 checked, length bounded);
+* :func:`require_str` / :func:`require_num` check one value (a string: type and UTF-8
+  checked, length bounded; a number: finite, never a boolean);
   the ``opt_*`` / ``req_*`` readers read one field of a message by type (strings UTF-8
   checked, numbers finite and in range, booleans never taken for numbers),
   :func:`message_type` its ``type``, and :func:`rows` parallel arrays (word timings);
