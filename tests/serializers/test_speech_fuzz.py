@@ -24,50 +24,21 @@ from wavewire.serializers.deepgram import (
 from wavewire.serializers.deepgram_flux import DeepgramFluxSerializer
 from wavewire.serializers.deepgram_speak import DeepgramSpeakSerializer
 from wavewire.serializers.elevenlabs import ElevenLabsSerializer
+from wavewire.testing.fuzz_targets import (
+    CARTESIA,
+    DEEPGRAM_FLUX,
+    DEEPGRAM_LISTEN,
+    DEEPGRAM_SPEAK,
+    ELEVENLABS,
+)
 
-WORD = {"word": "hello", "start": 0.08, "end": 0.4, "confidence": 0.99, "punctuated_word": "Hello"}
-TEMPLATES: dict[str, list[dict[str, Any]]] = {
-    "listen": [
-        {"type": "Results", "channel_index": [0, 1], "duration": 1.0, "start": 0.0,
-         "is_final": True, "speech_final": True, "from_finalize": False,
-         "channel": {"alternatives": [{"transcript": "hello", "confidence": 0.9,
-                                       "words": [WORD], "languages": ["en"]}]},
-         "metadata": {"request_id": "r"}},
-        {"type": "SpeechStarted", "channel": [0, 1], "timestamp": 9.5},
-        {"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": 2.3},
-        {"type": "Metadata", "request_id": "r", "duration": 3.0, "channels": 1},
-    ],
-    "flux": [
-        {"type": "TurnInfo", "event": "EndOfTurn", "turn_index": 0, "transcript": "yes",
-         "words": [{"word": "yes", "confidence": 0.9, "start": 0.1, "end": 0.3}],
-         "end_of_turn_confidence": 0.8, "audio_window_start": 0.0, "audio_window_end": 1.0,
-         "request_id": "r", "sequence_id": 3},
-        {"type": "TurnInfo", "event": "Update", "transcript": "ye", "words": [], "sequence_id": 2},
-        {"type": "Connected", "request_id": "r", "sequence_id": 0},
-        {"type": "Error", "sequence_id": 4, "code": "X", "description": "d"},
-    ],
-    "speak": [
-        {"type": "Flushed", "sequence_id": 0}, {"type": "Cleared", "sequence_id": 1},
-        {"type": "Metadata", "request_id": "r", "model_name": "aura"},
-        {"type": "Warning", "description": "d", "code": "c"},
-    ],
-    "cartesia": [
-        {"type": "chunk", "context_id": "c", "status_code": 206, "done": False,
-         "data": "AAAAABAA8P8=", "step_time": 1.0, "flush_id": 1},
-        {"type": "timestamps", "context_id": "c", "status_code": 206, "done": False,
-         "word_timestamps": {"words": ["Hi", "there"], "start": [0.0, 0.3], "end": [0.2, 0.6]}},
-        {"type": "done", "context_id": "c", "status_code": 206, "done": True},
-        {"type": "flush_done", "context_id": "c", "flush_id": 1, "flush_done": True},
-        {"type": "error", "context_id": "c", "error": "e"},
-    ],
-    "elevenlabs": [
-        {"audio": "AQD/fw==", "isFinal": None, "contextId": "c",
-         "alignment": {"chars": ["H", "i", " "], "charStartTimesMs": [0, 40, 80],
-                       "charsDurationsMs": [40, 40, 40]}},
-        {"isFinal": True, "contextId": "c"},
-        {"message": "m", "error": "e"},
-    ],
-}  # fmt: skip
+TEMPLATES: dict[str, list[Any]] = {
+    "listen": DEEPGRAM_LISTEN,
+    "flux": DEEPGRAM_FLUX,
+    "speak": DEEPGRAM_SPEAK,
+    "cartesia": CARTESIA,
+    "elevenlabs": ELEVENLABS,
+}  # the valid messages of each kind, as the fuzzing module has them
 
 FACTORIES = {
     "listen": DeepgramListenSerializer,

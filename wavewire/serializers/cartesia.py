@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..audio.g711 import alaw_decode, ulaw_decode
 from ..errors import ProtocolError, clip
 from ..frames import (
     ErrorFrame,
@@ -45,18 +44,21 @@ from ..frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from ._common import b64decode, dumps
-from ._fields import (
-    load,
+from ._common import (
+    b64decode,
+    decode_pcm,
+    dumps,
+    load_message,
+    message_type,
     opt_bool,
     opt_int,
     opt_list,
     opt_obj,
     opt_str,
     passed_on,
-    req_num,
-    req_str,
-    text_of,
+    require_num,
+    require_str,
+    rows,
 )
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
@@ -150,11 +152,11 @@ class CartesiaSerializer(FrameSerializer):
         """A generation request: ``transcript`` on ``context_id``; ``more`` is the
         ``continue`` field (more text will follow on this context)."""
         msg = dict(self._base)
-        msg["transcript"] = text_of(transcript, _P, "transcript")
+        msg["transcript"] = require_str(transcript, _P, "transcript", empty=True)
         msg["voice"] = self._voice
         if self._language is not None:
             msg["language"] = self._language
-        msg["context_id"] = text_of(context_id, _P, "context_id")
+        msg["context_id"] = require_str(context_id, _P, "context_id", empty=True)
         msg.update(self._settings)
         msg["continue"] = more
         if flush:
@@ -197,10 +199,8 @@ class CartesiaSerializer(FrameSerializer):
     # --- server → client ------------------------------------------------------------
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
-        kind = msg.get("type")
-        if not isinstance(kind, str):
-            raise ProtocolError(f"{_P}: message without a string 'type'")
+        msg = load_message(message, _P)
+        kind = message_type(msg, _P)
         context = opt_str(msg, "context_id", _P)
         opt_int(msg, "status_code", _P)
         opt_bool(msg, "done", _P)
@@ -225,32 +225,20 @@ class CartesiaSerializer(FrameSerializer):
     def _pcm(self, msg: dict[str, Any]) -> bytes:
         data = b64decode(msg.get("data"), _P, "'data'")
         opt_int(msg, "flush_id", _P)
-        if self.wire.encoding == MULAW:
-            return ulaw_decode(data)
-        if self.wire.encoding == ALAW:
-            return alaw_decode(data)
-        if len(data) % 2:
-            raise ProtocolError(f"{_P}: {len(data)} bytes of pcm_s16le is not whole samples")
-        return data
+        return decode_pcm(data, self.wire.encoding, _P)
 
     def _timestamps(self, msg: dict[str, Any], context: str | None) -> list[Frame]:
         ts = opt_obj(msg, "word_timestamps", _P)
         if ts is None:
             raise ProtocolError(f"{_P}: timestamps without a 'word_timestamps' object")
-        words = opt_list(ts, "words", _P)
-        starts = opt_list(ts, "start", _P)
-        ends = opt_list(ts, "end", _P)
-        if not len(words) == len(starts) == len(ends):
-            raise ProtocolError(f"{_P}: word_timestamps arrays differ in length")
         frames: list[Frame] = []
-        for i, word in enumerate(words):
-            item = {"word": word, "start": starts[i], "end": ends[i]}
-            text = req_str(item, "word", _P)
+        columns = (opt_list(ts, "words", _P), opt_list(ts, "start", _P), opt_list(ts, "end", _P))
+        for word, start, end in rows(_P, "word_timestamps", *columns):
             frames.append(
                 TTSTextFrame(
-                    text,
-                    start_s=req_num(item, "start", _P),
-                    end_s=req_num(item, "end", _P),
+                    require_str(word, _P, "a word", empty=True),
+                    start_s=require_num(start, _P, "a word's start"),
+                    end_s=require_num(end, _P, "a word's end"),
                     context_id=context,
                 )
             )

@@ -49,9 +49,10 @@ from ..frames import (
     VADUserStoppedSpeakingFrame,
     Word,
 )
-from ._common import dumps
-from ._fields import (
-    load,
+from ._common import (
+    dumps,
+    load_message,
+    message_type,
     opt_bool,
     opt_list,
     opt_num,
@@ -211,13 +212,6 @@ def _words(raw: list[Any], offset: float) -> list[Word]:
     return words
 
 
-def _type(msg: dict[str, Any]) -> str:
-    kind = msg.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolError(f"{_P}: message without a string 'type'")
-    return kind
-
-
 class _ListenBase(FrameSerializer):
     """Audio out and the shared bookkeeping of both listen sockets."""
 
@@ -294,8 +288,8 @@ class DeepgramListenSerializer(_ListenBase):
         return [dumps({"type": "Finalize", "channel": int(channel)})]
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
-        kind = _type(msg)
+        msg = load_message(message, _P)
+        kind = message_type(msg, _P)
         if kind == "Results":
             return self._results(msg)
         if kind == "SpeechStarted":

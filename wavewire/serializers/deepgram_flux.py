@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..errors import ProtocolError, clip
+from ..errors import ProtocolError
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -28,9 +28,18 @@ from ..frames import (
     STTTurnFrame,
     TranscriptionFrame,
 )
-from ._common import dumps
-from ._fields import load, opt_list, opt_num, opt_str, passed_on, req_str
-from .deepgram import _P, _ListenBase, _type, _words, wire_format
+from ._common import (
+    dumps,
+    load_message,
+    message_type,
+    opt_list,
+    opt_num,
+    opt_str,
+    passed_on,
+    req_str,
+)
+from .deepgram import _P, _ListenBase, _words, wire_format
+from .deepgram_speak import _notice
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -155,8 +164,8 @@ class DeepgramFluxSerializer(_ListenBase):
         return ['{"type":"ForceEndTurn"}']
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
-        kind = _type(msg)
+        msg = load_message(message, _P)
+        kind = message_type(msg, _P)
         seq = msg.get("sequence_id")
         if seq is not None:
             if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 1 << 53:
@@ -170,9 +179,7 @@ class DeepgramFluxSerializer(_ListenBase):
         if kind == "ConfigureFailure":
             return [ErrorFrame(f"{_P}: Configure refused")]
         if kind == "Error":
-            code = opt_str(msg, "code", _P, "") or ""
-            description = opt_str(msg, "description", _P, "") or ""
-            return [ErrorFrame(clip(f"{_P}: error {code}: {description}".rstrip(": ")))]
+            return [_notice(msg, "error")]
         self.unknown_types += 1
         return []
 

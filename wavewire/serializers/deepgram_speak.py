@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError, clip
+from ..errors import clip
 from ..frames import (
     ErrorFrame,
     InputTransportMessageFrame,
@@ -35,8 +34,16 @@ from ..frames import (
     TTSAudioFrame,
     TTSSpeakFrame,
 )
-from ._common import dumps
-from ._fields import load, opt_int, opt_str, passed_on, text_of
+from ._common import (
+    decode_pcm,
+    dumps,
+    load_message,
+    message_type,
+    opt_int,
+    opt_str,
+    passed_on,
+    require_str,
+)
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -96,6 +103,14 @@ class SpeakOptions:
         return f"/v1/speak?{urlencode(self.query())}"
 
 
+def _notice(msg: dict[str, Any], what: str) -> ErrorFrame:
+    """A non-fatal :class:`ErrorFrame` for a Deepgram ``Error`` / ``Warning`` message
+    (``what`` is ``error`` or ``warning``): its ``code`` and ``description``, clipped."""
+    code = opt_str(msg, "code", _P, "") or ""
+    description = opt_str(msg, "description", _P, "") or ""
+    return ErrorFrame(clip(f"{_P}: {what} {code}: {description}".rstrip(": ")))
+
+
 class DeepgramSpeakSerializer(FrameSerializer):
     """Client side of ``/v1/speak`` (see the module docstring)."""
 
@@ -137,7 +152,7 @@ class DeepgramSpeakSerializer(FrameSerializer):
 
     def speak(self, text: str) -> list[Message]:
         """``Speak``: append ``text`` to the server's buffer (``[]`` for no text)."""
-        text = text_of(text, _P, "Speak text")
+        text = require_str(text, _P, "Speak text", empty=True)
         return [dumps({"type": "Speak", "text": text})] if text else []
 
     def flush_delay(self, now: float) -> float:
@@ -177,10 +192,8 @@ class DeepgramSpeakSerializer(FrameSerializer):
     def decode(self, message: Message) -> list[Frame]:
         if not isinstance(message, str):
             return self._audio(message)
-        msg = load(message, _P)
-        kind = msg.get("type")
-        if not isinstance(kind, str):
-            raise ProtocolError(f"{_P}: message without a string 'type'")
+        msg = load_message(message, _P)
+        kind = message_type(msg, _P)
         if kind in ("Flushed", "Cleared"):
             opt_int(msg, "sequence_id", _P)
             if kind == "Flushed":
@@ -194,9 +207,7 @@ class DeepgramSpeakSerializer(FrameSerializer):
             self.metadata = passed_on(msg, message, _P)
             return [InputTransportMessageFrame(message=msg)]
         if kind == "Warning":
-            code = opt_str(msg, "code", _P, "") or ""
-            description = opt_str(msg, "description", _P, "") or ""
-            return [ErrorFrame(clip(f"{_P}: warning {code}: {description}".rstrip(": ")))]
+            return [_notice(msg, "warning")]
         self.unknown_types += 1
         return []
 
@@ -206,13 +217,5 @@ class DeepgramSpeakSerializer(FrameSerializer):
             return []
         if not data:
             return []
-        encoding = self.wire.encoding
-        if encoding == MULAW:
-            pcm = ulaw_decode(data)
-        elif encoding == ALAW:
-            pcm = alaw_decode(data)
-        else:
-            if len(data) % 2:
-                raise ProtocolError(f"{_P}: {len(data)} bytes of linear16 is not whole samples")
-            pcm = bytes(data)
+        pcm = decode_pcm(data, self.wire.encoding, _P)
         return [TTSAudioFrame(pcm, self.wire.sample_rate, 1, context_id=self.context_id)]

@@ -31,8 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from ..audio.g711 import alaw_decode, ulaw_decode
-from ..errors import ProtocolError, clip
+from ..errors import clip
 from ..frames import (
     ErrorFrame,
     LLMFullResponseEndFrame,
@@ -42,8 +41,19 @@ from ..frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from ._common import b64decode, dumps
-from ._fields import clean, load, opt_bool, opt_list, opt_obj, opt_str, req_num, req_str, text_of
+from ._common import (
+    b64decode,
+    decode_pcm,
+    dumps,
+    load_message,
+    opt_bool,
+    opt_list,
+    opt_obj,
+    opt_str,
+    require_num,
+    require_str,
+    rows,
+)
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
@@ -123,7 +133,7 @@ class ElevenLabsSerializer(FrameSerializer):
 
     def text(self, text: str, *, flush: bool = False) -> list[Message]:
         """A text message (ending with a space), optionally forcing generation."""
-        text = text_of(text, _P, "text")
+        text = require_str(text, _P, "text", empty=True)
         if not text.strip():
             return self.flush() if flush else []
         if not text.endswith(" "):
@@ -161,7 +171,7 @@ class ElevenLabsSerializer(FrameSerializer):
         self._word = ""
 
     def decode(self, message: Message) -> list[Frame]:
-        msg = load(message, _P)
+        msg = load_message(message, _P)
         context = opt_str(msg, "contextId", _P) or opt_str(msg, "context_id", _P)
         context = context or self.context_id
         final = opt_bool(msg, "isFinal", _P) or opt_bool(msg, "is_final", _P)
@@ -169,11 +179,11 @@ class ElevenLabsSerializer(FrameSerializer):
         if error is not None and msg.get("audio") is None:
             text = opt_str(msg, "message", _P) or ""
             if isinstance(error, str):
-                text = text or clean(error, _P, "'error'")
+                text = text or require_str(error, _P, "'error'", empty=True)
             return [ErrorFrame(clip(f"{_P}: {text or 'error'}"))]
         frames: list[Frame] = []
         if msg.get("audio") is not None:
-            pcm = self._pcm(b64decode(msg["audio"], _P, "'audio'"))
+            pcm = decode_pcm(b64decode(msg["audio"], _P, "'audio'"), self.wire.encoding, _P)
             alignment = opt_obj(msg, self._alignment_key, _P)
             if alignment is not None:
                 self._align(alignment, frames, context)
@@ -187,29 +197,17 @@ class ElevenLabsSerializer(FrameSerializer):
             self.unknown_messages += 1
         return frames
 
-    def _pcm(self, data: bytes) -> bytes:
-        if self.wire.encoding == MULAW:
-            return ulaw_decode(data)
-        if self.wire.encoding == ALAW:
-            return alaw_decode(data)
-        if len(data) % 2:
-            raise ProtocolError(f"{_P}: {len(data)} bytes of PCM is not whole samples")
-        return data
-
     def _align(self, alignment: dict[str, Any], frames: list[Frame], context: str | None) -> None:
-        chars = opt_list(alignment, "chars", _P)
-        starts = opt_list(alignment, "charStartTimesMs", _P)
         durations = opt_list(alignment, "charsDurationsMs", _P) or opt_list(
             alignment, "charDurationsMs", _P
         )
-        if not len(chars) == len(starts) == len(durations):
-            raise ProtocolError(f"{_P}: alignment arrays differ in length")
         offset = self._offset_samples / self.wire.sample_rate
-        for i, char in enumerate(chars):
-            item = {"char": char, "start": starts[i], "duration": durations[i]}
-            c = req_str(item, "char", _P)
-            start = offset + req_num(item, "start", _P) / 1000
-            end = start + req_num(item, "duration", _P) / 1000
+        chars = opt_list(alignment, "chars", _P)
+        starts = opt_list(alignment, "charStartTimesMs", _P)
+        for char, char_start, duration in rows(_P, "alignment", chars, starts, durations):
+            c = require_str(char, _P, "a char", empty=True)
+            start = offset + require_num(char_start, _P, "a char's start") / 1000
+            end = start + require_num(duration, _P, "a char's duration") / 1000
             if not c.strip():
                 self._end_word(frames, context)
                 continue

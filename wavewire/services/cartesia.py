@@ -1,5 +1,5 @@
 """Cartesia TTS (WebSocket, protocols.md §7) as a service, on
-:class:`~wavewire.services.base.WebSocketService` and
+:class:`~wavewire.services._tts.WebSocketTTSService` and
 :class:`~wavewire.serializers.cartesia.CartesiaSerializer`.
 
 :class:`CartesiaTTSService` keeps one Cartesia context per bot turn: LLM text
@@ -28,17 +28,13 @@ from typing import TYPE_CHECKING, Any
 from ..frames import (
     InputTransportMessageFrame,
     LLMFullResponseEndFrame,
-    TextFrame,
     TTSAudioFrame,
     TTSSpeakFrame,
-    TTSStartedFrame,
     TTSStoppedFrame,
-    TTSTextFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection
 from ..serializers.cartesia import DEFAULT_VERSION, CartesiaSerializer
-from ._tts import HeldEnds
-from .base import WebSocketService
+from ._tts import WebSocketTTSService, is_text_to_speak
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -47,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["CartesiaTTSService"]
 
 
-class CartesiaTTSService(WebSocketService):
+class CartesiaTTSService(WebSocketTTSService[CartesiaSerializer]):
     """See the module docstring. ``voice_id`` is required; ``model_id``, ``language``,
     ``encoding``, ``sample_rate`` and ``add_timestamps`` go to the serializer."""
 
@@ -76,7 +72,6 @@ class CartesiaTTSService(WebSocketService):
         self._started: set[str] = set()
         self._open_contexts: set[str] = set()
         self._sent: dict[str, list[Any]] = {}  # context → [text sent, ended]
-        self._ends = HeldEnds()
 
     def websocket_url(self) -> str:
         key = self.api_key.reveal() if self.api_key is not None else ""
@@ -90,13 +85,8 @@ class CartesiaTTSService(WebSocketService):
                                   sample_rate=self.sample_rate, context_prefix=prefix,
                                   **self.serializer_options)
 
-    def make_client(self) -> WebSocketClient:
-        client = super().make_client()
-        client.add_event_handler("on_disconnected", self._socket_dropped)
-        return client
-
-    async def _socket_dropped(self, client: WebSocketClient, code: int | None,
-                              reason: str) -> None:
+    async def on_socket_dropped(self, client: WebSocketClient, code: int | None,
+                                reason: str) -> None:
         """Contexts live on one socket. Those whose audio had started are taken as done
         (:class:`TTSStoppedFrame`: repeating them would repeat what was heard), except the
         current turn's, which goes on with its next text; the others are requested again,
@@ -120,11 +110,6 @@ class CartesiaTTSService(WebSocketService):
                 for message in ser.request(cid, text, more=not ended):
                     await client.send(message)
 
-    @property
-    def _serializer(self) -> CartesiaSerializer:
-        assert self.client is not None
-        return self.client.serializer  # type: ignore[return-value]
-
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if direction is DOWNSTREAM and self.client is not None:
             ser = self._serializer
@@ -135,7 +120,7 @@ class CartesiaTTSService(WebSocketService):
                 for message in ser.request(cid, frame.text, more=False):
                     await self.send_message(message)
                 return
-            if isinstance(frame, TextFrame) and not isinstance(frame, TTSTextFrame):
+            if is_text_to_speak(frame):
                 if not frame.text:
                     return
                 if ser.context_id is None:
@@ -162,14 +147,11 @@ class CartesiaTTSService(WebSocketService):
                     await client.send(message)
         self._open_contexts.clear()
         self._sent.clear()
-        if n := self._ends.drop():
-            self.count_drop("interrupted", n)
         await super().on_interruption()
 
     async def _open(self, context_id: str) -> None:
         self._open_contexts.add(context_id)
-        self.start_ttfb_metrics()
-        await self.push(TTSStartedFrame(context_id=context_id))
+        await self.start_turn(context_id)
 
     async def on_service_frames(self, frames: list[Frame]) -> None:
         out: list[Frame] = []
@@ -184,5 +166,4 @@ class CartesiaTTSService(WebSocketService):
                 self._open_contexts.discard(str(frame.context_id))
                 self._sent.pop(str(frame.context_id), None)
             out.append(frame)
-        if out:
-            await super().on_service_frames(self._ends.after(out))
+        await super().on_service_frames(out)

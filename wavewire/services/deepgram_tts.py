@@ -1,5 +1,5 @@
 """Deepgram streaming text-to-speech (Aura, ``/v1/speak``) as a service, on
-:class:`~wavewire.services.base.WebSocketService` and
+:class:`~wavewire.services._tts.WebSocketTTSService` and
 :class:`~wavewire.serializers.deepgram_speak.DeepgramSpeakSerializer`.
 
 :class:`DeepgramTTSService` consumes LLM text (:class:`TextFrame`, not
@@ -35,18 +35,15 @@ from ..frames import (
     InputTransportMessageFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
-    TextFrame,
     TTSAudioFrame,
     TTSSpeakFrame,
-    TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection
 from ..serializers.deepgram import close_error
 from ..serializers.deepgram_speak import DeepgramSpeakSerializer, SpeakOptions
-from ._tts import HeldEnds
-from .base import WebSocketService
+from ._tts import WebSocketTTSService, is_text_to_speak
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -68,7 +65,7 @@ def split_sentences(text: str) -> tuple[list[str], str]:
     return sentences, text[start:]
 
 
-class DeepgramTTSService(WebSocketService):
+class DeepgramTTSService(WebSocketTTSService[DeepgramSpeakSerializer]):
     """See the module docstring."""
 
     api_key_env = "DEEPGRAM_API_KEY"
@@ -79,14 +76,12 @@ class DeepgramTTSService(WebSocketService):
         super().__init__(**kwargs)
         self.options = options or SpeakOptions()
         self._text = ""
-        self._turns = 0
         self._turn_open = False
         self._turn_ended = False
         self._unflushed: list[str] = []  # sentences sent, not yet flushed
         self._segments: deque[str] = deque()  # the text of each flush awaiting its audio
         self._segment_started = False
         self._flush_task: Any = None
-        self._ends = HeldEnds()
 
     def websocket_url(self) -> str:
         path, _, query = self.options.path().partition("?")
@@ -106,13 +101,8 @@ class DeepgramTTSService(WebSocketService):
     def close_error(self, code: int | None, reason: str) -> WavewireError | None:
         return close_error(code, reason)
 
-    def make_client(self) -> WebSocketClient:
-        client = super().make_client()
-        client.add_event_handler("on_disconnected", self._socket_dropped)
-        return client
-
-    async def _socket_dropped(self, client: WebSocketClient, code: int | None,
-                              reason: str) -> None:
+    async def on_socket_dropped(self, client: WebSocketClient, code: int | None,
+                                reason: str) -> None:
         """The text Deepgram had not spoken yet goes again on the next socket: the
         sentences whose audio had not started (one that had started is taken as done:
         repeating it would repeat what was heard)."""
@@ -136,11 +126,6 @@ class DeepgramTTSService(WebSocketService):
                 await client.send(message)
             self._unflushed.append(text)
 
-    @property
-    def _serializer(self) -> DeepgramSpeakSerializer:
-        assert self.client is not None
-        return self.client.serializer  # type: ignore[return-value]
-
     # -- text in ------------------------------------------------------------------------------
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -148,7 +133,7 @@ class DeepgramTTSService(WebSocketService):
             if isinstance(frame, TTSSpeakFrame):
                 await self._speak(frame.text, end=True)
                 return
-            if isinstance(frame, TextFrame) and not isinstance(frame, TTSTextFrame):
+            if is_text_to_speak(frame):
                 await self._speak(frame.text, end=False)
                 return
             if isinstance(frame, LLMFullResponseEndFrame):
@@ -178,10 +163,8 @@ class DeepgramTTSService(WebSocketService):
             if not self._turn_open:
                 self._turn_open = True
                 self._turn_ended = False
-                self._turns += 1
-                self._serializer.context_id = f"turn-{self._turns}"
-                self.start_ttfb_metrics()
-                await self.push(TTSStartedFrame(context_id=self._serializer.context_id))
+                self._serializer.context_id = cid = self.next_turn_id()
+                await self.start_turn(cid)
             for message in self._serializer.speak(sentence):
                 await self.send_message(message)
             self._unflushed.append(sentence.strip())
@@ -209,8 +192,6 @@ class DeepgramTTSService(WebSocketService):
         await self._flush()
 
     def _reset(self) -> None:
-        if n := self._ends.drop():
-            self.count_drop("interrupted", n)
         self._text = ""
         self._unflushed = []
         self._segments.clear()
@@ -240,8 +221,7 @@ class DeepgramTTSService(WebSocketService):
                     out += self._flushed()
             else:
                 out.append(frame)
-        if out:
-            await super().on_service_frames(self._ends.after(out))
+        await super().on_service_frames(out)
 
     def _flushed(self) -> list[Frame]:
         if not self._segments:

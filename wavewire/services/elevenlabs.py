@@ -1,5 +1,5 @@
 """ElevenLabs TTS over ``stream-input`` (protocols.md §8.1) as a service, on
-:class:`~wavewire.services.base.WebSocketService` and
+:class:`~wavewire.services._tts.WebSocketTTSService` and
 :class:`~wavewire.serializers.elevenlabs.ElevenLabsSerializer`.
 
 A ``stream-input`` socket carries one generation and says it is complete
@@ -35,17 +35,13 @@ from ..frames import (
     ErrorFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
-    TextFrame,
     TTSAudioFrame,
     TTSSpeakFrame,
-    TTSStartedFrame,
-    TTSTextFrame,
 )
 from ..processors.base import DOWNSTREAM, FrameDirection
 from ..serializers.elevenlabs import ElevenLabsSerializer
 from ..transports.backoff import Backoff
-from ._tts import HeldEnds
-from .base import WebSocketService
+from ._tts import WebSocketTTSService, is_text_to_speak
 
 if TYPE_CHECKING:
     from ..frames import Frame
@@ -57,7 +53,7 @@ __all__ = ["ElevenLabsTTSService"]
 _NEXT_TURN = Backoff(initial=0.0, max=2.0, jitter=0.0, max_attempts=8)
 
 
-class ElevenLabsTTSService(WebSocketService):
+class ElevenLabsTTSService(WebSocketTTSService[ElevenLabsSerializer]):
     """See the module docstring. ``voice_id`` is required; ``model_id``,
     ``output_format``, ``voice_settings`` and ``chunk_length_schedule`` go to the
     serializer."""
@@ -87,12 +83,10 @@ class ElevenLabsTTSService(WebSocketService):
         self.chunk_length_schedule = chunk_length_schedule
         self._words = ""  # text not yet sent: an unfinished word
         self._waiting: list[Frame] = []  # frames for the next socket
-        self._turns = 0
         self._turn_open = False
         self._ending = False
         self._discard = False
         self._audio_seen = False
-        self._ends = HeldEnds()
 
     def websocket_url(self) -> str:
         path = self.make_serializer().path()
@@ -122,23 +116,11 @@ class ElevenLabsTTSService(WebSocketService):
             return err
         return None
 
-    def make_client(self) -> WebSocketClient:
-        client = super().make_client()
-        client.add_event_handler("on_disconnected", self._socket_closed)
-        return client
-
-    @property
-    def _serializer(self) -> ElevenLabsSerializer:
-        assert self.client is not None
-        return self.client.serializer  # type: ignore[return-value]
-
     # -- text in ------------------------------------------------------------------------------
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if direction is DOWNSTREAM and self.client is not None:
-            if isinstance(frame, TTSSpeakFrame) or (
-                isinstance(frame, TextFrame) and not isinstance(frame, TTSTextFrame)
-            ):
+            if is_text_to_speak(frame):
                 await self._text(frame)
                 return
             if isinstance(frame, LLMFullResponseEndFrame):
@@ -159,10 +141,8 @@ class ElevenLabsTTSService(WebSocketService):
         if text.strip():
             if not self._turn_open:
                 self._turn_open = True
-                self._turns += 1
-                self._serializer.context_id = f"turn-{self._turns}"
-                self.start_ttfb_metrics()
-                await self.push(TTSStartedFrame(context_id=self._serializer.context_id))
+                self._serializer.context_id = cid = self.next_turn_id()
+                await self.start_turn(cid)
             for message in self._serializer.text(text, flush=end):
                 await self.send_message(message)
         if end and self._turn_open:
@@ -187,8 +167,6 @@ class ElevenLabsTTSService(WebSocketService):
             await self.send_message(message)
 
     async def _interrupted(self) -> None:
-        if n := self._ends.drop():
-            self.count_drop("interrupted", n)
         self._words = ""
         if self._waiting:
             self.count_drop("interrupted", len(self._waiting))
@@ -198,8 +176,8 @@ class ElevenLabsTTSService(WebSocketService):
         if self._ending:
             self._discard = True
 
-    async def _socket_closed(self, client: WebSocketClient, code: int | None,
-                             reason: str) -> None:
+    async def on_socket_dropped(self, client: WebSocketClient, code: int | None,
+                                reason: str) -> None:
         """The turn's socket closed: what waited goes to the next one (held by the
         client until it is open, after its initializing message)."""
         if client.closed:
@@ -223,5 +201,4 @@ class ElevenLabsTTSService(WebSocketService):
         elif not self._audio_seen and any(isinstance(f, TTSAudioFrame) for f in frames):
             self._audio_seen = True
             await self.stop_ttfb_metrics()
-        if frames:
-            await super().on_service_frames(self._ends.after(frames))
+        await super().on_service_frames(frames)

@@ -1,6 +1,8 @@
 """What every provider fake shares: a ``websockets`` server on loopback with handshake
 checks (path, query, auth), the failure modes a test can ask for, a record of what
-clients sent, and the tone synthesis the TTS fakes speak with.
+clients sent, the tone synthesis the TTS fakes speak with, the compact JSON and G.711
+coding the provider fakes send and read, and :meth:`FakeServer.serve_forever` behind
+each fake's ``run`` (``wavewire fake``).
 
 The fakes use the ``websockets`` library server rather than wavewire's own: a fake must
 answer handshakes the way a provider does (HTTP 401/429 with the provider's headers and
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,13 +38,41 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 __all__ = ["FakeServer", "Handshake", "Reject", "synthesize", "Synthesis", "GARBAGE",
-           "FAKE_LOGGER"]
+           "FAKE_LOGGER", "dumps", "to_pcm", "from_pcm"]
 
 FAKE_LOGGER = "wavewire.testing.fakes"
 """The fakes' own log (a fake stands for the provider: it sees the credentials)."""
 
 GARBAGE = '\x00{"type": garbage'
 """What :meth:`FakeServer.send_garbage` sends instead of a reply."""
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON (no spaces), as the providers send it."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def to_pcm(data: bytes, encoding: str) -> bytes:
+    """16-bit PCM from audio in ``encoding`` (``mulaw`` and ``alaw`` decoded, anything
+    else taken as PCM)."""
+    from ...audio.g711 import alaw_decode, ulaw_decode
+
+    if encoding == "mulaw":
+        return ulaw_decode(data)
+    if encoding == "alaw":
+        return alaw_decode(data)
+    return data
+
+
+def from_pcm(pcm: bytes, encoding: str) -> bytes:
+    """16-bit PCM in ``encoding`` (``mulaw`` and ``alaw`` encoded, anything else as is)."""
+    from ...audio.g711 import alaw_encode, ulaw_encode
+
+    if encoding == "mulaw":
+        return ulaw_encode(pcm)
+    if encoding == "alaw":
+        return alaw_encode(pcm)
+    return pcm
 
 
 class Reject(Exception):
@@ -164,8 +195,9 @@ class FakeServer:
         await self.close()
 
     async def serve_forever(self) -> None:
-        """Serve until cancelled."""
+        """Serve until cancelled, saying where on stdout (``wavewire: fake NAME on URL``)."""
         await self.start()
+        print(f"wavewire: fake {self.name} on {self.url}", flush=True)
         try:
             await asyncio.Future()
         finally:

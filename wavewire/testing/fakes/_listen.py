@@ -15,18 +15,15 @@ word; the missing ones come just before the final.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._base import dumps
+
 __all__ = ["Transcriber", "utterance_key", "trim", "tone_hz"]
 
 WINDOW_MS = 10
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def trim(pcm: bytes, threshold: int) -> tuple[int, bytes]:
@@ -132,7 +129,7 @@ class Transcriber:
         out = self._finish(from_finalize=False) if self._utt is not None else []
         if not self.c.flux:
             out.append(
-                _dumps({
+                dumps({
                     "type": "Metadata", "transaction_key": "deprecated",
                     "request_id": self.request_id, "sha256": self._sha.hexdigest(),
                     "created": "2026-01-01T00:00:00.000Z",
@@ -163,7 +160,7 @@ class Transcriber:
             if self.c.flux:
                 out.append(self._turn("StartOfTurn", "", []))
             elif self.c.vad_events:
-                out.append(_dumps({"type": "SpeechStarted", "channel": [0, 1],
+                out.append(dumps({"type": "SpeechStarted", "channel": [0, 1],
                                    "timestamp": round(start / self.c.sample_rate, 6)}))
         self._utt += chunk
         self._silence = 0 if loud else self._silence + len(x)
@@ -214,7 +211,7 @@ class Transcriber:
             return []
         end = self._last_word_end
         self._last_word_end = None
-        return [_dumps({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end})]
+        return [dumps({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end})]
 
     # --- recognition --------------------------------------------------------------------
 
@@ -257,7 +254,7 @@ class Transcriber:
     def _results(self, text: str, words: list[dict[str, Any]], start: int, n: int, *,
                  final: bool, speech_final: bool = False, from_finalize: bool = False) -> str:
         rate = self.c.sample_rate
-        return _dumps({
+        return dumps({
             "type": "Results", "channel_index": [0, 1], "duration": round(n / rate, 6),
             "start": round(start / rate, 6), "is_final": final, "speech_final": speech_final,
             "from_finalize": from_finalize,
@@ -285,11 +282,11 @@ class Transcriber:
             "end_of_turn_confidence": confidence,
         }
         self.sequence_id += 1
-        return _dumps(msg)
+        return dumps(msg)
 
     def connected(self) -> str:
         """Flux's first message."""
-        msg = _dumps({"type": "Connected", "request_id": self.request_id,
+        msg = dumps({"type": "Connected", "request_id": self.request_id,
                       "sequence_id": self.sequence_id})
         self.sequence_id += 1
         return msg

@@ -31,17 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._base import FakeServer, Handshake, Reject, _Conn, synthesize
+from ._base import FakeServer, Handshake, Reject, _Conn, dumps, from_pcm, synthesize
 
 __all__ = ["FakeCartesia", "run"]
 
 _ENCODINGS = ("pcm_s16le", "pcm_mulaw", "pcm_alaw")
 _RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 _VARIABLE = ("transcript", "continue", "duration", "flush")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(slots=True)
@@ -97,10 +93,10 @@ class FakeCartesia(FakeServer):
         if key is None and auth.lower().startswith("bearer "):
             key = auth[7:].strip()
         if not self.key_ok(key):
-            raise Reject(401, _dumps({"error": "Invalid API key"}))
+            raise Reject(401, dumps({"error": "Invalid API key"}))
         hs.api_key = key
         if not (hs.one("cartesia_version") or hs.headers.get("Cartesia-Version")):
-            raise Reject(400, _dumps({"error": "cartesia_version is required"}))
+            raise Reject(400, dumps({"error": "cartesia_version is required"}))
 
     async def session(self, conn: _Conn, hs: Handshake) -> None:
         contexts: dict[str, _Context] = {}
@@ -167,13 +163,13 @@ class FakeCartesia(FakeServer):
             self._speak(queue, cid, ctx, everything=flush or not more)
             if flush:
                 ctx.flush_id += 1
-                put(cid, _dumps({
+                put(cid, dumps({
                     "type": "flush_done", "context_id": cid, "status_code": 206,
                     "done": False, "flush_done": True, "flush_id": ctx.flush_id}))
             if not more:
                 contexts.pop(cid, None)
                 finished.add(cid)
-                put(cid, _dumps({"type": "done", "context_id": cid, "status_code": 206,
+                put(cid, dumps({"type": "done", "context_id": cid, "status_code": 206,
                                  "done": True}))
 
     async def _sender(self, conn: _Conn, queue: asyncio.Queue[_Item],
@@ -192,7 +188,7 @@ class FakeCartesia(FakeServer):
 
     @staticmethod
     def _error(cid: str | None, text: str) -> str:
-        return _dumps({"type": "error", "context_id": cid, "status_code": 400, "done": True,
+        return dumps({"type": "error", "context_id": cid, "status_code": 400, "done": True,
                        "error": text})
 
     @staticmethod
@@ -232,7 +228,7 @@ class FakeCartesia(FakeServer):
         offset = ctx.samples / rate
         step = rate * self.chunk_ms // 1000 * 2
         if ctx.settings.get("add_timestamps") is True and syn.words:
-            queue.put_nowait(_Item(cid, seg, _dumps({
+            queue.put_nowait(_Item(cid, seg, dumps({
                 "type": "timestamps", "context_id": cid, "status_code": 206, "done": False,
                 "word_timestamps": {
                     "words": [w for w, _, _ in syn.words],
@@ -240,30 +236,14 @@ class FakeCartesia(FakeServer):
                     "end": [round(offset + e, 6) for _, _, e in syn.words]}}), 0.0))
         for i in range(0, len(syn.pcm), step):
             pcm = syn.pcm[i : i + step]
-            data = _encode(pcm, fmt["encoding"])
-            queue.put_nowait(_Item(cid, seg, _dumps({
+            data = from_pcm(pcm, fmt["encoding"].removeprefix("pcm_"))
+            queue.put_nowait(_Item(cid, seg, dumps({
                 "type": "chunk", "context_id": cid, "status_code": 206, "done": False,
                 "data": base64.b64encode(data).decode("ascii"), "step_time": 1.0,
                 "flush_id": ctx.flush_id + 1}), len(pcm) / 2 / rate))
         ctx.samples += len(syn.pcm) // 2
 
 
-def _encode(pcm: bytes, encoding: str) -> bytes:
-    from ...audio.g711 import alaw_encode, ulaw_encode
-
-    if encoding == "pcm_mulaw":
-        return ulaw_encode(pcm)
-    if encoding == "pcm_alaw":
-        return alaw_encode(pcm)
-    return pcm
-
-
 async def run(host: str, port: int) -> None:
     """Serve a fake Cartesia (any key) until cancelled."""
-    fake = FakeCartesia(host=host, port=port)
-    await fake.start()
-    print(f"wavewire: fake cartesia on ws://{host}:{fake.port}", flush=True)
-    try:
-        await asyncio.Future()
-    finally:
-        await fake.close()
+    await FakeCartesia(host=host, port=port).serve_forever()

@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._base import FakeServer, Handshake, Reject, _Conn, synthesize
+from ._base import FakeServer, Handshake, Reject, _Conn, dumps, from_pcm, synthesize, to_pcm
 from ._listen import ListenConfig, Transcriber, utterance_key
 
 __all__ = ["FakeDeepgram", "run", "utterance_key", "table_from_env", "TRANSCRIPTS_ENV"]
@@ -46,30 +46,6 @@ __all__ = ["FakeDeepgram", "run", "utterance_key", "table_from_env", "TRANSCRIPT
 _ENCODINGS = ("linear16", "mulaw", "alaw")
 _SPEAK_RATES = {"linear16": (8000, 16000, 24000, 32000, 48000), "mulaw": (8000, 16000),
                 "alaw": (8000, 16000)}
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _to_pcm(data: bytes, encoding: str) -> bytes:
-    from ...audio.g711 import alaw_decode, ulaw_decode
-
-    if encoding == "mulaw":
-        return ulaw_decode(data)
-    if encoding == "alaw":
-        return alaw_decode(data)
-    return data
-
-
-def _from_pcm(pcm: bytes, encoding: str) -> bytes:
-    from ...audio.g711 import alaw_encode, ulaw_encode
-
-    if encoding == "mulaw":
-        return ulaw_encode(pcm)
-    if encoding == "alaw":
-        return alaw_encode(pcm)
-    return pcm
 
 
 def _flag(hs: Handshake, name: str, default: bool = False) -> bool:
@@ -144,7 +120,7 @@ class FakeDeepgram(FakeServer):
 
     def check(self, hs: Handshake) -> None:
         if hs.path not in ("/v1/listen", "/v2/listen", "/v1/speak"):
-            raise Reject(404, _dumps({"err_code": "NOT_FOUND", "err_msg": "Not Found"}))
+            raise Reject(404, dumps({"err_code": "NOT_FOUND", "err_msg": "Not Found"}))
         key = None
         auth = hs.headers.get("Authorization", "")
         scheme, _, value = auth.partition(" ")
@@ -153,7 +129,7 @@ class FakeDeepgram(FakeServer):
         elif len(hs.subprotocols) >= 2 and hs.subprotocols[0].lower() == "token":
             key = hs.subprotocols[1]
         if not self.key_ok(key):
-            raise Reject(401, _dumps({"err_code": "INVALID_AUTH",
+            raise Reject(401, dumps({"err_code": "INVALID_AUTH",
                                       "err_msg": "Invalid credentials."}))
         hs.api_key = key
         if hs.path == "/v1/speak":
@@ -230,7 +206,7 @@ class FakeDeepgram(FakeServer):
                         await self.send(conn, m)
                     await self.close_with(conn, 1000)
                     return
-                pcm = _to_pcm(message, encoding)
+                pcm = to_pcm(message, encoding)
                 if len(pcm) % 2:
                     await self.close_with(conn, 1008, "DATA-0000")
                     return
@@ -239,14 +215,9 @@ class FakeDeepgram(FakeServer):
                 last = self.clock()
                 out = tr.audio(pcm)
             else:
-                try:
-                    msg = json.loads(message)
-                    kind = msg["type"]
-                except (ValueError, KeyError, TypeError):
-                    self.received.append(message)
-                    await self.close_with(conn, 1008, "DATA-0000")
+                kind, msg = await self._command(conn, message)
+                if msg is None:
                     return
-                self.received.append(msg)
                 if kind == "KeepAlive" and not config.flux:
                     if had_audio:
                         last = self.clock()
@@ -259,7 +230,7 @@ class FakeDeepgram(FakeServer):
                     await self.close_with(conn, 1000)
                     return
                 elif kind == "Configure" and config.flux:
-                    out = [_dumps({"type": "ConfigureSuccess", "request_id": tr.request_id,
+                    out = [dumps({"type": "ConfigureSuccess", "request_id": tr.request_id,
                                    "thresholds": msg.get("thresholds", {}),
                                    "keyterms": msg.get("keyterms", []),
                                    "sequence_id": tr.sequence_id})]
@@ -272,11 +243,25 @@ class FakeDeepgram(FakeServer):
             for m in out:
                 await self.send(conn, m)
 
+    async def _command(self, conn: _Conn, message: str) -> tuple[object, dict[str, Any] | None]:
+        """A client's text message, recorded: its ``type`` and the object; one that is not
+        a JSON object with a ``type`` closes the socket 1008 ``DATA-0000`` (then
+        ``(None, None)``)."""
+        try:
+            msg = json.loads(message)
+            kind = msg["type"]
+        except (ValueError, KeyError, TypeError):
+            self.received.append(message)
+            await self.close_with(conn, 1008, "DATA-0000")
+            return None, None
+        self.received.append(msg)
+        return kind, msg
+
     async def _speak(self, conn: _Conn, hs: Handshake) -> None:
         encoding = hs.one("encoding", "linear16") or "linear16"
         rate = _int(hs, "sample_rate", 24000 if encoding == "linear16" else 8000) or 24000
         request_id = self._request_id()
-        await self.send(conn, _dumps({
+        await self.send(conn, dumps({
             "type": "Metadata", "request_id": request_id,
             "model_name": hs.one("model", "aura-asteria-en"), "model_version": "fake",
             "model_uuid": "00000000-0000-4000-8000-000000000001"}))
@@ -290,14 +275,9 @@ class FakeDeepgram(FakeServer):
                 if isinstance(message, bytes):
                     await self.close_with(conn, 1003, "MESSAGE-0000")
                     return
-                try:
-                    msg = json.loads(message)
-                    kind = msg["type"]
-                except (ValueError, KeyError, TypeError):
-                    self.received.append(message)
-                    await self.close_with(conn, 1008, "DATA-0000")
+                kind, msg = await self._command(conn, message)
+                if msg is None:
                     return
-                self.received.append(msg)
                 if kind == "Speak" and isinstance(msg.get("text"), str):
                     if len(msg["text"]) > self.max_chars:
                         await self.close_with(conn, 1009, "BIG-0001")
@@ -310,7 +290,7 @@ class FakeDeepgram(FakeServer):
                     if len(flushes) >= 20:
                         if playing is not None:
                             await playing  # replies keep the order of the commands
-                        await self.send(conn, _dumps({
+                        await self.send(conn, dumps({
                             "type": "Warning", "code": "FLUSH_LIMIT",
                             "description": "Flush limit of 20 per 60 seconds exceeded"}))
                         continue
@@ -325,7 +305,7 @@ class FakeDeepgram(FakeServer):
                     if playing is not None:
                         playing.cancel()
                         playing = None
-                    await self.send(conn, _dumps({"type": "Cleared", "sequence_id": seq}))
+                    await self.send(conn, dumps({"type": "Cleared", "sequence_id": seq}))
                     seq += 1
                 elif kind == "Close":
                     if playing is not None:
@@ -343,10 +323,10 @@ class FakeDeepgram(FakeServer):
         pcm = synthesize(text, rate, self.ms_per_char).pcm if text.strip() else b""
         step = rate * self.chunk_ms // 1000 * 2
         for i in range(0, len(pcm), step):
-            await self.send(conn, _from_pcm(pcm[i : i + step], encoding))
+            await self.send(conn, from_pcm(pcm[i : i + step], encoding))
             if self.pace:
                 await asyncio.sleep(self.chunk_ms / 1000 / self.pace)
-        await self.send(conn, _dumps({"type": "Flushed", "sequence_id": seq}))
+        await self.send(conn, dumps({"type": "Flushed", "sequence_id": seq}))
 
 
 TRANSCRIPTS_ENV = "WAVEWIRE_FAKE_DEEPGRAM_TRANSCRIPTS"
@@ -372,10 +352,4 @@ async def run(host: str, port: int) -> None:
     """Serve a fake Deepgram (any key; transcripts from :data:`TRANSCRIPTS_ENV`, else
     every utterance is empty) until cancelled."""
     table, default = table_from_env()
-    fake = FakeDeepgram(table, host=host, port=port, default_transcript=default)
-    await fake.start()
-    print(f"wavewire: fake deepgram on ws://{host}:{fake.port}", flush=True)
-    try:
-        await asyncio.Future()
-    finally:
-        await fake.close()
+    await FakeDeepgram(table, host=host, port=port, default_transcript=default).serve_forever()

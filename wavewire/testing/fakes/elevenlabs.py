@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._base import FakeServer, Handshake, Reject, _Conn, synthesize
+from ._base import FakeServer, Handshake, Reject, _Conn, dumps, from_pcm, synthesize
 
 __all__ = ["FakeElevenLabs", "run"]
 
@@ -41,10 +41,6 @@ _PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/(stream-input|multi-stream-inpu
 _FORMATS = {"pcm_8000": 8000, "pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000,
             "pcm_44100": 44100, "pcm_48000": 48000, "ulaw_8000": 8000, "alaw_8000": 8000}
 _SCHEDULE = [120, 160, 250, 290]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(slots=True)
@@ -76,12 +72,12 @@ class FakeElevenLabs(FakeServer):
         if match is None:
             raise Reject(404, "Not Found")
         if not hs.one("model_id"):
-            raise Reject(400, _dumps({"detail": "model_id is required"}))
+            raise Reject(400, dumps({"detail": "model_id is required"}))
         if (hs.one("output_format") or "mp3_44100") not in _FORMATS:
-            raise Reject(400, _dumps({"detail": "the fake produces pcm_*, ulaw_8000, alaw_8000"}))
+            raise Reject(400, dumps({"detail": "the fake produces pcm_*, ulaw_8000, alaw_8000"}))
         key = hs.headers.get("xi-api-key") or hs.one("authorization")
         if key is not None and not self.key_ok(key):
-            raise Reject(401, _dumps({"detail": {"status": "invalid_api_key",
+            raise Reject(401, dumps({"detail": {"status": "invalid_api_key",
                                                  "message": "Invalid API key"}}))
         hs.api_key = key
 
@@ -116,7 +112,7 @@ class FakeElevenLabs(FakeServer):
                 if multi and msg.get("close_socket") is True:
                     for cid, ctx in list(contexts.items()):
                         await self._generate(conn, fmt, ctx, cid, everything=True)
-                        await self.send(conn, _dumps({"isFinal": True, "contextId": cid}))
+                        await self.send(conn, dumps({"isFinal": True, "contextId": cid}))
                     await self.close_with(conn, 1000)
                     return
                 cid = msg.get("context_id") if multi else None
@@ -152,11 +148,11 @@ class FakeElevenLabs(FakeServer):
             await self._generate(conn, fmt, ctx, cid, everything=True)
             contexts.pop(cid, None)
             self.closed_contexts.append(str(cid))
-            await self.send(conn, _dumps({"isFinal": True, "contextId": cid}))
+            await self.send(conn, dumps({"isFinal": True, "contextId": cid}))
             return False
         if text == "" and not multi:
             await self._generate(conn, fmt, ctx, cid, everything=True)
-            await self.send(conn, _dumps({"isFinal": True}))
+            await self.send(conn, dumps({"isFinal": True}))
             return True
         ctx.text += text or ""
         await self._generate(conn, fmt, ctx, cid, everything=msg.get("flush") is True)
@@ -180,14 +176,8 @@ class FakeElevenLabs(FakeServer):
             await self._audio(conn, fmt, text, cid)
 
     async def _audio(self, conn: _Conn, fmt: str, text: str, cid: str | None) -> None:
-        from ...audio.g711 import alaw_encode, ulaw_encode
-
         syn = synthesize(text, _FORMATS[fmt], self.ms_per_char)
-        data = syn.pcm
-        if fmt == "ulaw_8000":
-            data = ulaw_encode(data)
-        elif fmt == "alaw_8000":
-            data = alaw_encode(data)
+        data = from_pcm(syn.pcm, {"ulaw_8000": "mulaw", "alaw_8000": "alaw"}.get(fmt, "pcm"))
         alignment = {"chars": [c for c, _, _ in syn.chars],
                      "charStartTimesMs": [round(s) for _, s, _ in syn.chars],
                      "charsDurationsMs": [round(d) for _, _, d in syn.chars]}
@@ -196,15 +186,9 @@ class FakeElevenLabs(FakeServer):
                                "alignment": alignment}
         if cid is not None:
             msg["contextId"] = cid
-        await self.send(conn, _dumps(msg))
+        await self.send(conn, dumps(msg))
 
 
 async def run(host: str, port: int) -> None:
     """Serve a fake ElevenLabs (any key) until cancelled."""
-    fake = FakeElevenLabs(host=host, port=port)
-    await fake.start()
-    print(f"wavewire: fake elevenlabs on ws://{host}:{fake.port}", flush=True)
-    try:
-        await asyncio.Future()
-    finally:
-        await fake.close()
+    await FakeElevenLabs(host=host, port=port).serve_forever()
