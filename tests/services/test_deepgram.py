@@ -239,3 +239,20 @@ async def test_flux_turn_events_and_transcript() -> None:
     assert finals(s)[0].text == "yes please"
     assert fake.handshakes[0].path == "/v2/listen"
     assert [m["type"] for m in fake.received] == ["CloseStream"]
+
+
+async def test_silence_finalized_by_empty_results_is_not_kept_for_a_replay() -> None:
+    """An empty final ``Results`` (silence) still covers its span: that audio is never
+    sent again, so the replay buffer does not fill with silence until it overflows."""
+    async with FakeDeepgram({440: "hello"}, api_key=KEY) as fake:
+        service = stt(fake, options=ListenOptions(endpointing=100, interim_results=False))
+        async with Session(service) as s:
+            for f in frames_of(bytes(32000)):  # 1 s of silence, no utterance
+                await s.send(f)
+            assert service.replay_seconds == pytest.approx(1.02, abs=0.05)  # 20 ms preroll
+            await s.send(UserStoppedSpeakingFrame())  # Finalize → an empty final reply
+            ser = service.client.serializer  # type: ignore[union-attr]
+            await wait_for(lambda: ser.empty_results == 1)  # type: ignore[attr-defined]
+            assert ser.finalized_s >= 1.0  # type: ignore[attr-defined]
+            await s.send(frames_of(bytes(640))[0])  # the next audio trims the replay
+            assert service.replay_seconds <= 0.03

@@ -272,6 +272,9 @@ class DeepgramListenSerializer(_ListenBase):
         """The last ``Metadata`` message."""
         self.empty_results = 0
         """``Results`` with an empty transcript (no frame)."""
+        self.finalized_s = 0.0
+        """End of the audio covered by final ``Results`` so far (seconds on the session's
+        audio clock, like word times), empty ones included."""
 
     def path(self) -> str:
         """Path and query of this socket."""
@@ -316,9 +319,13 @@ class DeepgramListenSerializer(_ListenBase):
         is_final = opt_bool(msg, "is_final", _P)
         opt_bool(msg, "speech_final", _P)
         opt_bool(msg, "from_finalize", _P)
-        opt_num(msg, "start", _P)
-        opt_num(msg, "duration", _P)
+        start = opt_num(msg, "start", _P)
+        duration = opt_num(msg, "duration", _P)
         opt_list(msg, "channel_index", _P)
+        if is_final and start is not None and duration is not None:
+            # A final span never changes, transcribed or silent: the audio up to its
+            # end needs no replay after a reconnect.
+            self.finalized_s = max(self.finalized_s, self.time_offset + start + duration)
         if not alternatives:
             self.empty_results += 1
             return []

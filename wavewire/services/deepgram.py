@@ -156,6 +156,11 @@ class DeepgramSTTService(WebSocketService):
             return
         start = self._sent_s
         self._sent_s += len(pcm) / (2 * self.channels * self.rate)
+        # Flux has no finals; on /v1/listen empty finals (silence) cover audio too.
+        finalized = getattr(client.serializer, "finalized_s", 0.0)
+        if finalized > self._final_end:
+            self._final_end = finalized
+            self._trim_replay()
         self._replay.append((start, pcm))
         self._replay_bytes += len(pcm)
         limit = self.replay_s * self.rate * 2 * self.channels
@@ -223,8 +228,19 @@ class DeepgramSTTService(WebSocketService):
         if frame.words and frame.words[-1].end_s <= self._final_end - 1e-3:
             return False
         self._final_end = max(self._final_end, end)
-        while self._replay and self._replay[0][0] + len(self._replay[0][1]) / (
-            2 * self.channels * self.rate
-        ) <= self._final_end + 1e-9:
-            self._replay_bytes -= len(self._replay.popleft()[1])
+        self._trim_replay()
         return True
+
+    def _trim_replay(self) -> None:
+        """Forget the audio that final results cover: it will never need sending again."""
+        per_s = 2 * self.channels * self.rate
+        while self._replay and self._replay[0][0] + len(self._replay[0][1]) / per_s <= (
+            self._final_end + 1e-9
+        ):
+            self._replay_bytes -= len(self._replay.popleft()[1])
+
+    @property
+    def replay_seconds(self) -> float:
+        """Seconds of sent audio kept for a replay after a reconnect (not yet covered by
+        a final result)."""
+        return self._replay_bytes / (2 * self.channels * self.rate)
