@@ -39,7 +39,7 @@ from ..errors import (
 )
 from ..serializers._common import load_json
 from .http1 import MAX_HEAD, ChunkedDecoder, head_end, is_chunked, parse_head, retry_after
-from .openai_stream import SSEDecoder
+from .openai_stream import MAX_EVENT, PROTOCOL, SSEDecoder
 
 __all__ = ["HttpxSSEClient", "RateLimited", "SSEClient", "SSEResponse", "open_client",
            "status_error"]
@@ -384,6 +384,9 @@ class _HttpxBody(SSEResponse):
 
         try:
             async for event in EventSource(self._response).aiter_sse():
+                if len(event.data) > MAX_EVENT:  # (as SSEDecoder's limit)
+                    raise ProtocolError(
+                        f"{PROTOCOL}: an SSE event's data is longer than {MAX_EVENT} characters")
                 yield event.data
         except httpx.TimeoutException as exc:
             raise ServiceTimeoutError(f"timed out ({type(exc).__name__})") from None

@@ -84,20 +84,33 @@ def is_chunked(headers: dict[str, str]) -> bool:
 class ChunkedDecoder:
     """A chunked body's content from its bytes, fed in pieces of any size."""
 
-    __slots__ = ("_buf", "_left", "done")
+    __slots__ = ("_buf", "_error", "_left", "done")
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._left = -1  # bytes of the chunk still to come; -1: a size line; -2: trailers
+        self._error: RemoteClosedError | None = None
         self.done = False
         """The last chunk (size 0) was read; trailers, if any, are skipped."""
 
     def feed(self, data: bytes | bytearray) -> list[bytes]:
         """The content completed by ``data`` (the bytes after the last chunk are
-        :attr:`leftover`)."""
+        :attr:`leftover`). A framing error is raised once the content before it has
+        been returned."""
+        if self._error is not None:
+            raise self._error
+        out: list[bytes] = []
+        try:
+            self._feed(data, out)
+        except RemoteClosedError as exc:
+            if not out:
+                raise
+            self._error = exc
+        return out
+
+    def _feed(self, data: bytes | bytearray, out: list[bytes]) -> None:
         buf = self._buf
         buf += data
-        out: list[bytes] = []
         while not self.done:
             if self._left == -2:  # after the last chunk: trailer lines, then a blank one
                 eol = buf.find(b"\r\n")
@@ -134,7 +147,6 @@ class ChunkedDecoder:
             out.append(bytes(buf[:self._left]))
             del buf[:self._left + 2]
             self._left = -1
-        return out
 
     @property
     def leftover(self) -> bytes:

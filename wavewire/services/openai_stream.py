@@ -44,16 +44,30 @@ MAX_TOKENS = 1 << 53
 class SSEDecoder:
     """Server-sent events from body bytes (see the module docstring)."""
 
-    __slots__ = ("_data", "_pending", "_size", "_skip_lf")
+    __slots__ = ("_data", "_error", "_pending", "_size", "_skip_lf")
 
     def __init__(self) -> None:
         self._pending = b""
         self._data: list[str] = []
         self._size = 0
         self._skip_lf = False
+        self._error: ProtocolError | None = None
 
     def feed(self, piece: bytes) -> list[str]:
-        """The data of every event completed by ``piece``."""
+        """The data of every event completed by ``piece``. An event over the limit is
+        raised once the events before it have been returned."""
+        if self._error is not None:
+            raise self._error
+        out: list[str] = []
+        try:
+            self._feed(piece, out)
+        except ProtocolError as exc:
+            if not out:
+                raise
+            self._error = exc
+        return out
+
+    def _feed(self, piece: bytes, out: list[str]) -> None:
         if self._skip_lf and piece[:1] == b"\n":
             piece = piece[1:]
         self._skip_lf = False
@@ -66,7 +80,6 @@ class SSEDecoder:
         if len(rest) > MAX_EVENT:
             raise ProtocolError(f"{PROTOCOL}: an SSE line is longer than {MAX_EVENT} bytes")
         self._pending = rest
-        out: list[str] = []
         for raw in lines:
             if not raw:
                 if self._data:
@@ -82,7 +95,6 @@ class SSEDecoder:
                         f"{PROTOCOL}: an SSE event's data is longer than {MAX_EVENT} characters")
                 self._data.append(text)
             # comments (":…") and other fields (event, id, retry) are not used
-        return out
 
     def end(self) -> list[str]:
         """The last event, if the body ended without its blank line."""
