@@ -362,3 +362,21 @@ async def test_a_hostile_stream_is_one_error_frame_and_the_next_turn_works(
     (error,) = errors
     assert expect in error.error and not error.fatal and len(error.error) < 400
     assert fake.request_count == 2
+
+
+@pytest.mark.parametrize("value", [0.0, -5.0, float("nan"), float("inf")])
+async def test_an_odd_retry_after_never_makes_a_busy_retry_loop(value: float) -> None:
+    """Retry-After 0, negative, nan or inf: each 429 is waited out at least
+    MIN_RETRY_WAIT, so a one-second deadline allows at most five requests."""
+    from wavewire.services.openai import MIN_RETRY_WAIT
+    from wavewire.testing import run_test
+    from wavewire.testing.fakes.openai import Failure
+
+    async with FakeOpenAI([Failure(429, retry_after=value)]) as fake:
+        llm = OpenAILLMService(model="m", base_url=fake.base_url, api_key="sk-test",
+                               rate_limit_deadline=1.0)
+        result = await run_test(llm, frames_to_send=[LLMContextFrame(_context())])
+    errors = [f for f in result.up if isinstance(f, ErrorFrame)]
+    assert 1 <= fake.request_count <= 1 + int(1.0 / MIN_RETRY_WAIT)
+    (error,) = errors
+    assert "rate limited" in error.error

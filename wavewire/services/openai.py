@@ -23,8 +23,8 @@ in flight, which closes its HTTP stream at once.
 Errors (an ``ErrorFrame`` upstream, never fatal; the session goes on):
 
 * 401/403 → :class:`~wavewire.errors.AuthError`, never retried;
-* 429 → :class:`~wavewire.errors.RateLimitError`, retried after ``Retry-After`` while
-  that stays within ``rate_limit_deadline``;
+* 429 → :class:`~wavewire.errors.RateLimitError`, retried after ``Retry-After`` (at
+  least :data:`MIN_RETRY_WAIT`) while that stays within ``rate_limit_deadline``;
 * 5xx, a refused connection or a broken stream → retried once if no token was pushed yet,
   else reported;
 * other statuses, an error event in the stream → reported;
@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 __all__ = ["OpenAILLMService"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MIN_RETRY_WAIT = 0.25
+"""Fewest seconds waited before retrying a 429, whatever its ``Retry-After`` says."""
 
 
 class OpenAILLMService(LLMService):
@@ -166,7 +168,8 @@ class OpenAILLMService(LLMService):
                 await self._stream(context, epoch, rnd, started, ttfb)
                 return rnd
             except RateLimited as exc:
-                wait = 1.0 if exc.retry_after is None else exc.retry_after
+                # (at least MIN_RETRY_WAIT: "Retry-After: 0" must not make a busy loop)
+                wait = 1.0 if exc.retry_after is None else max(exc.retry_after, MIN_RETRY_WAIT)
                 if rnd.tokens_out or clock.now() + wait > deadline:
                     raise
                 await clock.sleep(wait)

@@ -155,8 +155,8 @@ class PendingCall:
         if not arguments.strip():
             return cls(id, name, arguments)
         try:
-            args = load_json(arguments, "tool call", "the arguments")
-            check_json(args, arguments, "tool call", "the arguments")
+            args = load_json(arguments, "tool call", "the argument text")
+            check_json(args, arguments, "tool call", "the argument text")
         except ProtocolError as exc:
             return cls(id, name, arguments, {}, str(exc))
         if not isinstance(args, dict):
