@@ -380,3 +380,40 @@ async def test_an_odd_retry_after_never_makes_a_busy_retry_loop(value: float) ->
     assert 1 <= fake.request_count <= 1 + int(1.0 / MIN_RETRY_WAIT)
     (error,) = errors
     assert "rate limited" in error.error
+
+
+async def test_the_lean_client_reads_close_delimited_and_large_error_bodies() -> None:
+    """A body without length or chunking ends with the connection; an error body is read
+    up to its limit only."""
+    from wavewire.services._stream import MAX_ERROR_BODY, SSEClient
+
+    bodies = [b"HTTP/1.1 200 OK\r\n\r\n", b"data: a\n\n", b"data: b\n\n"]
+    big = b'{"error":{"message":"' + b"m" * (4 * MAX_ERROR_BODY)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = await reader.readuntil(b"}")  # the request's JSON body
+        if b"big" in head:
+            writer.write(b"HTTP/1.1 500 x\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+        else:
+            for part in bodies:
+                writer.write(part)
+                await writer.drain()
+                await asyncio.sleep(0)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = SSEClient(f"http://127.0.0.1:{port}")
+    try:
+        response = await client.post("/x", {"k": "v"}, {})
+        assert [e async for e in response.events()] == ["a", "b"]
+        await response.aclose()
+        response = await client.post("/x", {"k": "big"}, {})
+        raw = await response.read()
+        await response.aclose()
+        assert response.status == 500 and MAX_ERROR_BODY < len(raw) < 2 * MAX_ERROR_BODY
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()

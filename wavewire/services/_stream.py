@@ -23,7 +23,7 @@ import json
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -143,11 +143,17 @@ class _Body(SSEResponse):
             raise RemoteClosedError(f"stream broken: {clip(str(exc))}") from None
         if not data:
             self._reusable = False
+        return data
+
+    async def _more(self) -> bytes:
+        """The next bytes of a body that has not ended yet."""
+        data = await self._read()
+        if not data:
             raise RemoteClosedError(
                 "stream broken: peer closed connection without sending complete message body")
         return data
 
-    async def _pieces(self) -> AsyncIterator[bytes]:
+    async def _pieces(self) -> AsyncGenerator[bytes, None]:
         """The body's bytes as they arrive."""
         buf, self._buf = bytes(self._buf), bytearray()
         chunked = self._chunked
@@ -158,31 +164,32 @@ class _Body(SSEResponse):
                 if chunked.done:
                     self._buf = bytearray(chunked.leftover)
                     break
-                buf = await self._read()
+                buf = await self._more()
         elif self._left >= 0:
             while self._left > 0:
                 if not buf:
-                    buf = await self._read()
+                    buf = await self._more()
                 piece, buf = buf[:self._left], buf[self._left:]
                 self._left -= len(piece)
                 yield piece
             self._buf = bytearray(buf)
         else:
-            while True:
+            while True:  # a close-delimited body ends at the end of the connection
                 if buf:
                     yield buf
-                try:
-                    buf = await self._read()
-                except RemoteClosedError:
-                    break  # a close-delimited body ends so
+                buf = await self._read()
+                if not buf:
+                    break
         self._ended = True
 
     async def read(self) -> bytes:
         out = bytearray()
-        async for piece in self._pieces():
+        pieces = self._pieces()
+        async for piece in pieces:
             out += piece
             if len(out) > MAX_ERROR_BODY:
                 self._reusable = False
+                await pieces.aclose()
                 break  # (an error body: its start is all that is read)
         return bytes(out)
 
