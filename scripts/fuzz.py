@@ -13,6 +13,10 @@ variant goes through the oracle too. Per serializer it prints the inputs decoded
 were refused with a typed error, the slowest single decode (CPU time) and the time taken; any
 other exception (or a value the serializer could not send back) is printed with the
 shrunk input that causes it, and the exit status is 1. Needs the ``dev`` extra.
+
+The LLM service's stream parsing is fuzzed here too, as the targets ``openai-chunks``
+(SSE event data) and ``openai-http`` (whole HTTP/1.1 responses), from
+:mod:`wavewire.testing.fuzz_llm`.
 """
 
 from __future__ import annotations

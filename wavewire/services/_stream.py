@@ -10,7 +10,10 @@ mock transports…) and ``httpx-sse``; :func:`open_client` picks one.
 
 Both raise :class:`~wavewire.errors.ConnectError`,
 :class:`~wavewire.errors.ServiceTimeoutError` or
-:class:`~wavewire.errors.RemoteClosedError` (a broken or truncated stream).
+:class:`~wavewire.errors.RemoteClosedError` (a broken, truncated or malformed response:
+the lean client's parsing of heads, chunked bodies and ``Retry-After`` is the sans-I/O
+:mod:`.http1`, its SSE parsing :class:`~.openai_stream.SSEDecoder`, which raises
+:class:`~wavewire.errors.ProtocolError` for a line or event over its size limit).
 """
 
 from __future__ import annotations
@@ -19,23 +22,30 @@ import asyncio
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import (
     AuthError,
     ConnectError,
+    ProtocolError,
     RateLimitError,
     RemoteClosedError,
     ServiceError,
     ServiceTimeoutError,
+    clip,
 )
+from ..serializers._common import load_json
+from .http1 import MAX_HEAD, ChunkedDecoder, head_end, is_chunked, parse_head, retry_after
+from .openai_stream import MAX_EVENT, PROTOCOL, SSEDecoder
 
 __all__ = ["HttpxSSEClient", "RateLimited", "SSEClient", "SSEResponse", "open_client",
            "status_error"]
 
-_MAX_HEAD = 64 * 1024
+MAX_ERROR_BODY = 64 * 1024
+"""Most bytes of an error response's body read."""
 _BAD_HEADER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 
 
@@ -53,22 +63,33 @@ def status_error(status: int, headers: Mapping[str, str], raw: bytes,
     """The error for a non-2xx response whose body is ``{"error": {"message", "code"…}}``
     (OpenAI's shape, which compatible servers share): 401/403 :class:`AuthError`, 429
     :class:`RateLimited`, else :class:`ServiceError`; ``redact`` cleans the message."""
-    try:
-        error = json.loads(raw).get("error") or {}
-        message, code = str(error.get("message", "")), error.get("code")
-    except Exception:
-        message, code = raw[:200].decode("utf-8", "replace"), None
+    message, code = _error_body(raw)
     text = redact(f"HTTP {status}: {message}".strip())
     if status in (401, 403):
         return AuthError(f"authentication failed ({text})", status=status, code=code)
     if status == 429:
-        try:
-            retry_after: float | None = float(headers.get("retry-after", ""))
-        except ValueError:
-            retry_after = None
         return RateLimited(f"rate limited ({text})", status=status, code=code,
-                           retry_after=retry_after)
+                           retry_after=retry_after(headers.get("retry-after"), time.time()))
     return ServiceError(text, status=status, code=code)
+
+
+def _error_body(raw: bytes) -> tuple[str, str | None]:
+    """The message and code of an error body, clipped; its start as text if it is not
+    OpenAI's shape."""
+    if raw[:1] == b"{":
+        try:
+            body = load_json(raw.decode("utf-8", "replace"), "http", "error body")
+        except ProtocolError:
+            body = None
+        error = body.get("error") if type(body) is dict else None
+        if type(error) is dict:
+            message, code = error.get("message"), error.get("code")
+            code_text = code if type(code) is str else str(code) if type(code) is int else None
+            return (clip("" if message is None else message),
+                    None if code_text is None else clip(code_text, 80))
+        if type(error) is str:
+            return clip(error), None
+    return clip(raw[:200].decode("utf-8", "replace")), None
 
 
 class SSEResponse:
@@ -94,7 +115,8 @@ class SSEResponse:
 
 
 class _Body(SSEResponse):
-    """A response read from an :class:`SSEClient` connection."""
+    """A response read from an :class:`SSEClient` connection (its framing parsed by
+    :mod:`.http1`, its events by :class:`~.openai_stream.SSEDecoder`)."""
 
     def __init__(self, client: SSEClient, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, status: int, headers: dict[str, str],
@@ -104,91 +126,80 @@ class _Body(SSEResponse):
         self._reader = reader
         self._writer = writer
         self._buf = buffer
-        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self._chunked = ChunkedDecoder() if is_chunked(headers) else None
         length = headers.get("content-length")
-        self._left = int(length) if length and length.isdigit() and not self._chunked else -1
+        self._left = int(length) if length is not None and self._chunked is None else -1
         self._reusable = headers.get("connection", "").lower() != "close" and (
-            self._chunked or self._left >= 0)
+            self._chunked is not None or self._left >= 0)
         self._ended = False
 
-    async def _fill(self) -> None:
+    async def _read(self) -> bytes:
         try:
             async with asyncio.timeout(self._client.read_timeout):
                 data = await self._reader.read(65536)
         except TimeoutError:
             raise ServiceTimeoutError("timed out reading the response") from None
         except OSError as exc:
-            raise RemoteClosedError(f"stream broken: {exc}") from None
+            raise RemoteClosedError(f"stream broken: {clip(str(exc))}") from None
         if not data:
-            raise EOFError
-        self._buf += data
-
-    async def _pieces(self) -> AsyncIterator[bytes]:
-        """The body's bytes as they arrive."""
-        buf = self._buf
-        try:
-            if self._chunked:
-                while True:
-                    while (eol := buf.find(b"\r\n")) < 0:
-                        await self._fill()
-                    size_text = bytes(buf[:eol]).split(b";", 1)[0].strip()
-                    try:
-                        size = int(size_text, 16)
-                    except ValueError:
-                        raise RemoteClosedError("stream broken: bad chunk size") from None
-                    while len(buf) < eol + 2 + size + 2:
-                        await self._fill()
-                    piece = bytes(buf[eol + 2:eol + 2 + size])
-                    del buf[:eol + 2 + size + 2]
-                    if size == 0:
-                        break  # (trailers are not used by these servers)
-                    yield piece
-            elif self._left >= 0:
-                while self._left > 0:
-                    if not buf:
-                        await self._fill()
-                    piece = bytes(buf[:self._left])
-                    del buf[:len(piece)]
-                    self._left -= len(piece)
-                    yield piece
-            else:
-                while True:
-                    if buf:
-                        piece = bytes(buf)
-                        buf.clear()
-                        yield piece
-                    try:
-                        await self._fill()
-                    except EOFError:
-                        break
-        except EOFError:
             self._reusable = False
+        return data
+
+    async def _more(self) -> bytes:
+        """The next bytes of a body that has not ended yet."""
+        data = await self._read()
+        if not data:
             raise RemoteClosedError(
-                "stream broken: peer closed connection without sending complete message body"
-            ) from None
+                "stream broken: peer closed connection without sending complete message body")
+        return data
+
+    async def _pieces(self) -> AsyncGenerator[bytes, None]:
+        """The body's bytes as they arrive."""
+        buf, self._buf = bytes(self._buf), bytearray()
+        chunked = self._chunked
+        if chunked is not None:
+            while True:
+                for piece in chunked.feed(buf):
+                    yield piece
+                if chunked.done:
+                    self._buf = bytearray(chunked.leftover)
+                    break
+                buf = await self._more()
+        elif self._left >= 0:
+            while self._left > 0:
+                if not buf:
+                    buf = await self._more()
+                piece, buf = buf[:self._left], buf[self._left:]
+                self._left -= len(piece)
+                yield piece
+            self._buf = bytearray(buf)
+        else:
+            while True:  # a close-delimited body ends at the end of the connection
+                if buf:
+                    yield buf
+                buf = await self._read()
+                if not buf:
+                    break
         self._ended = True
 
     async def read(self) -> bytes:
-        return b"".join([piece async for piece in self._pieces()])
+        out = bytearray()
+        pieces = self._pieces()
+        async for piece in pieces:
+            out += piece
+            if len(out) > MAX_ERROR_BODY:
+                self._reusable = False
+                await pieces.aclose()
+                break  # (an error body: its start is all that is read)
+        return bytes(out)
 
     async def events(self) -> AsyncIterator[str]:
-        pending = b""
-        data: list[str] = []
+        sse = SSEDecoder()
         async for piece in self._pieces():
-            pending += piece
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                line = raw.decode("utf-8", "replace").rstrip("\r")
-                if not line:
-                    if data:
-                        yield "\n".join(data)
-                        data = []
-                elif line.startswith("data:"):
-                    value = line[5:]
-                    data.append(value[1:] if value.startswith(" ") else value)
-                # comments (":…") and other fields (event, id, retry) are not used
-        if data:
-            yield "\n".join(data)
+            for data in sse.feed(piece):
+                yield data
+        for data in sse.end():
+            yield data
 
     async def aclose(self) -> None:
         if self._ended and self._reusable and not self._buf:
@@ -237,7 +248,7 @@ class SSEClient:
             async with asyncio.timeout(self.connect_timeout):
                 return await asyncio.open_connection(
                     self.host, self.port, ssl=self._ssl if self.tls else None,
-                    limit=_MAX_HEAD)
+                    limit=MAX_HEAD)
         except TimeoutError:
             raise ServiceTimeoutError(f"timed out connecting to {self.authority}") from None
         except OSError as exc:
@@ -276,8 +287,9 @@ class SSEClient:
             async with asyncio.timeout(self.read_timeout):
                 await writer.drain()
                 buf = bytearray()
-                while (end := buf.find(b"\r\n\r\n")) < 0:
-                    if len(buf) > _MAX_HEAD:
+                while (ends := head_end(buf))[0] < 0:
+                    if len(buf) > MAX_HEAD:
+                        writer.transport.abort()
                         raise RemoteClosedError("response head too large")
                     data = await reader.read(65536)
                     if not data:
@@ -289,18 +301,13 @@ class SSEClient:
             raise ServiceTimeoutError("timed out waiting for the response") from None
         except OSError as exc:
             writer.transport.abort()
-            raise RemoteClosedError(f"connection failed: {exc}") from None
-        head = bytes(buf[:end]).decode("latin-1").split("\r\n")
-        del buf[:end + 4]
+            raise RemoteClosedError(f"connection failed: {clip(str(exc))}") from None
         try:
-            status = int(head[0].split(" ", 2)[1])
-        except (IndexError, ValueError):
+            status, fields = parse_head(bytes(buf[:ends[0]]))
+        except RemoteClosedError:
             writer.transport.abort()
-            raise RemoteClosedError(f"not an HTTP response: {head[0][:80]!r}") from None
-        fields: dict[str, str] = {}
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            fields[name.strip().lower()] = value.strip()
+            raise
+        del buf[:ends[1]]
         return _Body(self, reader, writer, status, fields, buf)
 
 
@@ -384,6 +391,9 @@ class _HttpxBody(SSEResponse):
 
         try:
             async for event in EventSource(self._response).aiter_sse():
+                if len(event.data) > MAX_EVENT:  # (as SSEDecoder's limit)
+                    raise ProtocolError(
+                        f"{PROTOCOL}: an SSE event's data is longer than {MAX_EVENT} characters")
                 yield event.data
         except httpx.TimeoutException as exc:
             raise ServiceTimeoutError(f"timed out ({type(exc).__name__})") from None

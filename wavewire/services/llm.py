@@ -18,8 +18,9 @@ responder (:class:`~wavewire.services.local_brain.LocalBrainService`):
   ``max_tool_rounds`` times;
 * an :class:`~wavewire.frames.InterruptionFrame` (or a newer context) cancels the
   response in flight;
-* a :class:`~wavewire.errors.ServiceError` or any other failure of a round is an
-  ``ErrorFrame`` upstream, never fatal.
+* a :class:`~wavewire.errors.ServiceError` or
+  :class:`~wavewire.errors.ProtocolError` (a malformed answer), or any other failure of
+  a round, is an ``ErrorFrame`` upstream, never fatal.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import LLMContext
-from ..errors import ServiceError
+from ..errors import ProtocolError, ServiceError
 from ..frames import (
     EndFrame,
     Frame,
@@ -188,7 +189,7 @@ class LLMService(FrameProcessor):
             else:
                 await self.push_error(f"{self.name}: stopped after {self.max_tool_rounds} "
                                       "tool rounds")
-        except ServiceError as exc:
+        except (ServiceError, ProtocolError) as exc:  # (their messages are clipped)
             await self.push_error(f"{self.name}: {exc}", exception=exc)
         except Exception as exc:  # a bug or bad settings: reported, the session goes on
             text = self._redact(f"{type(exc).__name__}: {exc}")

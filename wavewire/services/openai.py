@@ -23,11 +23,16 @@ in flight, which closes its HTTP stream at once.
 Errors (an ``ErrorFrame`` upstream, never fatal; the session goes on):
 
 * 401/403 → :class:`~wavewire.errors.AuthError`, never retried;
-* 429 → :class:`~wavewire.errors.RateLimitError`, retried after ``Retry-After`` while
-  that stays within ``rate_limit_deadline``;
+* 429 → :class:`~wavewire.errors.RateLimitError`, retried after ``Retry-After`` (at
+  least :data:`MIN_RETRY_WAIT`) while that stays within ``rate_limit_deadline``;
 * 5xx, a refused connection or a broken stream → retried once if no token was pushed yet,
   else reported;
-* other statuses, an error event in the stream → reported.
+* other statuses, an error event in the stream → reported;
+* a malformed response (a bad status line, header or chunk size) is a broken stream; a
+  chunk that breaks the schema (``protocols.md`` §9.2, checked field by field by
+  :class:`~wavewire.services.openai_stream.StreamRound`) →
+  :class:`~wavewire.errors.ProtocolError`, reported, the stream closed; event data that
+  is not a JSON object at all is skipped and counted (:attr:`OpenAILLMService.malformed`).
 
 The API key is sent only in the ``Authorization`` header and redacted from every
 message.
@@ -35,10 +40,8 @@ message.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import LLMContext
@@ -51,7 +54,8 @@ from ..errors import (
 from ..frames import CancelFrame, EndFrame, LLMTextFrame, StartFrame
 from ..secrets import REDACTED, redact_text
 from ._stream import HttpxSSEClient, RateLimited, SSEClient, open_client, status_error
-from .llm import Completion, LLMService, ToolCallRequest
+from .llm import LLMService
+from .openai_stream import StreamRound
 from .tools import Tool
 
 if TYPE_CHECKING:
@@ -62,15 +66,8 @@ if TYPE_CHECKING:
 __all__ = ["OpenAILLMService"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-
-@dataclass(slots=True)
-class _Round(Completion):
-    """What one streamed completion gave, with the stream's own state."""
-
-    tokens_out: int = 0
-    done: bool = False
-    finished: bool = False
+MIN_RETRY_WAIT = 0.25
+"""Fewest seconds waited before retrying a 429, whatever its ``Retry-After`` says."""
 
 
 class OpenAILLMService(LLMService):
@@ -133,7 +130,7 @@ class OpenAILLMService(LLMService):
         self.requests = 0
         """HTTP requests made (retries included)."""
         self.malformed = 0
-        """SSE events skipped because they were not JSON chunks."""
+        """SSE events skipped because their data was not a JSON object."""
 
     def __repr__(self) -> str:  # never the key
         return f"<{self.name} model={self.model} base_url={self.base_url}>"
@@ -160,18 +157,19 @@ class OpenAILLMService(LLMService):
             await http.aclose()
 
     async def _complete(self, context: LLMContext, epoch: int, started: float,
-                        ttfb: list[float]) -> _Round:
+                        ttfb: list[float]) -> StreamRound:
         """One completion with the retry policy; returns its merged tool calls."""
         clock = self.clock
         deadline = clock.now() + self.rate_limit_deadline
         retried = False
         while True:
-            rnd = _Round()
+            rnd = StreamRound()
             try:
                 await self._stream(context, epoch, rnd, started, ttfb)
                 return rnd
             except RateLimited as exc:
-                wait = 1.0 if exc.retry_after is None else exc.retry_after
+                # (at least MIN_RETRY_WAIT: "Retry-After: 0" must not make a busy loop)
+                wait = 1.0 if exc.retry_after is None else max(exc.retry_after, MIN_RETRY_WAIT)
                 if rnd.tokens_out or clock.now() + wait > deadline:
                     raise
                 await clock.sleep(wait)
@@ -204,7 +202,7 @@ class OpenAILLMService(LLMService):
             body["tool_choice"] = context.tool_choice
         return body
 
-    async def _stream(self, context: LLMContext, epoch: int, rnd: _Round, started: float,
+    async def _stream(self, context: LLMContext, epoch: int, rnd: StreamRound, started: float,
                       ttfb: list[float]) -> None:
         http = self._http
         if http is None:
@@ -222,55 +220,19 @@ class OpenAILLMService(LLMService):
             async for data in response.events():
                 if rnd.done:
                     continue  # read to the body's end, so the connection is reused
-                if data.strip() == "[DONE]":
-                    rnd.done = True
-                    continue
-                await self._chunk(data, epoch, rnd, started, ttfb)
+                tokens, malformed = rnd.tokens_out, rnd.malformed
+                text = rnd.feed(data, self._redact)
+                if rnd.tokens_out != tokens and not ttfb:
+                    ttfb.append(self.clock.now() - started)
+                if text:
+                    await self._send(LLMTextFrame(text), epoch)
+                elif rnd.malformed != malformed:
+                    self.malformed += 1
+                    self.count_drop("malformed-sse")
         finally:
             await response.aclose()  # at once, also when cancelled by an interruption
         if not rnd.done and not rnd.finished:
             raise RemoteClosedError("stream broken: it ended before [DONE]")
-
-    async def _chunk(self, data: str, epoch: int, rnd: _Round, started: float,
-                     ttfb: list[float]) -> None:
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            chunk = None
-        if not isinstance(chunk, dict):
-            self.malformed += 1
-            self.count_drop("malformed-sse")
-            return
-        if "error" in chunk:
-            error = chunk["error"] if isinstance(chunk["error"], dict) else {}
-            raise ServiceError(self._redact(f"error in stream: {error.get('message', '')}"),
-                               code=error.get("code"))
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            rnd.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            rnd.completion_tokens = int(usage.get("completion_tokens") or 0)
-        for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            if choice.get("finish_reason"):
-                rnd.finished = True
-            delta = choice.get("delta") or {}
-            for part in delta.get("tool_calls") or ():
-                call = rnd.calls.setdefault(int(part.get("index", 0)), ToolCallRequest())
-                call.id = call.id or part.get("id") or ""
-                fn = part.get("function") or {}
-                call.name = call.name or fn.get("name") or ""
-                call.arguments += fn.get("arguments") or ""
-                self._first_token(rnd, started, ttfb)
-            text = delta.get("content")
-            if text:
-                self._first_token(rnd, started, ttfb)
-                await self._send(LLMTextFrame(text), epoch)
-
-    def _first_token(self, rnd: _Round, started: float, ttfb: list[float]) -> None:
-        rnd.tokens_out += 1
-        if not ttfb:
-            ttfb.append(self.clock.now() - started)
 
     def _status_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> ServiceError:
         return status_error(status, headers, raw, self._redact)

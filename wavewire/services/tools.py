@@ -31,8 +31,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PendingCall", "Tool", "ToolResult", "exchange_messages", "run_calls", "tool",
+from ..errors import ProtocolError, clip
+from ..serializers._common import check_json, load_json
+
+__all__ = ["MAX_ARGUMENTS", "PendingCall", "Tool", "ToolResult", "exchange_messages", "run_calls", "tool",
            "tools_from"]
+
+
+MAX_ARGUMENTS = 64 * 1024
+"""Most characters of one call's arguments decoded; longer ones are an error result."""
 
 
 @dataclass(slots=True)
@@ -79,7 +86,7 @@ class Tool:
         try:
             inspect.signature(self.function).bind(**arguments)
         except TypeError as exc:
-            return ToolResult(error=f"bad arguments for {self.name}: {exc}")
+            return ToolResult(error=f"bad arguments for {self.name}: {clip(str(exc))}")
         try:
             async with asyncio.timeout(timeout):
                 if inspect.iscoroutinefunction(self.function):
@@ -135,14 +142,26 @@ class PendingCall:
     """Why the arguments are unusable, else ``None``."""
 
     @classmethod
-    def decode(cls, id: str, name: str, arguments: str) -> PendingCall:
-        """A call with its ``arguments`` decoded (or the problem with them noted)."""
+    def decode(cls, id: str, name: str, arguments: str,
+               max_length: int = MAX_ARGUMENTS) -> PendingCall:
+        """A call with its ``arguments`` decoded, or the problem with them noted (not
+        JSON, not an object, over ``max_length`` characters, nested deeper than
+        :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels, a string that is not
+        valid Unicode): never raises, the problem becomes the call's error result."""
+        if len(arguments) > max_length:
+            return cls(id, name, arguments[:max_length], {},
+                       f"arguments are too large ({len(arguments)} characters, at most"
+                       f" {max_length})")
+        if not arguments.strip():
+            return cls(id, name, arguments)
         try:
-            args = json.loads(arguments) if arguments.strip() else {}
-        except ValueError as exc:
-            return cls(id, name, arguments, {}, f"arguments are not JSON: {exc}")
+            args = load_json(arguments, "tool call", "the argument text")
+            check_json(args, arguments, "tool call", "the argument text")
+        except ProtocolError as exc:
+            return cls(id, name, arguments, {}, str(exc))
         if not isinstance(args, dict):
-            return cls(id, name, arguments, {}, "arguments are not a JSON object")
+            return cls(id, name, arguments, {},
+                       f"arguments are not a JSON object (got {type(args).__name__})")
         return cls(id, name, arguments, args)
 
 
@@ -159,7 +178,7 @@ async def run_calls(
     async def one(call: PendingCall) -> ToolResult:
         t = tools.get(call.name)
         if t is None:
-            return ToolResult(error=f"unknown tool {call.name!r}")
+            return ToolResult(error=f"unknown tool {clip(repr(call.name))}")
         if call.problem is not None:
             return ToolResult(error=call.problem)
         return await t.run(call.args, timeout)

@@ -247,3 +247,13 @@ TARGETS: dict[str, FuzzTarget] = {
     )
 }
 """Every serializer fuzzed, by name. One line per serializer."""
+
+
+def _llm_targets() -> None:
+    from .fuzz_llm import TARGETS as LLM
+
+    for target in LLM:
+        register(target)
+
+
+_llm_targets()

@@ -6,7 +6,8 @@ answers with ``text/event-stream`` chunks (``data: <JSON>`` + blank line, then
 tool calls split over many chunks (``index``, then ``id``/``name`` on the first fragment,
 then argument fragments); ``stream: false`` answers with one ``chat.completion``. Errors
 before streaming carry ``{"error": {message, type, param, code}}`` (401 wrong key, 429
-with ``Retry-After``, 5xx).
+with ``Retry-After``, 5xx). A reply can also carry hostile bytes (malformed or
+type-confused events, non-UTF-8, a broken chunked body), for the client's hardening.
 
 Replies are scripted and deterministic: a list of :class:`Reply` / :class:`Failure`
 (one per request, in order; the last one repeats) or a callable given the
@@ -66,6 +67,14 @@ class Reply:
     """After this many chunks, send ``data: {"error": ...}`` and end the stream."""
     malformed: bool = False
     """Mix malformed SSE lines (bad JSON, a stray field, a comment) into the stream."""
+    hostile: bytes = b""
+    """Bytes sent after ``hostile_after`` chunks, as they are (hostile SSE lines, a
+    type-confused chunk, non-UTF-8…), in one well-formed HTTP chunk."""
+    hostile_after: int = 1
+    """How many chunks go before ``hostile``."""
+    raw_hostile: bool = False
+    """Write ``hostile`` on the socket without chunk framing (a broken chunked body), then
+    close the connection."""
 
 
 @dataclass(slots=True)
@@ -394,6 +403,14 @@ class FakeOpenAI:
                          "param": None, "code": None}
                 await send(f"data: {json.dumps({'error': error})}\n\n")
                 break
+            if reply.hostile and n == reply.hostile_after:
+                if reply.raw_hostile:
+                    writer.write(reply.hostile)
+                    await writer.drain()
+                    writer.transport.close()
+                    return False
+                writer.write(b"%x\r\n%s\r\n" % (len(reply.hostile), reply.hostile))
+                await writer.drain()
             if reply.malformed and n == 1:
                 await send('data: {"id": "broken\n\nfoo\n\n: a comment\n\n')
             await send(f"data: {json.dumps(chunk)}\n\n")
