@@ -38,7 +38,6 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -50,7 +49,7 @@ from ..errors import ProtocolError, SessionClosedError, clip
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import SessionTaskGroup
-from .auth import AuthHook, AuthRequest, RedactingFilter
+from .auth import AuthHook, AuthRequest
 from .http import WEB_DIR, Request, Response, json_response, respond, static_response, text_response
 from .join import Join, JoinState
 from .metrics import CONTENT_TYPE, ServerMetrics, SessionTotals
@@ -75,15 +74,6 @@ BotFactory = Callable[
 it (secrets redacted). May be a plain function or a coroutine function."""
 
 _RETRY_LATER = 1013
-
-
-def ws_logger(name: str = "wavewire.websockets") -> logging.Logger:
-    """A logger for ``websockets`` (the client side): its debug output includes request
-    lines and headers, so every record goes through the redacting filter."""
-    log = logging.getLogger(name)
-    if not any(isinstance(f, RedactingFilter) for f in log.filters):
-        log.addFilter(RedactingFilter())
-    return log
 
 
 class _Ctx:
