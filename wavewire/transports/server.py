@@ -636,7 +636,7 @@ class WebSocketServer(EventEmitter):
             pass
         except ConnectionClosed as exc:
             if exc.sent_code == 1009:
-                session.input_edge.stats.protocol_errors += 1
+                session.input_edge.count_protocol_error()
                 self.metrics.closed_with(1009)
         except ProtocolError as exc:  # fatal: the serializer says the connection must end
             self.metrics.closed_with(exc.close_code)
@@ -655,7 +655,7 @@ class WebSocketServer(EventEmitter):
                 try:
                     decode(message)
                 except ProtocolError as exc:
-                    session.input_edge.stats.protocol_errors += 1
+                    session.input_edge.count_protocol_error()
                     if exc.fatal:
                         self.metrics.closed_with(exc.close_code)
                         await conn.close(exc.close_code, _reason(exc))
