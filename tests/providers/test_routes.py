@@ -359,3 +359,13 @@ def test_one_client_protocol_registry():
     assert protos["raw"].reconnect and protos["pipecat"].reconnect
     assert protos["raw"].serializer(24000, 2).wire.sample_rate == 24000
     assert protos["pipecat"].serializer(16000, 1).protocol == "pipecat"
+
+
+def test_packet_helpers_round_trip():
+    from wavewire.errors import ProtocolError
+    from wavewire.serializers.cloudflare import encode_packet, parse_packet
+
+    assert parse_packet(encode_packet(STEREO_20MS, 7, 6720)) == (7, 6720, STEREO_20MS)
+    assert parse_packet(encode_packet(b"\x01\x02\x03\x04")) == (0, 0, b"\x01\x02\x03\x04")
+    with pytest.raises(ProtocolError):
+        parse_packet(b"\x2a\x10\x01\x02")  # truncated payload
