@@ -19,25 +19,29 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["main", "build_parser", "PROTOCOLS"]
+__all__ = ["main", "build_parser"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
-PROTOCOLS: dict[str, str] = {
-    "raw": "wavewire.serializers.raw:RawSerializer",
-    "pipecat": "wavewire.serializers.pipecat:PipecatSerializer",
-    "videosdk": "wavewire.transports.providers:videosdk_client_serializer",
-    "vapi": "wavewire.transports.providers:vapi_client_serializer",
-}
-"""``wavewire connect --protocol`` name → serializer class (``module:attr``)."""
+def __getattr__(name: str) -> Any:
+    """``PROTOCOLS``: the names ``wavewire connect --protocol`` accepts, from the one
+    registry (:func:`wavewire.transports.endpoints.client_protocols`), loaded on use so
+    importing this module stays cheap."""
+    if name == "PROTOCOLS":
+        from .transports.endpoints import client_protocols
+
+        return client_protocols()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wavewire`` command."""
     from .bots import bot_names
+    from .transports.endpoints import client_protocols
 
     bots = bot_names()
+    protocols = client_protocols()
     parser = argparse.ArgumentParser(prog="wavewire", description="Real-time voice agents.")
     parser.add_argument("--log-level", default="INFO",
                         help="DEBUG, INFO, WARNING or ERROR (default INFO)")
@@ -79,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     connect = sub.add_parser("connect", help="run a bot as a WebSocket client",
                              description="Connect to a WebSocket server and run a bot there.")
-    connect.add_argument("--protocol", default="raw", choices=sorted(PROTOCOLS),
+    connect.add_argument("--protocol", default="raw", choices=sorted(protocols),
                          help="wire protocol (default raw)")
     connect.add_argument("--url", required=True, help="ws:// or wss:// URL")
     connect.add_argument("--bot", default="assistant", choices=bots,
@@ -282,8 +286,6 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 async def _connect(args: argparse.Namespace) -> int:
-    import importlib
-
     from .audio import warm_up
 
     warm_up()  # not in the first frame of the call
@@ -291,25 +293,18 @@ async def _connect(args: argparse.Namespace) -> int:
     from .errors import WavewireError
     from .transports.client import Backoff, WebSocketClient
     from .transports.client_session import ClientSession
+    from .transports.endpoints import client_protocols
 
-    module, _, attr = PROTOCOLS[args.protocol].partition(":")
-    serializer_cls = getattr(importlib.import_module(module), attr)
-    from .transports.providers import connect_protocols
-
-    provider = connect_protocols().get(args.protocol)
-    if provider is not None:  # a third party: its own credentials, never the wavewire token
-        headers = provider.headers() or None
-    else:
+    protocol = client_protocols()[args.protocol]
+    if protocol.token:  # wavewire's own servers: the wavewire token
         headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
+    else:  # a third party: its own credentials, never the wavewire token
+        headers = protocol.headers() or None
     client = WebSocketClient(
         args.url,
-        lambda: serializer_cls(args.sample_rate, args.channels),
+        lambda: protocol.serializer(args.sample_rate, args.channels),
         headers=headers,
-        reconnect=(
-            None
-            if provider is not None and not provider.reconnect
-            else Backoff(max_attempts=max(1, args.attempts))
-        ),
+        reconnect=Backoff(max_attempts=max(1, args.attempts)) if protocol.reconnect else None,
     )
     bot = _bot(args)
     processors = bot(None)

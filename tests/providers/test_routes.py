@@ -342,3 +342,30 @@ async def test_videosdk_emulator_records_a_topic_too_long_from_a_raw_client(tmp_
     assert len(summary["errors"]) == 3
     assert "128" in summary["errors"][0] and "8000" in summary["errors"][1]
     assert emu.published == [{"topic": "ok", "data": "fine"}]
+
+
+def test_one_client_protocol_registry():
+    from wavewire.cli import build_parser
+    from wavewire.transports.endpoints import client_protocols
+
+    protos = client_protocols()
+    assert set(protos) == {"raw", "pipecat", "videosdk", "vapi"}
+    # the CLI's --protocol choices come from the same table
+    connect = build_parser()._subparsers._group_actions[0].choices["connect"]  # type: ignore[union-attr]
+    (action,) = [a for a in connect._actions if a.dest == "protocol"]
+    assert set(action.choices) == set(protos) and action.default == "raw"
+    # wavewire's own servers get the wavewire token and may reconnect; providers never do
+    assert {n for n, p in protos.items() if p.token} == {"raw", "pipecat"}
+    assert protos["raw"].reconnect and protos["pipecat"].reconnect
+    assert protos["raw"].serializer(24000, 2).wire.sample_rate == 24000
+    assert protos["pipecat"].serializer(16000, 1).protocol == "pipecat"
+
+
+def test_packet_helpers_round_trip():
+    from wavewire.errors import ProtocolError
+    from wavewire.serializers.cloudflare import encode_packet, parse_packet
+
+    assert parse_packet(encode_packet(STEREO_20MS, 7, 6720)) == (7, 6720, STEREO_20MS)
+    assert parse_packet(encode_packet(b"\x01\x02\x03\x04")) == (0, 0, b"\x01\x02\x03\x04")
+    with pytest.raises(ProtocolError):
+        parse_packet(b"\x2a\x10\x01\x02")  # truncated payload

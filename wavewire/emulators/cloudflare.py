@@ -29,6 +29,7 @@ from urllib.parse import quote
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from ..serializers.cloudflare import encode_packet, parse_packet
 from ._common import (
     Playout,
     Schedule,
@@ -47,20 +48,6 @@ CHANNELS = 2
 FRAME_MS = 20
 FRAME_BYTES = RATE * FRAME_MS // 1000 * CHANNELS * 2  # 3840
 TICKS_PER_FRAME = RATE * FRAME_MS // 1000  # 960
-
-
-def encode_packet(payload: bytes, sequence_number: int = 0, timestamp: int = 0) -> bytes:
-    """One serialized ``Packet`` (fields 1, 2, 5; zero scalars omitted as proto3 does)."""
-    from ..serializers._proto import encode_varint
-
-    parts: list[bytes] = []
-    if sequence_number:
-        parts += [b"\x08", encode_varint(sequence_number & 0xFFFFFFFF)]
-    if timestamp:
-        parts += [b"\x10", encode_varint(timestamp & 0xFFFFFFFF)]
-    if payload:
-        parts += [b"\x2a", encode_varint(len(payload)), payload]
-    return b"".join(parts)
 
 
 def _with_token(url: str, token: str | None) -> str:
@@ -216,11 +203,9 @@ class CloudflareEmulator:
 
     async def _read_ingest(self, ws: ClientConnection) -> None:
         from ..errors import ProtocolError
-        from ..serializers._proto import LEN, VARINT, parse
 
         loop = asyncio.get_running_loop()
         stats = self.stats
-        fields = {1: VARINT, 2: VARINT, 5: LEN}
         try:
             async for message in ws:
                 now = loop.time()
@@ -232,12 +217,10 @@ class CloudflareEmulator:
                 self.ingest_messages += 1
                 self.ingest_max_message = max(self.ingest_max_message, len(message))
                 try:
-                    packet = parse(message, "Packet", fields)
+                    _, _, payload = parse_packet(message, "Packet")
                 except ProtocolError as exc:
                     stats.errors.append(str(exc))
                     continue
-                payload = packet.get(5, b"")
-                assert isinstance(payload, bytes)
                 if not payload:
                     self.ingest_empty += 1
                     continue

@@ -112,7 +112,7 @@ class VideoSDKEmulator(ServerEmulator):
                 return False
             self.stats.messages_in += 1
             try:
-                event, _ = self.serializer._load(message)
+                event, _ = self.serializer.load_event(message)
             except ProtocolError as exc:
                 self.stats.errors.append(str(exc))
                 continue

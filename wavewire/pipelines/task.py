@@ -58,6 +58,7 @@ from ..processors.base import (
 from .observers import BaseObserver, FramePushed
 from .pipeline import Pipeline
 from .taskgroup import SessionTaskGroup
+from .timeouts import Timeouts
 
 __all__ = ["TaskState", "PipelineParams", "TaskStats", "PipelineTask"]
 
@@ -240,7 +241,8 @@ class PipelineTask(SessionContext, EventEmitter):
         self._started = asyncio.Event()
         self._group: SessionTaskGroup | None = None
         self._run_task: asyncio.Task | None = None
-        self._timers: list[Any] = []
+        self.timeouts = Timeouts(self._clock)
+        """Every timer of this session (:mod:`.timeouts`), cancelled when it ends."""
         self._idle_frames = self.params.idle_frames if self.params.idle_timeout else ()
         self._last_activity = 0.0
         self._observers = list(observers)
@@ -393,7 +395,7 @@ class PipelineTask(SessionContext, EventEmitter):
 
     def _begin_end(self) -> None:
         self._transition("end")
-        self._timers.append(self._clock.call_later(self.params.end_timeout, self._end_overdue))
+        self.timeouts.after(self.params.end_timeout, self._end_overdue)
 
     def _end_overdue(self) -> None:
         if self._state is TaskState.ENDING:
@@ -442,7 +444,7 @@ class PipelineTask(SessionContext, EventEmitter):
         if idle_for >= timeout:
             self.create_task(self._idle_fired(), "idle-timeout")
         else:
-            self._timers.append(self._clock.call_later(timeout - idle_for, self._idle_check))
+            self.timeouts.after(timeout - idle_for, self._idle_check)
 
     async def _idle_fired(self) -> None:
         await self.call_event_handler("on_idle_timeout")
@@ -450,9 +452,7 @@ class PipelineTask(SessionContext, EventEmitter):
             self._request_cancel("idle timeout")
         elif self.params.idle_timeout is not None:
             self._last_activity = self._clock.now()
-            self._timers.append(
-                self._clock.call_later(self.params.idle_timeout, self._idle_check)
-            )
+            self.timeouts.after(self.params.idle_timeout, self._idle_check)
 
     def _max_duration_reached(self) -> None:
         self._schedule_end("max duration")
@@ -510,15 +510,13 @@ class PipelineTask(SessionContext, EventEmitter):
         params, clock = self.params, self._clock
         if params.idle_timeout:
             self._last_activity = clock.now()
-            self._timers.append(clock.call_later(params.idle_timeout, self._idle_check))
+            self.timeouts.after(params.idle_timeout, self._idle_check)
         if params.max_duration:
-            self._timers.append(clock.call_later(params.max_duration, self._max_duration_reached))
+            self.timeouts.after(params.max_duration, self._max_duration_reached)
 
     async def _shutdown(self, outcome: tuple[str, Any]) -> None:
         kind, detail = outcome
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self.timeouts.cancel()
         timeout = self.params.cancel_timeout
         final: EndFrame | CancelFrame
         if kind == "ended":

@@ -49,7 +49,14 @@ from .base import FrameSerializer, Message, WireFormat
 if TYPE_CHECKING:
     from ..frames import Frame
 
-__all__ = ["CloudflareAdapterSerializer", "SAMPLE_RATE", "NUM_CHANNELS", "max_payload_size"]
+__all__ = [
+    "CloudflareAdapterSerializer",
+    "SAMPLE_RATE",
+    "NUM_CHANNELS",
+    "encode_packet",
+    "max_payload_size",
+    "parse_packet",
+]
 
 SAMPLE_RATE = 48000
 """The adapter's PCM rate in both directions."""
@@ -204,3 +211,27 @@ class CloudflareAdapterSerializer(FrameSerializer):
         else:
             self.duplicates += 1
         return False
+
+
+def encode_packet(payload: bytes, sequence_number: int = 0, timestamp: int = 0) -> bytes:
+    """One serialized ``Packet`` as the SFU sends it (fields 1, 2, 5; zero scalars left
+    out as proto3 does). For emulators and tests: the serializer itself sends
+    payload-only Packets."""
+    parts: list[bytes] = []
+    if sequence_number:
+        parts += [b"\x08", encode_varint(sequence_number & _U32)]
+    if timestamp:
+        parts += [b"\x10", encode_varint(timestamp & _U32)]
+    if payload:
+        parts += [b"\x2a", encode_varint(len(payload)), payload]
+    return b"".join(parts)
+
+
+def parse_packet(message: bytes, what: str = "cloudflare Packet") -> tuple[int, int, bytes]:
+    """``(sequence_number, timestamp, payload)`` of one ``Packet`` (absent fields are 0
+    or empty, as in proto3). Raises :class:`~wavewire.errors.ProtocolError` for a
+    malformed one (``what`` names it in the message)."""
+    f = parse(message, what, _FIELDS)
+    payload = f.get(5, b"")
+    assert isinstance(payload, bytes)
+    return int(f.get(1, 0)), int(f.get(2, 0)), payload

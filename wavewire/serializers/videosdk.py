@@ -161,7 +161,11 @@ class _VideoSDKBase(FrameSerializer):
             return []
         return [InputAudioFrame(pcm, 8000, 1)]
 
-    def _load(self, message: Message) -> tuple[str, dict[str, Any]]:
+    def load_event(self, message: Message) -> tuple[str, dict[str, Any]]:
+        """``(event, message)`` of one text message, without acting on it (the VideoSDK
+        emulator reads the event name before the join). Raises
+        :class:`~wavewire.errors.ProtocolError` for anything but a JSON object with a
+        string ``event``."""
         msg = load_object(require_text(message, _P), _P)
         event = msg.get("event")
         if event is None:
@@ -242,7 +246,7 @@ class VideoSDKSerializer(_VideoSDKBase):
         return []
 
     def decode(self, message: Message) -> list[Frame]:
-        event, msg = self._load(message)
+        event, msg = self.load_event(message)
         if event == "media":
             return self._decode_media(msg)
         if event == "message":
@@ -293,7 +297,7 @@ class VideoSDKServerSerializer(_VideoSDKBase):
         return []
 
     def decode(self, message: Message) -> list[Frame]:
-        event, msg = self._load(message)
+        event, msg = self.load_event(message)
         if event == "media":
             if not self.started:
                 raise ProtocolError(f"{_P}: 'media' before 'start'")

@@ -261,6 +261,12 @@ class InputEdge(FrameProcessor):
                 direction = UPSTREAM if isinstance(frame, _TO_TASK) else DOWNSTREAM
                 await self.push(frame, direction)
 
+    def count_protocol_error(self) -> None:
+        """Count a message refused before it reached :meth:`feed`: too large for the
+        socket (closed with 1009), or rejected by the serializer of an output-only
+        socket. The edge owns its counters; the server reports these here."""
+        self.stats.protocol_errors += 1
+
     async def _report(self, error: str, exc: Exception) -> None:
         self._reported += 1
         if self._reported <= _REPORTED_ERRORS:  # bounded in number and, by clip, in size

@@ -1,4 +1,14 @@
-"""The built-in WebSocket routes of ``wavewire serve``: one line per protocol.
+"""The protocol registry: every protocol wavewire speaks, as a server and as a client.
+
+* :func:`default_routes` -- the WebSocket routes of ``wavewire serve``, one line per
+  protocol: wavewire's own (``/ws``, ``/pipecat``, defined here) and the providers'
+  (:func:`.providers.provider_routes`).
+* :func:`client_protocols` -- the protocols of ``wavewire connect --protocol``:
+  wavewire's own (``raw``, ``pipecat``, defined here) and the providers'
+  (:func:`.providers.connect_protocols`).
+
+The types both tables are made of (:class:`~.routes.Route`,
+:class:`~.routes.ClientProtocol`) and path matching are in :mod:`.routes`.
 
 Adding a protocol to the server is one :class:`~wavewire.transports.routes.Route` line in
 :func:`default_routes` (plus its serializer factory if it needs one)::
@@ -16,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..audio.resample import STANDARD_RATES
-from .routes import ConnectionInfo, Route
+from .routes import ClientProtocol, ConnectionInfo, Route, no_headers
 
 if TYPE_CHECKING:
     from ..serializers.pipecat import PipecatSerializer
@@ -25,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BROWSER_PIPECAT_RATE",
+    "client_protocols",
     "default_routes",
     "raw_serializer",
     "rtvi_serializer",
@@ -96,3 +107,45 @@ def default_routes() -> list[Route]:
         Route("/pipecat", pipecat_serializer, name="pipecat"),
         *provider_routes(),
     ]
+
+
+def raw_client_serializer(sample_rate: int = 16000, num_channels: int = 1) -> RawSerializer:
+    """``wavewire connect --protocol raw``: raw s16le PCM in the given format."""
+    from ..serializers.raw import RawSerializer
+
+    return RawSerializer(sample_rate, num_channels)
+
+
+def pipecat_client_serializer(
+    sample_rate: int = 16000, num_channels: int = 1
+) -> PipecatSerializer:
+    """``wavewire connect --protocol pipecat``: Pipecat protobuf frames."""
+    from ..serializers.pipecat import PipecatSerializer
+
+    return PipecatSerializer(sample_rate, num_channels)
+
+
+def client_protocols() -> dict[str, ClientProtocol]:
+    """Every protocol ``wavewire connect --protocol`` speaks, by name: wavewire's own
+    (they carry the wavewire token and reconnect) and the providers'."""
+    from .providers import connect_protocols
+
+    return {
+        "raw": ClientProtocol(
+            "raw",
+            raw_client_serializer,
+            no_headers,
+            reconnect=True,
+            description="raw s16le PCM (a wavewire server's /ws)",
+            token=True,
+        ),
+        "pipecat": ClientProtocol(
+            "pipecat",
+            pipecat_client_serializer,
+            no_headers,
+            reconnect=True,
+            description="Pipecat protobuf frames (a wavewire server's /pipecat)",
+            token=True,
+        ),
+        **connect_protocols(),
+    }

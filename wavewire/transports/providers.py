@@ -53,13 +53,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .routes import ConnectionInfo, Route
+from .routes import ClientProtocol, ConnectionInfo, Route, no_headers
 
 if TYPE_CHECKING:
-    from ..serializers.base import FrameSerializer
     from ..serializers.cloudflare import CloudflareAdapterSerializer
     from ..serializers.twilio import TwilioSerializer
     from ..serializers.vapi import VapiSerializer, VapiServerSerializer
@@ -242,33 +240,13 @@ def vapi_client_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def _no_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {}
-
-
-@dataclass(frozen=True, slots=True)
-class ClientProtocol:
-    """How ``wavewire connect`` speaks one provider's protocol as a client."""
-
-    name: str
-    """The ``--protocol`` name."""
-    serializer: Callable[[int, int], FrameSerializer]
-    """``serializer(sample_rate, num_channels)`` → the connection's serializer."""
-    headers: Callable[[], dict[str, str]]
-    """Handshake headers (credentials from the environment; never the wavewire token)."""
-    reconnect: bool
-    """Whether the client may reconnect after a drop (single-use URLs may not)."""
-    description: str
-    """One line for ``--help``."""
-
-
 def connect_protocols() -> dict[str, ClientProtocol]:
     """The provider protocols ``wavewire connect --protocol`` can speak, by name."""
     return {
         "videosdk": ClientProtocol(
             "videosdk",
             videosdk_client_serializer,
-            _no_headers,
+            no_headers,
             reconnect=False,
             description="VideoSDK custom WebSocket ingest (the session's wsUrl)",
         ),

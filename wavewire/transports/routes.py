@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from ..serializers.base import FrameSerializer
     from .auth import AuthHook
 
-__all__ = ["Role", "Route", "ConnectionInfo", "SerializerFactory", "compile_pattern"]
+__all__ = [
+    "ClientProtocol",
+    "ConnectionInfo",
+    "Role",
+    "Route",
+    "SerializerFactory",
+    "compile_pattern",
+    "no_headers",
+]
 
 Role = Literal["both", "input", "output"]
 """What a route's socket carries: both directions, or only the input or the output."""
@@ -168,3 +176,27 @@ def connection_info(
         key=route.session_key(params),
     )
 
+
+def no_headers() -> dict[str, str]:
+    """Handshake headers of a protocol that needs none."""
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientProtocol:
+    """How ``wavewire connect --protocol NAME`` speaks one protocol as a client (the
+    client-side counterpart of a :class:`Route`)."""
+
+    name: str
+    """The ``--protocol`` name."""
+    serializer: Callable[[int, int], FrameSerializer]
+    """``serializer(sample_rate, num_channels)`` → the connection's serializer."""
+    headers: Callable[[], dict[str, str]]
+    """Handshake headers (credentials from the environment; never the wavewire token)."""
+    reconnect: bool
+    """Whether the client may reconnect after a drop (single-use URLs may not)."""
+    description: str
+    """One line for ``--help``."""
+    token: bool = False
+    """Whether ``wavewire connect --token`` is sent (``Authorization: Bearer``): only
+    to wavewire's own servers, never to a third party."""

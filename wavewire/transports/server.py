@@ -38,7 +38,6 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -50,7 +49,7 @@ from ..errors import ProtocolError, SessionClosedError, clip
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import SessionTaskGroup
-from .auth import AuthHook, AuthRequest, RedactingFilter
+from .auth import AuthHook, AuthRequest
 from .http import WEB_DIR, Request, Response, json_response, respond, static_response, text_response
 from .join import Join, JoinState
 from .metrics import CONTENT_TYPE, ServerMetrics, SessionTotals
@@ -75,15 +74,6 @@ BotFactory = Callable[
 it (secrets redacted). May be a plain function or a coroutine function."""
 
 _RETRY_LATER = 1013
-
-
-def ws_logger(name: str = "wavewire.websockets") -> logging.Logger:
-    """A logger for ``websockets`` (the client side): its debug output includes request
-    lines and headers, so every record goes through the redacting filter."""
-    log = logging.getLogger(name)
-    if not any(isinstance(f, RedactingFilter) for f in log.filters):
-        log.addFilter(RedactingFilter())
-    return log
 
 
 class _Ctx:
@@ -646,7 +636,7 @@ class WebSocketServer(EventEmitter):
             pass
         except ConnectionClosed as exc:
             if exc.sent_code == 1009:
-                session.input_edge.stats.protocol_errors += 1
+                session.input_edge.count_protocol_error()
                 self.metrics.closed_with(1009)
         except ProtocolError as exc:  # fatal: the serializer says the connection must end
             self.metrics.closed_with(exc.close_code)
@@ -665,7 +655,7 @@ class WebSocketServer(EventEmitter):
                 try:
                     decode(message)
                 except ProtocolError as exc:
-                    session.input_edge.stats.protocol_errors += 1
+                    session.input_edge.count_protocol_error()
                     if exc.fatal:
                         self.metrics.closed_with(exc.close_code)
                         await conn.close(exc.close_code, _reason(exc))

@@ -28,7 +28,7 @@ for a role replaces the older one (closed with 1008).
 
 Idle timeout (no message received for ``idle_timeout`` seconds, detected within
 1.5 times the timeout) cancels the session; the absolute ``max_duration`` ends it
-gracefully. Both use event-loop timers, not tasks.
+gracefully. Both are timers of the task's :attr:`~PipelineTask.timeouts`, not tasks.
 """
 
 from __future__ import annotations
@@ -130,9 +130,7 @@ class ServerSession:
         self._output_conn: Connection | None = None  # attached in the output role
         self._held: deque[Message] = deque()
         self._held_max = max(0, output_buffer)
-        self._timers: list[asyncio.TimerHandle] = []
         self._resume_timer: asyncio.TimerHandle | None = None
-        self._idle_seen = -1
 
     def _on_started(self, task: PipelineTask, frame: Any) -> None:
         self.started.set()
@@ -344,27 +342,15 @@ class ServerSession:
         max_duration: float | None,
         fire: Callable[[ServerSession, str], Awaitable[None]],
     ) -> None:
-        """Start the idle and absolute timers; ``fire(session, kind)`` runs in the session."""
-        loop = asyncio.get_running_loop()
+        """Arm the server's idle timeout (no message received) and absolute limit on the
+        task's timers (:attr:`PipelineTask.timeouts`, the one owner of a session's
+        deadlines, cancelled when it ends); ``fire(session, kind)`` runs in the session."""
+        timeouts = self.task.timeouts
         if idle_timeout:
-            step = idle_timeout / 2
-            self._idle_seen = -1
-            self._timers.append(loop.call_later(step, self._idle_check, step, 0, fire))
+            stats = self.input_edge.stats
+            timeouts.quiet(idle_timeout, lambda: stats.messages_in, lambda: self._fire(fire, "idle"))
         if max_duration:
-            self._timers.append(loop.call_later(max_duration, self._fire, fire, "max_duration"))
-
-    def _idle_check(self, step: float, quiet: int, fire: Any) -> None:
-        if not self.live:
-            return
-        seen = self.input_edge.stats.messages_in
-        quiet = quiet + 1 if seen == self._idle_seen else 0
-        self._idle_seen = seen
-        if quiet >= 2:
-            self._fire(fire, "idle")
-            return
-        self._timers.append(
-            asyncio.get_running_loop().call_later(step, self._idle_check, step, quiet, fire)
-        )
+            timeouts.after(max_duration, self._fire, fire, "max_duration")
 
     def _fire(self, fire: Any, kind: str) -> None:
         if self.live:
@@ -374,10 +360,8 @@ class ServerSession:
                 pass
 
     def cancel_timers(self) -> None:
-        """Stop every timer (the session has ended)."""
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        """Stop every timer (the session has ended): the task's, and the resume window."""
+        self.task.timeouts.cancel()
         if self._resume_timer is not None:
             self._resume_timer.cancel()
             self._resume_timer = None

@@ -304,8 +304,6 @@ class ServerConnection(asyncio.BufferedProtocol):
         self.sent_code: int | None = None
         self.paused = False
         """The transport's write buffer is above its high-water mark."""
-        self.context: Any = None
-        """Free for the server: what it learned about this connection at the handshake."""
         self._loop = asyncio.get_running_loop()
         self._rbuf = read_buffer if read_buffer is not None else memoryview(bytearray(16384))
         self._head = bytearray()
