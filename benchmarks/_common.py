@@ -185,3 +185,24 @@ def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
     """Write results as JSON (with machine info)."""
     payload = {"machine": machine_info(), **data}
     Path(path).write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def pipecat_raw_pcm_serializer(rate: int = 16000) -> Any:
+    """A pipecat ``FrameSerializer`` for the benchmarks' clients: a binary message is
+    ``rate`` Hz mono s16le PCM both ways, nothing else is carried (pipecat is imported
+    here, so only the pipecat server processes pay for it)."""
+    from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
+    from pipecat.serializers.base_serializer import FrameSerializer
+
+    class RawPCMSerializer(FrameSerializer):
+        """Binary message = mono s16le PCM, both ways; nothing else is carried."""
+
+        async def serialize(self, frame: Any) -> bytes | None:
+            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
+
+        async def deserialize(self, data: str | bytes) -> Any:
+            if isinstance(data, bytes | bytearray) and data:
+                return InputAudioRawFrame(audio=bytes(data), sample_rate=rate, num_channels=1)
+            return None
+
+    return RawPCMSerializer()

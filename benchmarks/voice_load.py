@@ -84,7 +84,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, machine_info, percentile, pipecat_version, print_table, quiet_logs
+from _common import (
+    REPO,
+    machine_info,
+    percentile,
+    pipecat_raw_pcm_serializer,
+    pipecat_version,
+    print_table,
+    quiet_logs,
+)
 
 HOST = "127.0.0.1"
 RATE = 16000
@@ -198,7 +206,6 @@ def serve_pipecat(port: int, urls: dict[str, str]) -> None:
     quiet_logs()
     import uvicorn
     from fastapi import FastAPI, WebSocket
-    from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.processors.aggregators.llm_context import LLMContext
@@ -206,7 +213,6 @@ def serve_pipecat(port: int, urls: dict[str, str]) -> None:
         LLMContextAggregatorPair,
         LLMUserAggregatorParams,
     )
-    from pipecat.serializers.base_serializer import FrameSerializer
     from pipecat.services.cartesia.tts import CartesiaTTSService
     from pipecat.services.deepgram.stt import DeepgramSTTService
     from pipecat.services.openai.llm import OpenAILLMService
@@ -224,23 +230,13 @@ def serve_pipecat(port: int, urls: dict[str, str]) -> None:
     from pipecat.workers.runner import WorkerRunner
     from starlette.routing import WebSocketRoute
 
-    class RawPCMSerializer(FrameSerializer):
-        """Binary message = 16 kHz mono s16le PCM, both ways; nothing else is carried."""
-
-        async def serialize(self, frame: Any) -> bytes | None:
-            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
-
-        async def deserialize(self, data: str | bytes) -> Any:
-            if isinstance(data, bytes | bytearray) and data:
-                return InputAudioRawFrame(audio=bytes(data), sample_rate=RATE, num_channels=1)
-            return None
 
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
         transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
             audio_in_enabled=True, audio_out_enabled=True, audio_in_sample_rate=RATE,
             audio_out_sample_rate=RATE, audio_out_10ms_chunks=2,
-            serializer=RawPCMSerializer()))
+            serializer=pipecat_raw_pcm_serializer(RATE)))
         strategies = UserTurnStrategies(
             start=[TranscriptionUserTurnStartStrategy()],
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=STOP_S)])

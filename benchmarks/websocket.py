@@ -80,7 +80,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, machine_info, percentile, pipecat_version, print_table, quiet_logs
+from _common import (
+    REPO,
+    machine_info,
+    percentile,
+    pipecat_raw_pcm_serializer,
+    pipecat_version,
+    print_table,
+    quiet_logs,
+)
 
 HOST = "127.0.0.1"
 RATE = 16000
@@ -211,7 +219,6 @@ def serve_pipecat(port: int) -> None:
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.processors.frame_processor import FrameProcessor
-    from pipecat.serializers.base_serializer import FrameSerializer
     from pipecat.transports.websocket.fastapi import (
         FastAPIWebsocketParams,
         FastAPIWebsocketTransport,
@@ -219,16 +226,6 @@ def serve_pipecat(port: int) -> None:
     from pipecat.workers.runner import WorkerRunner
     from starlette.routing import WebSocketRoute
 
-    class RawPCMSerializer(FrameSerializer):
-        """Binary message = 16 kHz mono s16le PCM, both ways; nothing else is carried."""
-
-        async def serialize(self, frame: Any) -> bytes | None:
-            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
-
-        async def deserialize(self, data: str | bytes) -> Any:
-            if isinstance(data, bytes | bytearray) and data:
-                return InputAudioRawFrame(audio=bytes(data), sample_rate=RATE, num_channels=1)
-            return None
 
     class Echo(FrameProcessor):
         async def process_frame(self, frame: Any, direction: Any) -> None:
@@ -255,7 +252,7 @@ def serve_pipecat(port: int) -> None:
                 audio_in_sample_rate=RATE,
                 audio_out_sample_rate=RATE,
                 audio_out_10ms_chunks=2,
-                serializer=RawPCMSerializer(),
+                serializer=pipecat_raw_pcm_serializer(RATE),
             ),
         )
         worker = PipelineWorker(
