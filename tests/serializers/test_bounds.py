@@ -10,9 +10,9 @@ import json
 import pytest
 
 from wavewire.errors import ProtocolError
-from wavewire.serializers._common import MAX_JSON_DEPTH, check_json
 from wavewire.serializers._proto import LEN, MAX_FIELDS, VARINT, parse, parse_merging
 from wavewire.serializers.cloudflare import CloudflareAdapterSerializer
+from wavewire.serializers.fields import MAX_JSON_DEPTH, check_json
 from wavewire.serializers.pipecat import PipecatSerializer
 
 _KNOWN = {1: VARINT, 5: LEN}

@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import ProtocolError
 from ..frames import InputAudioFrame, InputImageFrame, OutputAudioFrame
-from ._common import check_audio
 from ._proto import LEN, VARINT, encode_varint, parse
 from .base import FrameSerializer, Message, WireFormat
+from .fields import check_audio
 
 if TYPE_CHECKING:
     from ..frames import Frame

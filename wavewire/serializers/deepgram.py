@@ -49,7 +49,9 @@ from ..frames import (
     VADUserStoppedSpeakingFrame,
     Word,
 )
-from ._common import (
+from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
+from .deepgram_speak import DeepgramSpeakSerializer, SpeakOptions
+from .fields import (
     dumps,
     load_message,
     message_type,
@@ -62,8 +64,6 @@ from ._common import (
     req_num,
     req_str,
 )
-from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
-from .deepgram_speak import DeepgramSpeakSerializer, SpeakOptions
 
 if TYPE_CHECKING:
     from ..frames import Frame

@@ -28,7 +28,9 @@ from ..frames import (
     STTTurnFrame,
     TranscriptionFrame,
 )
-from ._common import (
+from .deepgram import _P, _ListenBase, _words, wire_format
+from .deepgram_speak import _notice
+from .fields import (
     dumps,
     load_message,
     message_type,
@@ -38,8 +40,6 @@ from ._common import (
     passed_on,
     req_str,
 )
-from .deepgram import _P, _ListenBase, _words, wire_format
-from .deepgram_speak import _notice
 
 if TYPE_CHECKING:
     from ..frames import Frame

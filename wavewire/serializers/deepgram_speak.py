@@ -34,7 +34,8 @@ from ..frames import (
     TTSAudioFrame,
     TTSSpeakFrame,
 )
-from ._common import (
+from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
+from .fields import (
     decode_pcm,
     dumps,
     load_message,
@@ -44,7 +45,6 @@ from ._common import (
     passed_on,
     require_str,
 )
-from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame

@@ -41,7 +41,8 @@ from ..frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from ._common import (
+from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
+from .fields import (
     b64decode,
     decode_pcm,
     dumps,
@@ -54,7 +55,6 @@ from ._common import (
     require_str,
     rows,
 )
-from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame

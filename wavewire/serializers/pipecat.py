@@ -58,9 +58,9 @@ from ..frames import (
     TextFrame,
     TranscriptionFrame,
 )
-from ._common import check_audio, check_json, dumps, load_json
 from ._proto import LEN, VARINT, encode_varint, field_bytes, parse, parse_merging
 from .base import FrameSerializer, Message, WireFormat
+from .fields import check_audio, check_json, dumps, load_json
 
 if TYPE_CHECKING:
     from ..frames import Frame

@@ -8,7 +8,7 @@
   :class:`~wavewire.frames.OutputTransportMessageFrame` /
   :class:`~wavewire.frames.OutputTransportMessageUrgentFrame` are sent as JSON.
   Invalid JSON, JSON nested deeper than
-  :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels and strings that are not
+  :data:`~wavewire.serializers.fields.MAX_JSON_DEPTH` levels and strings that are not
   valid Unicode (lone surrogates) are a :class:`~wavewire.errors.ProtocolError`.
 
 Nothing else is carried (``encode`` returns ``[]``).
@@ -26,8 +26,8 @@ from ..frames import (
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
 )
-from ._common import check_audio, check_json, dumps, load_json
 from .base import FrameSerializer, Message, WireFormat
+from .fields import check_audio, check_json, dumps, load_json
 
 if TYPE_CHECKING:
     from ..frames import Frame

@@ -32,7 +32,7 @@ from ..frames import (
     MetricsData,
     OutputTransportMessageUrgentFrame,
 )
-from ._common import load_json
+from .fields import load_json
 from .raw import RawSerializer
 
 if TYPE_CHECKING:

@@ -51,7 +51,8 @@ from ..frames import (
     OutputTransportMessageUrgentFrame,
     PlaybackMarkFrame,
 )
-from ._common import (
+from .base import MULAW, FrameSerializer, Message, WireFormat
+from .fields import (
     b64decode,
     b64encode,
     check_audio,
@@ -61,7 +62,6 @@ from ._common import (
     load_object,
     require_str,
 )
-from .base import MULAW, FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame

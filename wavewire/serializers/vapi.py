@@ -38,7 +38,7 @@ count — Vapi's exact numbering is unconfirmed), ``model-output`` from
 ``timestamp`` is added: serializers read no clocks.
 
 Policy (both sides): invalid JSON, a non-object, an object without a string ``type``,
-JSON nested deeper than :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels or
+JSON nested deeper than :data:`~wavewire.serializers.fields.MAX_JSON_DEPTH` levels or
 holding a string that is not valid Unicode (lone surrogates), a field of the wrong type
 where one is read, and audio that is not whole samples raise
 :class:`~wavewire.errors.ProtocolError`.
@@ -78,8 +78,8 @@ from ..frames import (
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
-from ._common import check_audio, check_json, dumps, load_object
 from .base import MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
+from .fields import check_audio, check_json, dumps, load_object
 
 if TYPE_CHECKING:
     from ..frames import Frame

@@ -35,7 +35,7 @@ encodes mixed audio, messages on topics the client subscribed to, and the extra 
 
 Policy (both sides): binary messages, invalid JSON, messages without a string
 ``event``, bad base64, audio that is not whole samples, and a message passed on whose
-JSON is nested deeper than :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels
+JSON is nested deeper than :data:`~wavewire.serializers.fields.MAX_JSON_DEPTH` levels
 or holds a string that is not valid Unicode (lone surrogates) raise
 :class:`~wavewire.errors.ProtocolError`.
 Unknown events are counted in ``unknown_events`` and ignored.
@@ -54,7 +54,8 @@ from ..frames import (
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
 )
-from ._common import (
+from .base import FrameSerializer, Message, WireFormat
+from .fields import (
     b64decode,
     b64encode,
     check_audio,
@@ -64,7 +65,6 @@ from ._common import (
     require_str,
     require_text,
 )
-from .base import FrameSerializer, Message, WireFormat
 
 if TYPE_CHECKING:
     from ..frames import Frame

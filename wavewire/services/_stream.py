@@ -37,7 +37,7 @@ from ..errors import (
     ServiceTimeoutError,
     clip,
 )
-from ..serializers._common import load_json
+from ..serializers.fields import load_json
 from .http1 import MAX_HEAD, ChunkedDecoder, head_end, is_chunked, parse_head, retry_after
 from .openai_stream import MAX_EVENT, PROTOCOL, SSEDecoder
 

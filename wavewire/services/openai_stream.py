@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProtocolError, ServiceError, clip
-from ..serializers._common import load_json
+from ..serializers.fields import load_json
 from .llm import Completion, ToolCallRequest
 from .tools import MAX_ARGUMENTS
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ProtocolError, clip
-from ..serializers._common import check_json, load_json
+from ..serializers.fields import check_json, load_json
 
 __all__ = ["MAX_ARGUMENTS", "PendingCall", "Tool", "ToolResult", "exchange_messages", "run_calls", "tool",
            "tools_from"]
@@ -146,7 +146,7 @@ class PendingCall:
                max_length: int = MAX_ARGUMENTS) -> PendingCall:
         """A call with its ``arguments`` decoded, or the problem with them noted (not
         JSON, not an object, over ``max_length`` characters, nested deeper than
-        :data:`~wavewire.serializers._common.MAX_JSON_DEPTH` levels, a string that is not
+        :data:`~wavewire.serializers.fields.MAX_JSON_DEPTH` levels, a string that is not
         valid Unicode): never raises, the problem becomes the call's error result."""
         if len(arguments) > max_length:
             return cls(id, name, arguments[:max_length], {},

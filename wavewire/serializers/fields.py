@@ -1,4 +1,5 @@
-"""Helpers shared by the JSON and binary serializers: strict text/JSON/base64 decoding
+"""Typed field readers and strict decoding, public for every protocol parser (the serializers
+here and the LLM stream in :mod:`wavewire.services`): strict text/JSON/base64 decoding
 with precise :class:`~wavewire.errors.ProtocolError` messages, typed field readers,
 compact JSON encoding, and the outbound audio format check.
 
