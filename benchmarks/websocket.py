@@ -95,6 +95,9 @@ RATE = 16000
 HERE = Path(__file__).resolve()
 LOADER = HERE.parent / "_wsload.py"
 FRAMEWORKS = ("wavewire", "pipecat", "websockets", "floor")
+WIRE_LAYERS = ("wire", "picows")
+"""Bare wire layers, measured on request (``--frameworks wire,picows,floor``): wavewire's
+own WebSocket layer and picows, each echoing with no session or pipeline above it."""
 RT_P99_MS = 50.0
 GEN_LATE_MS = 10.0  # generator p99 lateness above this: the step is not the server's verdict
 SERVER_LIFETIME = 900.0
@@ -187,6 +190,67 @@ def serve_floor(port: int) -> None:
 
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(Echo, HOST, port, backlog=1024)
+        async with server:
+            await asyncio.sleep(SERVER_LIFETIME)
+
+    run_loop(main())
+
+
+def serve_wire(port: int) -> None:
+    """wavewire's own WebSocket layer with nothing above it: every request accepted, each
+    message echoed from the connection's handler (the server's inline path)."""
+    import asyncio
+    import contextvars
+
+    from wavewire.transports.wire import ServerConnection
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        rbuf = memoryview(bytearray(262144))
+
+        def on_request(conn: ServerConnection, request: Any) -> None:
+            conn.accept()
+
+            async def echo(message: bytes | str) -> None:
+                if not conn.send_nowait(message):
+                    await conn.send(message)
+
+            async def serve(context: contextvars.Context) -> None:
+                try:
+                    await conn.consume(echo, context)
+                except Exception:
+                    pass
+
+            context = contextvars.copy_context()  # lets consume() run echo inline
+            loop.create_task(serve(context), context=context)
+
+        server = await loop.create_server(
+            lambda: ServerConnection(on_request, read_buffer=rbuf), HOST, port, backlog=1024
+        )
+        async with server:
+            await asyncio.sleep(SERVER_LIFETIME)
+
+    run_loop(main())
+
+
+def serve_picows(port: int) -> None:
+    """picows (a Cython asyncio WebSocket library) with nothing above it: each binary
+    frame echoed from its ``on_ws_frame`` callback."""
+    import asyncio
+
+    from picows import WSListener, WSMsgType, ws_create_server
+
+    class Echo(WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+            elif frame.msg_type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                transport.send(frame.msg_type, frame.get_payload_as_memoryview())
+
+    async def main() -> None:
+        server = await ws_create_server(lambda request: Echo(), HOST, port,
+                                        max_frame_size=1 << 20, backlog=1024)
         async with server:
             await asyncio.sleep(SERVER_LIFETIME)
 
@@ -694,7 +758,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--frameworks",
         default=",".join(FRAMEWORKS),
-        help="comma-separated subset of " + ",".join(FRAMEWORKS),
+        help="comma-separated subset of " + ",".join(FRAMEWORKS + WIRE_LAYERS),
     )
     parser.add_argument("--duration", type=float, default=None, help="seconds per load step")
     parser.add_argument("--max-clients", type=int, default=None)
@@ -708,7 +772,7 @@ def main(argv: list[str] | None = None) -> None:
         help="run each server on CPU 0 only and the load generator on CPU 1 only "
         "(the first two CPUs this process may use): sessions on one core, observed",
     )
-    parser.add_argument("--serve", choices=("pipecat", "websockets", "floor"),
+    parser.add_argument("--serve", choices=("pipecat", "websockets", "floor") + WIRE_LAYERS,
                         help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -719,6 +783,10 @@ def main(argv: list[str] | None = None) -> None:
         return serve_floor(args.port)
     if args.serve == "websockets":
         return serve_websockets(args.port)
+    if args.serve == "wire":
+        return serve_wire(args.port)
+    if args.serve == "picows":
+        return serve_picows(args.port)
 
     global PIN
     if args.pin:
