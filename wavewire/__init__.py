@@ -34,7 +34,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     "wavewire.context": ("LLMContext",),
     "wavewire.errors": (
-        "WavewireError", "InvalidStateError", "SessionClosedError", "FrameFormatError",
+        "WavewireError", "InvalidStateError", "SessionClosedError", "ConnectionClosedError",
+        "FrameFormatError",
         "ProtocolError", "MessageTooLargeError", "ServiceError", "ConnectError", "AuthError",
         "RateLimitError", "RemoteClosedError", "ServiceTimeoutError", "RefusedError",
     ),

@@ -4,7 +4,8 @@
 
     WavewireError
     ├── InvalidStateError        an illegal lifecycle transition (send after close, …)
-    │   └── SessionClosedError     input fed to a session that takes no more
+    │   ├── SessionClosedError     input fed to a session that takes no more
+    │   └── ConnectionClosedError  a send or receive on a connection that is not open
     ├── FrameFormatError         audio whose bytes, rate or channels do not fit (ValueError)
     ├── ProtocolError            bad input on a wire; carries the close code to use
     │   └── MessageTooLargeError   over the protocol's size limit (close 1009)
@@ -25,6 +26,7 @@ __all__ = [
     "WavewireError",
     "InvalidStateError",
     "SessionClosedError",
+    "ConnectionClosedError",
     "FrameFormatError",
     "ProtocolError",
     "MessageTooLargeError",
@@ -50,6 +52,23 @@ class InvalidStateError(WavewireError):
 
 class SessionClosedError(InvalidStateError):
     """Input was fed to a session that no longer takes any (it closed or is cancelling)."""
+
+
+class ConnectionClosedError(InvalidStateError):
+    """A connection is closed (or closing): nothing more can be sent or received.
+
+    :ivar code: the close code received from the peer (1005: a close frame without one;
+        1006: the connection dropped without a close frame).
+    :ivar reason: the close reason received.
+    :ivar sent_code: the close code this side sent, if any (e.g. 1009 after an oversize
+        message).
+    """
+
+    def __init__(self, code: int, reason: str = "", sent_code: int | None = None) -> None:
+        super().__init__(f"connection closed: {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+        self.sent_code = sent_code
 
 
 class FrameFormatError(WavewireError, ValueError):

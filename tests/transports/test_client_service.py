@@ -20,7 +20,7 @@ from wavewire.errors import (
     ServiceTimeoutError,
 )
 from wavewire.frames import Frame, TextFrame
-from wavewire.pipelines.taskgroup import SessionTaskGroup
+from wavewire.pipelines.taskgroup import TaskGroup
 from wavewire.serializers.base import FrameSerializer
 from wavewire.testing import FakeClock
 from wavewire.transports.backoff import close_error, parse_retry_after
@@ -190,7 +190,7 @@ async def test_close_during_backoff_ends_the_wait_at_once():
 
 
 async def test_reader_belongs_to_the_owner_group_and_close_leaves_nothing():
-    group = SessionTaskGroup("session")
+    group = TaskGroup("session")
     async with peer() as p:
         client = WebSocketClient(p.url, Json, owner=group)
         await client.connect()
@@ -343,7 +343,7 @@ async def test_client_session_adopts_the_client_into_its_task_group():
         await wait_for(lambda: client.connected)
         assert any(t.get_name().endswith(":reader") for t in session.task.tasks)
         with pytest.raises(RuntimeError):
-            client.owner = SessionTaskGroup("too late")
+            client.owner = TaskGroup("too late")
         await wait_for(lambda: len(server.sessions) == 1)
         await server.sessions[0].task.stop_when_done("bye")
         await asyncio.wait_for(runner, 20)

@@ -53,11 +53,11 @@ from ..processors.base import (
     UPSTREAM,
     FrameDirection,
     FrameProcessor,
-    SessionContext,
+    TaskContext,
 )
 from .observers import BaseObserver, FramePushed
 from .pipeline import Pipeline
-from .taskgroup import SessionTaskGroup
+from .taskgroup import TaskGroup
 from .timeouts import Timeouts
 
 __all__ = ["TaskState", "PipelineParams", "TaskStats", "PipelineTask"]
@@ -152,14 +152,14 @@ class _TaskSource(FrameProcessor):
 
     def __init__(self, task: PipelineTask) -> None:
         super().__init__(name=f"{task.name}::source")
-        self._task = task
+        self._owner = task
         self.upstream_hook: Any = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if direction is DOWNSTREAM:
             await self.push(frame, DOWNSTREAM)
             return
-        task = self._task
+        task = self._owner
         if isinstance(frame, ErrorFrame):
             await task._on_error(frame)
         elif isinstance(frame, EndTaskFrame):
@@ -176,11 +176,11 @@ class _TaskSink(FrameProcessor):
 
     def __init__(self, task: PipelineTask) -> None:
         super().__init__(name=f"{task.name}::sink")
-        self._task = task
+        self._owner = task
         self.downstream_hook: Any = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        task = self._task
+        task = self._owner
         if direction is UPSTREAM:
             await self.push(frame, UPSTREAM)
             return
@@ -197,7 +197,7 @@ class _TaskSink(FrameProcessor):
             task._end_reached(frame)
 
 
-class PipelineTask(SessionContext, EventEmitter):
+class PipelineTask(TaskContext, EventEmitter):
     """Runs one pipeline as one session.
 
     :param pipeline: a processor (usually a :class:`Pipeline`) or a list of processors.
@@ -239,7 +239,7 @@ class PipelineTask(SessionContext, EventEmitter):
         self._done: asyncio.Future[tuple[str, Any]] | None = None
         self._closed = asyncio.Event()
         self._started = asyncio.Event()
-        self._group: SessionTaskGroup | None = None
+        self._group: TaskGroup | None = None
         self._run_task: asyncio.Task | None = None
         self.timeouts = Timeouts(self._clock)
         """Every timer of this session (:mod:`.timeouts`), cancelled when it ends."""
@@ -289,7 +289,7 @@ class PipelineTask(SessionContext, EventEmitter):
         self._sink.downstream_hook = down
         self._source.upstream_hook = up
 
-    # -- SessionContext ------------------------------------------------------------
+    # -- TaskContext ------------------------------------------------------------
 
     def create_task(self, coro: Any, name: str | None = None) -> asyncio.Task:
         group = self._group
@@ -466,7 +466,7 @@ class PipelineTask(SessionContext, EventEmitter):
         loop = asyncio.get_running_loop()
         self._done = loop.create_future()
         self._run_task = asyncio.current_task()
-        self._group = SessionTaskGroup(self.name, on_error=self._task_failed)
+        self._group = TaskGroup(self.name, on_error=self._task_failed)
         params = self.params
         start = StartFrame(
             sample_rate=params.sample_rate,

@@ -1,6 +1,6 @@
-"""The session's task group: every background task a session starts belongs to it, and
-closing the session cancels them all within a deadline (trio's nurseries, for asyncio
-code that cannot use ``async with`` around a whole session)."""
+"""A task group (:class:`TaskGroup`): every background task of a pipeline task (and of the
+server) belongs to one, and closing it cancels them all within a deadline (trio's
+nurseries, for asyncio code that cannot use ``async with`` around a whole session)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 from ..errors import InvalidStateError
 
-__all__ = ["SessionTaskGroup"]
+__all__ = ["TaskGroup"]
 
 
-class SessionTaskGroup:
+class TaskGroup:
     """Owns tasks; reports a task's unexpected exception to ``on_error``."""
 
     __slots__ = ("name", "_tasks", "_on_error", "_closed")
@@ -72,3 +72,7 @@ class SessionTaskGroup:
             return 0
         _, pending = await asyncio.wait(tasks, timeout=timeout)
         return len(pending)
+
+
+SessionTaskGroup = TaskGroup
+"""Former name of :class:`TaskGroup`."""

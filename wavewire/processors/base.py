@@ -62,7 +62,7 @@ __all__ = [
     "UPSTREAM",
     "FrameProcessor",
     "FrameQueue",
-    "SessionContext",
+    "TaskContext",
 ]
 
 
@@ -79,9 +79,10 @@ UPSTREAM = FrameDirection.UPSTREAM
 _ids = itertools.count()
 
 
-class SessionContext:
-    """What a processor sees of its session. :class:`~wavewire.PipelineTask` is one;
-    this base stands in for processors that are not attached to a task yet."""
+class TaskContext:
+    """What a processor sees of the task it runs in (its clock, epoch, task group and drop
+    counters). :class:`~wavewire.PipelineTask` is one; this base stands in for processors
+    that are not attached to a task yet."""
 
     epoch: int = 0
     """Interruption epoch: how many interruptions this session has seen."""
@@ -108,7 +109,10 @@ class SessionContext:
         await origin.push(InterruptionFrame(), DOWNSTREAM)
 
 
-_DETACHED = SessionContext()
+SessionContext = TaskContext
+"""Former name of :class:`TaskContext`."""
+
+_DETACHED = TaskContext()
 
 
 async def _void_entry(frame: Frame, direction: FrameDirection) -> None:
@@ -215,7 +219,7 @@ class FrameProcessor(EventEmitter):
         self._prev: FrameProcessor | None = None
         self._down: Callable[[Frame, FrameDirection], Coroutine[Any, Any, None]] = _void_entry
         self._up: Callable[[Frame, FrameDirection], Coroutine[Any, Any, None]] = _void_entry
-        self._session: SessionContext = _DETACHED
+        self._task: TaskContext = _DETACHED
         self._queue: FrameQueue | None = FrameQueue(queue_size) if queued else None
         self._cancel_on_interruption = cancel_on_interruption
         self._worker: asyncio.Task | None = None
@@ -263,39 +267,43 @@ class FrameProcessor(EventEmitter):
         """The processor upstream of this one."""
         return self._prev
 
-    # -- session -------------------------------------------------------------------
+    # -- the task it runs in ----------------------------------------------------------
 
     @property
-    def session(self) -> SessionContext:
-        """The session this processor runs in (a :class:`~wavewire.PipelineTask`)."""
-        return self._session
+    def task(self) -> TaskContext:
+        """The task this processor runs in (a :class:`~wavewire.PipelineTask`, or a
+        detached stand-in before it is attached)."""
+        return self._task
+
+    session = task
+    """Former name of :attr:`task`."""
 
     @property
     def epoch(self) -> int:
         """The session's current interruption epoch (see :attr:`Frame.epoch`)."""
-        return self._session.epoch
+        return self._task.epoch
 
     @property
     def clock(self) -> Clock:
         """The session's clock."""
-        return self._session.clock
+        return self._task.clock
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
         """Start background work owned by the session (cancelled when it ends)."""
-        return self._session.create_task(coro, f"{self.name}:{name or 'task'}")
+        return self._task.create_task(coro, f"{self.name}:{name or 'task'}")
 
     async def interrupt(self) -> None:
         """Interrupt the bot: advance the epoch and send an interruption from the top of
         the pipeline, so every processor sees it (and stale data is discarded)."""
-        await self._session.interrupt(self)
+        await self._task.interrupt(self)
 
     def count_drop(self, reason: str, n: int = 1) -> None:
         """Count ``n`` frames this processor dropped on purpose (every drop is counted)."""
-        self._session.count_drop(f"{self.name}:{reason}", n)
+        self._task.count_drop(f"{self.name}:{reason}", n)
 
-    async def _attach(self, session: SessionContext, frame: StartFrame) -> None:
+    async def _attach(self, session: TaskContext, frame: StartFrame) -> None:
         """Called by the task, in pipeline order, before the StartFrame flows."""
-        self._session = session
+        self._task = session
         if self._queue is not None:
             self._worker = session.create_task(self._work(), f"{self.name}:queue")
         await self.on_start(frame)
@@ -338,7 +346,7 @@ class FrameProcessor(EventEmitter):
         The first push stamps the frame with the session's epoch; the first push of an
         :class:`InterruptionFrame` advances the epoch."""
         if frame.epoch < 0:  # _stamp(), inlined: this is every hop's path
-            session = self._session
+            session = self._task
             if type(frame) is InterruptionFrame:
                 session.epoch += 1
             frame.epoch = session.epoch
@@ -355,7 +363,7 @@ class FrameProcessor(EventEmitter):
 
     def _stamp(self, frame: Frame) -> None:
         """Stamp ``frame`` with the session's epoch (an interruption advances it first)."""
-        session = self._session
+        session = self._task
         if type(frame) is InterruptionFrame:
             session.epoch += 1
         frame.epoch = session.epoch
@@ -394,13 +402,13 @@ class FrameProcessor(EventEmitter):
             worker = self._worker
             if self._cancel_on_interruption and self._busy_with_data and worker is not None:
                 worker.cancel()
-                self._worker = self._session.create_task(self._work(), f"{self.name}:queue")
+                self._worker = self._task.create_task(self._work(), f"{self.name}:queue")
         await self.process_frame(frame, direction)
 
     async def _work(self) -> None:
         queue = self._queue
         assert queue is not None
-        session = self._session
+        session = self._task
         while True:
             frame, direction = await queue.get()
             if frame.tier == DATA and frame.epoch < session.epoch and direction is DOWNSTREAM:

@@ -49,7 +49,7 @@ from ..errors import (
     WavewireError,
 )
 from ..events import EventEmitter
-from ..pipelines.taskgroup import SessionTaskGroup
+from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
 from ._fastsend import send_now
 from .backoff import RETRY_CLOSE_CODES, Backoff, Waiter, close_error, retry
@@ -143,7 +143,7 @@ class WebSocketClient(EventEmitter):
         self._on_message: Callable[[Message], Awaitable[None]] | None = None
         self._on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
         self._held = HeldMessages(buffer_size, self.stats)
-        self._own_group = SessionTaskGroup(self.name)
+        self._own_group = TaskGroup(self.name)
         self._owner: TaskOwner = owner if owner is not None else self._own_group
         self._tasks: set[asyncio.Task] = set()
         self._schedule = Schedule(self.clock, lambda c: self._spawn(c, f"{self.name}:ticker"),

@@ -52,7 +52,7 @@ a :class:`~wavewire.secrets.RedactingFilter` scrubs them)."""
 
 class TaskOwner(Protocol):
     """Whoever owns a client's tasks: a
-    :class:`~wavewire.pipelines.taskgroup.SessionTaskGroup` or a processor."""
+    :class:`~wavewire.pipelines.taskgroup.TaskGroup` or a processor."""
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: str | None = None
                     ) -> asyncio.Task:

@@ -218,7 +218,7 @@ class InputEdge(FrameProcessor):
         errors are counted and reported upstream; a fatal ``ProtocolError`` is raised so
         the transport closes with its ``close_code``. Raises
         :class:`~wavewire.errors.SessionClosedError` once the session takes no input."""
-        session = self._session
+        session = self._task
         if not session.accepting:
             raise SessionClosedError(f"{self.name}: the session takes no more input")
         stats = self.stats
@@ -425,7 +425,7 @@ class OutputEdge(FrameProcessor):
             await self._process_other(frame, direction)
             return
         # Output audio (data): the per-frame path, kept in this one coroutine.
-        if frame.epoch < self._session.epoch:
+        if frame.epoch < self._task.epoch:
             self._count("stale")
             return
         audio = frame.audio

@@ -48,7 +48,7 @@ from .._log import logger
 from ..errors import ProtocolError, SessionClosedError, clip
 from ..events import EventEmitter
 from ..pipelines.task import PipelineParams, TaskState
-from ..pipelines.taskgroup import SessionTaskGroup
+from ..pipelines.taskgroup import TaskGroup
 from .auth import AuthHook, AuthRequest
 from .http import WEB_DIR, Request, Response, json_response, respond, static_response, text_response
 from .join import Join, JoinState
@@ -174,7 +174,7 @@ class WebSocketServer(EventEmitter):
         self._listener: asyncio.Server | None = None
         self._connections: set[ServerConnection] = set()
         self._read_buffer = memoryview(bytearray(1 << 18))  # every read lands here first
-        self._group: SessionTaskGroup | None = None
+        self._group: TaskGroup | None = None
         self._draining = False
         self._closed: asyncio.Event | None = None
         self._signals = 0
@@ -246,7 +246,7 @@ class WebSocketServer(EventEmitter):
         for route in self._routes:
             if route.role != "both":
                 self._partner(route)
-        self._group = SessionTaskGroup("server", on_error=self._task_failed)
+        self._group = TaskGroup("server", on_error=self._task_failed)
         self._closed = asyncio.Event()
         kwargs: dict[str, Any] = {"backlog": 1024}
         if self.ssl is not None:

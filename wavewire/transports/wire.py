@@ -58,6 +58,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+from ..errors import ConnectionClosedError
 from .http import HTTPError, Request, Response, parse_request, text_response
 
 __all__ = ["ServerConnection", "ConnectionClosed", "upgrade_error", "accept_key"]
@@ -80,21 +81,8 @@ _VALID_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 
                           1014))
 
 
-class ConnectionClosed(Exception):
-    """The connection is closed (or closing): nothing more can be received or sent.
-
-    :ivar code: the close code received from the peer (1005: a close frame without one;
-        1006: the connection dropped without a close frame).
-    :ivar reason: the close reason received.
-    :ivar sent_code: the close code this side sent, if any (e.g. 1009 after an oversize
-        message).
-    """
-
-    def __init__(self, code: int, reason: str = "", sent_code: int | None = None) -> None:
-        super().__init__(f"connection closed: {code} {reason}".rstrip())
-        self.code = code
-        self.reason = reason
-        self.sent_code = sent_code
+ConnectionClosed = ConnectionClosedError
+"""The name this module's callers use for :class:`~wavewire.errors.ConnectionClosedError`."""
 
 
 def accept_key(key: str) -> str:
