@@ -207,6 +207,7 @@ def serve_wire(port: int) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         rbuf = memoryview(bytearray(262144))
+        tasks: set[asyncio.Task[None]] = set()
 
         def on_request(conn: ServerConnection, request: Any) -> None:
             conn.accept()
@@ -222,7 +223,8 @@ def serve_wire(port: int) -> None:
                     pass
 
             context = contextvars.copy_context()  # lets consume() run echo inline
-            loop.create_task(serve(context), context=context)
+            tasks.add(task := loop.create_task(serve(context), context=context))
+            task.add_done_callback(tasks.discard)
 
         server = await loop.create_server(
             lambda: ServerConnection(on_request, read_buffer=rbuf), HOST, port, backlog=1024
@@ -772,7 +774,7 @@ def main(argv: list[str] | None = None) -> None:
         help="run each server on CPU 0 only and the load generator on CPU 1 only "
         "(the first two CPUs this process may use): sessions on one core, observed",
     )
-    parser.add_argument("--serve", choices=("pipecat", "websockets", "floor") + WIRE_LAYERS,
+    parser.add_argument("--serve", choices=("pipecat", "websockets", "floor", *WIRE_LAYERS),
                         help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
