@@ -96,6 +96,7 @@ HERE = Path(__file__).resolve()
 LOADER = HERE.parent / "_wsload.py"
 FRAMEWORKS = ("wavewire", "pipecat", "websockets", "floor")
 WIRE_LAYERS = ("wire", "picows")
+# plus "before" (wavewire from --baseline CHECKOUT)
 """Bare wire layers, measured on request (``--frameworks wire,picows,floor``): wavewire's
 own WebSocket layer and picows, each echoing with no session or pipeline above it."""
 RT_P99_MS = 50.0
@@ -429,9 +430,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env() -> dict[str, str]:
+BASELINE: Path | None = None
+"""``--baseline CHECKOUT``: another wavewire checkout, measured as ``before`` in the same
+run as this one (``wavewire``), for before/after comparisons of a change."""
+
+
+def _env(repo: Path = REPO) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -446,7 +452,12 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(  # closed in stop()
             prefix=f"ws-bench-{framework}-", suffix=".log", delete=False
         )
-        if framework == "wavewire":
+        repo = REPO
+        if framework == "before":
+            if BASELINE is None:
+                raise ValueError("the 'before' server needs --baseline CHECKOUT")
+            repo = BASELINE
+        if framework in ("wavewire", "before"):
             cmd = [
                 sys.executable,
                 "-m",
@@ -465,8 +476,8 @@ class Server:
             cmd = [sys.executable, str(HERE), "--serve", framework, "--port", str(self.port)]
         self.proc = subprocess.Popen(
             cmd,
-            cwd=REPO,
-            env=_env(),
+            cwd=repo,
+            env=_env(repo),
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -762,6 +773,12 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(FRAMEWORKS),
         help="comma-separated subset of " + ",".join(FRAMEWORKS + WIRE_LAYERS),
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="another wavewire checkout (e.g. a git worktree of the previous main): measured "
+        "as 'before' next to this checkout's 'wavewire' in the same run",
+    )
     parser.add_argument("--duration", type=float, default=None, help="seconds per load step")
     parser.add_argument("--max-clients", type=int, default=None)
     parser.add_argument("--json", default=None, help="write the results here")
@@ -798,6 +815,14 @@ def main(argv: list[str] | None = None) -> None:
         PIN = (cpus[0], cpus[1])
     raise_fd_limit()
     frameworks = [f for f in args.frameworks.split(",") if f]
+    if args.baseline:
+        global BASELINE
+        BASELINE = Path(args.baseline).resolve()
+        if not (BASELINE / "wavewire" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: not a wavewire checkout")
+        if "before" not in frameworks:
+            frameworks.insert(frameworks.index("wavewire") + 1 if "wavewire" in frameworks
+                              else 0, "before")
     if "pipecat" in frameworks and pipecat_version() is None:
         print("pipecat-ai is not installed: measuring without it")
         frameworks.remove("pipecat")
