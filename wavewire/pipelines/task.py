@@ -1,61 +1,39 @@
 """``PipelineTask``: one session (a call, a connection, or a pair of connections).
 
 It owns the session's task group, its interruption epoch, its clock and its
-statistics, and walks an explicit lifecycle table::
-
-    IDLE ──start──▶ STARTING ──started──▶ RUNNING ──end──▶ ENDING ──ended──▶ CLOSED
-      │                │                     │               │
-      └──cancel──▶ CLOSED  └─────cancel──────┴────cancel─────┴──▶ CANCELLING ──cancelled──▶ CLOSED
-
-An illegal transition raises :class:`~wavewire.errors.InvalidStateError`, so "send after
-close" cannot happen quietly. :class:`EndFrame` drains (everything queued before it is
-delivered) within ``end_timeout``; :class:`CancelFrame` stops at once. When the task is
-closed every task it started is gone.
+statistics, and walks the lifecycle table of :mod:`.lifecycle`: an illegal transition
+raises :class:`~wavewire.errors.InvalidStateError`, so "send after close" cannot happen
+quietly. :class:`EndFrame` drains (everything queued before it is delivered) within
+``end_timeout``; :class:`CancelFrame` stops at once. When the task is closed every task
+it started is gone.
 
 An idle session costs one asyncio task (the one running :meth:`PipelineTask.run`):
 timers use the clock's ``call_later``, and frames queued from outside are pushed
 directly into the pipeline by the caller.
+
+Its parts live beside it (and are importable from here): settings and counters in
+:mod:`.params`, states in :mod:`.lifecycle`, the processors at the pipeline's two ends
+in ``_ends``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import types
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from .._log import logger
 from ..clock import Clock, MonotonicClock
 from ..errors import InvalidStateError
 from ..events import EventEmitter
-from ..frames import (
-    DATA,
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
-    CancelFrame,
-    CancelTaskFrame,
-    EndFrame,
-    EndTaskFrame,
-    ErrorFrame,
-    Frame,
-    InterimTranscriptionFrame,
-    InterruptionFrame,
-    StartFrame,
-    TranscriptionFrame,
-    UserStartedSpeakingFrame,
-    UserStoppedSpeakingFrame,
-)
-from ..processors.base import (
-    DOWNSTREAM,
-    UPSTREAM,
-    FrameDirection,
-    FrameProcessor,
-    TaskContext,
-)
-from .observers import BaseObserver, FramePushed
+from ..frames import CancelFrame, EndFrame, ErrorFrame, Frame, InterruptionFrame, StartFrame
+from ..processors.base import DOWNSTREAM, UPSTREAM, FrameDirection, FrameProcessor, TaskContext
+from ._ends import TaskSink, TaskSource
+from .lifecycle import _ACCEPTING, _TRANSITIONS, TaskState
+from .observers import BaseObserver, observe_pushes
+from .params import DEFAULT_IDLE_FRAMES as DEFAULT_IDLE_FRAMES
+from .params import PipelineParams, TaskStats
 from .pipeline import Pipeline
 from .taskgroup import TaskGroup
 from .timeouts import Timeouts
@@ -63,138 +41,6 @@ from .timeouts import Timeouts
 __all__ = ["TaskState", "PipelineParams", "TaskStats", "PipelineTask"]
 
 _task_ids = itertools.count()
-
-
-class TaskState(Enum):
-    """Lifecycle states of a session."""
-
-    IDLE = "idle"
-    STARTING = "starting"
-    RUNNING = "running"
-    ENDING = "ending"
-    CANCELLING = "cancelling"
-    CLOSED = "closed"
-
-
-_S = TaskState
-_ACCEPTING = frozenset({_S.STARTING, _S.RUNNING, _S.ENDING})
-_TRANSITIONS: dict[tuple[TaskState, str], TaskState] = {
-    (_S.IDLE, "start"): _S.STARTING,
-    (_S.IDLE, "cancel"): _S.CLOSED,
-    (_S.STARTING, "started"): _S.RUNNING,
-    (_S.STARTING, "cancel"): _S.CANCELLING,
-    (_S.RUNNING, "end"): _S.ENDING,
-    (_S.RUNNING, "cancel"): _S.CANCELLING,
-    (_S.ENDING, "ended"): _S.CLOSED,
-    (_S.ENDING, "cancel"): _S.CANCELLING,
-    (_S.CANCELLING, "cancelled"): _S.CLOSED,
-}
-"""The lifecycle table: (state, event) → next state. Anything else is illegal."""
-
-
-DEFAULT_IDLE_FRAMES: tuple[type[Frame], ...] = (
-    UserStartedSpeakingFrame,
-    UserStoppedSpeakingFrame,
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
-    TranscriptionFrame,
-    InterimTranscriptionFrame,
-)
-
-
-@dataclass(slots=True)
-class PipelineParams:
-    """Settings of one session."""
-
-    sample_rate: int = 16000
-    """The pipeline's audio rate; edges convert to and from it."""
-    num_channels: int = 1
-    """The pipeline's channel count."""
-    allow_interruptions: bool = True
-    """Whether user speech may interrupt the bot."""
-    idle_timeout: float | None = None
-    """Seconds without activity (see ``idle_frames``) before ``on_idle_timeout``."""
-    idle_frames: tuple[type[Frame], ...] = DEFAULT_IDLE_FRAMES
-    """Frames that count as activity for the idle timeout."""
-    cancel_on_idle_timeout: bool = True
-    """Cancel the session when the idle timeout fires (else only the event fires)."""
-    max_duration: float | None = None
-    """Absolute session limit in seconds: then the session ends (and drains)."""
-    end_timeout: float = 10.0
-    """Deadline for an EndFrame to drain through the pipeline before cancelling."""
-    cancel_timeout: float = 2.0
-    """Deadline for the CancelFrame, hooks and tasks when cancelling."""
-    metadata: dict[str, Any] = field(default_factory=dict)
-    """Copied into the StartFrame."""
-
-
-@dataclass(slots=True)
-class TaskStats:
-    """What happened in a session. Every drop is counted by reason."""
-
-    frames_queued: int = 0
-    """Frames given to :meth:`PipelineTask.queue_frame`."""
-    frames_out: int = 0
-    """Frames that reached the end of the pipeline."""
-    errors: int = 0
-    """ErrorFrames that reached the session."""
-    dropped: dict[str, int] = field(default_factory=dict)
-    """Frames dropped, by ``processor:reason``."""
-
-    @property
-    def total_dropped(self) -> int:
-        """All drops together."""
-        return sum(self.dropped.values())
-
-
-class _TaskSource(FrameProcessor):
-    """Head of every session: frames from outside enter here; upstream frames end here."""
-
-    def __init__(self, task: PipelineTask) -> None:
-        super().__init__(name=f"{task.name}::source")
-        self._owner = task
-        self.upstream_hook: Any = None
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if direction is DOWNSTREAM:
-            await self.push(frame, DOWNSTREAM)
-            return
-        task = self._owner
-        if isinstance(frame, ErrorFrame):
-            await task._on_error(frame)
-        elif isinstance(frame, EndTaskFrame):
-            task._schedule_end(frame.reason or "end requested")
-        elif isinstance(frame, CancelTaskFrame):
-            task._request_cancel(frame.reason or "cancel requested")
-        hook = self.upstream_hook
-        if hook is not None:
-            hook(frame)
-
-
-class _TaskSink(FrameProcessor):
-    """Tail of every session: drops stale data, tracks activity, sees the EndFrame."""
-
-    def __init__(self, task: PipelineTask) -> None:
-        super().__init__(name=f"{task.name}::sink")
-        self._owner = task
-        self.downstream_hook: Any = None
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        task = self._owner
-        if direction is UPSTREAM:
-            await self.push(frame, UPSTREAM)
-            return
-        if frame.tier == DATA and frame.epoch < task.epoch:
-            task.count_drop(f"{self.name}:stale")
-            return
-        task.stats.frames_out += 1
-        if task._idle_frames and isinstance(frame, task._idle_frames):
-            task._last_activity = task.clock.now()
-        hook = self.downstream_hook
-        if hook is not None:
-            hook(frame)
-        if isinstance(frame, EndFrame):
-            task._end_reached(frame)
 
 
 class PipelineTask(TaskContext, EventEmitter):
@@ -228,8 +74,8 @@ class PipelineTask(TaskContext, EventEmitter):
         if not isinstance(pipeline, FrameProcessor):
             pipeline = Pipeline(list(pipeline))
         self.pipeline = pipeline
-        self._source = _TaskSource(self)
-        self._sink = _TaskSink(self)
+        self._source = TaskSource(self)
+        self._sink = TaskSink(self)
         self._source.link(pipeline)
         pipeline.link(self._sink)
         self._procs: list[FrameProcessor] = [self._source, *pipeline.processors(), self._sink]
@@ -248,7 +94,7 @@ class PipelineTask(TaskContext, EventEmitter):
         self._observers = list(observers)
         if self._observers:
             for proc in self._procs:
-                self._observe(proc)
+                observe_pushes(proc, self._observers, self._clock)
         self._init_events(
             "on_pipeline_started",
             "on_pipeline_ended",
@@ -548,24 +394,6 @@ class PipelineTask(TaskContext, EventEmitter):
         if kind != "ended":
             await self.call_event_handler("on_pipeline_cancelled", final)
         await self.call_event_handler("on_pipeline_ended", final)
-
-    # -- observers -------------------------------------------------------------------
-
-    def _observe(self, proc: FrameProcessor) -> None:
-        observers = self._observers
-        clock = self._clock
-        plain_push = FrameProcessor.push
-
-        async def observed_push(
-            self_: FrameProcessor, frame: Frame, direction: FrameDirection = DOWNSTREAM
-        ) -> None:
-            dest = self_._next if direction is DOWNSTREAM else self_._prev
-            data = FramePushed(self_, dest, frame, direction, clock.now())
-            for obs in observers:
-                await obs.on_push_frame(data)
-            await plain_push(self_, frame, direction)
-
-        proc.push = types.MethodType(observed_push, proc)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"<{self.name} {self._state.value}>"

@@ -7,6 +7,11 @@ for it with ``queued=True``: it then gets one bounded queue and one worker task.
 frames overtake that queue (they are processed at once, in the caller's task) and an
 interruption empties it of data frames.
 
+The pieces a processor is built from live in their own modules and are importable from
+here too: :mod:`.direction` (``FrameDirection``), :mod:`.taskcontext` (``TaskContext``,
+what a processor sees of its task) and :mod:`.queue` (``FrameQueue``, the queue of a
+queued processor; the worker that drains it is :meth:`FrameProcessor._work`).
+
 Writing a processor::
 
     class Upper(FrameProcessor):
@@ -35,12 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import deque
 from collections.abc import Callable, Coroutine
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidStateError, clip
+from ..errors import clip
 from ..events import EventEmitter
 from ..frames import (
     DATA,
@@ -52,6 +55,9 @@ from ..frames import (
     InterruptionFrame,
     StartFrame,
 )
+from .direction import DOWNSTREAM, UPSTREAM, FrameDirection
+from .queue import FrameQueue
+from .taskcontext import SessionContext, TaskContext
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -63,132 +69,17 @@ __all__ = [
     "FrameProcessor",
     "FrameQueue",
     "TaskContext",
+    "SessionContext",
 ]
 
 
-class FrameDirection(Enum):
-    """Which way a frame travels: towards the output (downstream) or the input."""
-
-    DOWNSTREAM = 1
-    UPSTREAM = 2
-
-
-DOWNSTREAM = FrameDirection.DOWNSTREAM
-UPSTREAM = FrameDirection.UPSTREAM
-
 _ids = itertools.count()
-
-
-class TaskContext:
-    """What a processor sees of the task it runs in (its clock, epoch, task group and drop
-    counters). :class:`~wavewire.PipelineTask` is one; this base stands in for processors
-    that are not attached to a task yet."""
-
-    epoch: int = 0
-    """Interruption epoch: how many interruptions this session has seen."""
-
-    accepting: bool = True
-    """The session takes input (a task: while starting, running or ending; a processor
-    not attached to a task yet passes input straight on)."""
-
-    @property
-    def clock(self) -> Clock:
-        from ..clock import MonotonicClock
-
-        return MonotonicClock()
-
-    def create_task(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
-        coro.close()
-        raise InvalidStateError("processor is not attached to a running session")
-
-    def count_drop(self, reason: str, n: int = 1) -> None:
-        """Count frames dropped for ``reason``."""
-
-    async def interrupt(self, origin: FrameProcessor) -> None:
-        """Advance the epoch and send an interruption through the whole pipeline."""
-        await origin.push(InterruptionFrame(), DOWNSTREAM)
-
-
-SessionContext = TaskContext
-"""Former name of :class:`TaskContext`."""
 
 _DETACHED = TaskContext()
 
 
 async def _void_entry(frame: Frame, direction: FrameDirection) -> None:
     """Where frames go past the ends of an unattached chain."""
-
-
-class FrameQueue:
-    """A bounded FIFO of ``(frame, direction)`` with back-pressure (``put`` waits when
-    full) and :meth:`drop_data`, which an interruption uses to discard data frames while
-    keeping control frames in order."""
-
-    __slots__ = ("_items", "_maxsize", "_getter", "_putters")
-
-    def __init__(self, maxsize: int) -> None:
-        if maxsize < 1:
-            raise ValueError("queue size must be at least 1")
-        self._items: deque[tuple[Frame, FrameDirection]] = deque()
-        self._maxsize = maxsize
-        self._getter: asyncio.Future[None] | None = None
-        self._putters: deque[asyncio.Future[None]] = deque()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    async def put(self, frame: Frame, direction: FrameDirection) -> None:
-        while len(self._items) >= self._maxsize:
-            fut = asyncio.get_running_loop().create_future()
-            self._putters.append(fut)
-            try:
-                await fut
-            finally:
-                if not fut.done():
-                    fut.cancel()
-                try:
-                    self._putters.remove(fut)
-                except ValueError:
-                    pass
-        self._items.append((frame, direction))
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)
-
-    async def get(self) -> tuple[Frame, FrameDirection]:
-        while not self._items:
-            self._getter = asyncio.get_running_loop().create_future()
-            try:
-                await self._getter
-            finally:
-                self._getter = None
-        item = self._items.popleft()
-        self._wake_putter()
-        return item
-
-    def _wake_putter(self) -> None:
-        while self._putters:
-            fut = self._putters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                break
-
-    def drop_data(self) -> int:
-        """Remove every data frame; return how many were removed."""
-        kept = deque(item for item in self._items if item[0].tier != DATA)
-        dropped = len(self._items) - len(kept)
-        self._items = kept
-        for _ in range(dropped):
-            self._wake_putter()
-        return dropped
-
-    def clear(self) -> int:
-        """Remove everything; return how many frames were removed."""
-        n = len(self._items)
-        self._items.clear()
-        for _ in range(n):
-            self._wake_putter()
-        return n
 
 
 class FrameProcessor(EventEmitter):
