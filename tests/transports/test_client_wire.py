@@ -33,6 +33,7 @@ from wavewire.transports.client_dial import dial, proxy_for
 from wavewire.transports.connection import Connection, ConnState
 
 from .._ws_peer import peer, wait_for
+from .test_tls import cert  # noqa: F401 - the fixture: a self-signed certificate
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
 
@@ -299,3 +300,42 @@ async def test_a_policy_close_from_the_peer_ends_the_client_with_its_code():
         assert (client.error.close_code, client.error.reason) == (4003, "quota")
         assert not client.error.retryable
         await client.close()
+
+
+async def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
+    from wavewire.transports.client_conn import INBOX_HIGH
+
+    async with raw_peer() as p:
+        conn = await open_conn(p.url)
+        _reader, writer = await asyncio.wait_for(p.accepted.get(), 5)
+        n = INBOX_HIGH * 4
+        writer.write(b"".join(frame(2, i.to_bytes(2, "big")) for i in range(n)))
+        await writer.drain()
+        got = [await asyncio.wait_for(conn.recv(), 5) for _ in range(n)]
+        assert got == [i.to_bytes(2, "big") for i in range(n)]
+        assert conn.stats.messages_in == n
+        conn.abort()
+
+
+async def test_wss_with_a_given_context_and_a_refused_certificate(cert):  # noqa: F811
+    from .conftest import pcm, running
+    from .test_tls import contexts
+
+    server_ctx, client_ctx = contexts(cert)
+    async with running(ssl=server_ctx) as server:
+        url = f"wss://127.0.0.1:{server.port}/ws"
+        got: list[bytes] = []
+
+        async def on_message(message):
+            if isinstance(message, bytes):
+                got.append(message)
+
+        client = WebSocketClient(url, RawSerializer, ssl=client_ctx, reconnect=None)
+        await client.connect(on_message)
+        await client.send(pcm(320, 3))
+        await wait_for(lambda: b"".join(got) == pcm(320, 3))
+        await client.close()
+        untrusted = WebSocketClient(url, RawSerializer, reconnect=None)  # default CAs
+        with pytest.raises(ConnectError, match="SSL"):
+            await untrusted.connect()
+        await untrusted.close()

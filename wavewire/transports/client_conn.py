@@ -129,7 +129,8 @@ class ClientConnection(WSListener):  # type: ignore[misc]
             return
         if self._state is _OPEN:
             self._state = ConnState.CLOSING
-            transport.send_close(WSCloseCode(code), reason.encode()[:123])
+            reason_bytes = reason.encode()[:123].decode(errors="ignore").encode()
+            transport.send_close(WSCloseCode(code), reason_bytes)
         if not self._done.done():
             try:
                 async with asyncio.timeout(self.close_timeout):
