@@ -22,6 +22,10 @@ Each variant runs in a fresh child process, so none inherits another's state:
 * **client@base**: the same, imported from ``--base PATH`` (e.g. a ``git worktree`` of the
   previous commit), so old and new clients are measured in one run.
 
+With ``--burst`` each client instead sends back to back (one message per client per
+loop iteration, no timers) for ``--seconds``: no wakeups between messages, so the
+figure is the send path and the socket write alone, and much less noisy.
+
 Each variant is run ``--repeat`` times (default 3) and the median is printed, with the
 figure minus the floor (the send path alone). The machine may be shared: compare
 variants of one run, not runs of different times.
@@ -162,6 +166,24 @@ async def close_senders(impl: str, conns: list[Any]) -> None:
             await conn.close()
 
 
+async def measure_burst(impl: str, url: str, n: int, seconds: float) -> dict[str, Any]:
+    """Every connection sends one message per round, rounds back to back (``--burst``)."""
+    loop = asyncio.get_running_loop()
+    conns, send = await open_senders(impl, url, n)
+    sent = 0
+    cpu0, wall0 = time.process_time(), loop.time()
+    while loop.time() - wall0 < seconds:
+        for conn in conns:
+            if send is not None:
+                await send(conn)
+        sent += n
+        await asyncio.sleep(0)  # let the loop write and read
+    cpu1 = time.process_time()
+    await close_senders(impl, conns)
+    return {"impl": impl, "messages": sent, "cpu_s": cpu1 - cpu0,
+            "us_per_msg": 1e6 * (cpu1 - cpu0) / max(1, sent), "real_time": 0.0}
+
+
 async def measure(impl: str, url: str, n: int, seconds: float, warmup: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     conns, send = await open_senders(impl, url, n)
@@ -205,8 +227,12 @@ def run_child(args: argparse.Namespace) -> None:
 
         new_loop = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=new_loop) as runner:
-        result = runner.run(measure(args.child, args.url, args.clients, args.seconds,
-                                    args.warmup))
+        if args.burst:
+            result = runner.run(measure_burst(args.child, args.url, args.clients,
+                                              args.seconds))
+        else:
+            result = runner.run(measure(args.child, args.url, args.clients, args.seconds,
+                                        args.warmup))
     print(json.dumps(result))
 
 
@@ -232,6 +258,8 @@ def main() -> None:
     parser.add_argument("--impls", default="floor,websockets,picows,client")
     parser.add_argument("--base", help="a tree whose WebSocketClient is measured as client@base")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    parser.add_argument("--burst", action="store_true",
+                        help="send back to back instead of every 20 ms")
     parser.add_argument("--smoke", action="store_true", help="seconds-long run (CI)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -258,7 +286,8 @@ def main() -> None:
         url = f"ws://127.0.0.1:{int(port_file.read_text())}/ws"
         with socket.create_connection(("127.0.0.1", int(port_file.read_text())), 5):
             pass
-        print(f"{args.clients} clients x 640 B every 20 ms, {args.seconds:g} s, "
+        pacing = "back to back" if args.burst else "every 20 ms"
+        print(f"{args.clients} clients x 640 B {pacing}, {args.seconds:g} s, "
               f"loop {args.loop}, median of {args.repeat}")
         results: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in variants}
         for _ in range(args.repeat):
@@ -267,7 +296,8 @@ def main() -> None:
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", impl, "--url", url,
                      "--clients", str(args.clients), "--seconds", str(args.seconds),
-                     "--warmup", str(args.warmup), "--loop", args.loop],
+                     "--warmup", str(args.warmup), "--loop", args.loop,
+                     *(["--burst"] if args.burst else [])],
                     env=env, capture_output=True, text=True, timeout=120 + args.seconds,
                     check=False, cwd=tree)
                 if out.returncode != 0:
@@ -286,8 +316,9 @@ def main() -> None:
     print(f"|{'-' * 14}|--------|-------------|-----------|----------|")
     for label in results:
         us = median(label, "us_per_msg")
-        print(f"| {label:<12} | {us:6.1f} | {us - floor:11.1f} | "
-              f"{median(label, 'real_time'):8.0%} | {int(median(label, 'messages')):8d} |")
+        real = "n/a" if args.burst else f"{median(label, 'real_time'):.0%}"
+        print(f"| {label:<12} | {us:6.1f} | {us - floor:11.1f} | {real:>9} | "
+              f"{int(median(label, 'messages')):8d} |")
 
 
 if __name__ == "__main__":

@@ -102,13 +102,17 @@ class ClientConnection(WSListener):  # type: ignore[misc]
         if self._paused:
             return False
         stats = self.stats
+        transport: WSTransport = self._transport  # type: ignore[assignment]  # set when OPEN
         if type(message) is bytes:
-            self._transport.send(_BINARY, message)  # type: ignore[union-attr]
+            transport.send(_BINARY, message)
             stats.bytes_out += len(message)
-        else:
-            data = message.encode() if isinstance(message, str) else bytes(message)
-            self._transport.send(_TEXT if isinstance(message, str) else _BINARY, data)  # type: ignore[union-attr]
+        elif isinstance(message, str):
+            data = message.encode()
+            transport.send(_TEXT, data)
             stats.bytes_out += len(data)
+        else:  # another bytes-like object
+            transport.send(_BINARY, message)
+            stats.bytes_out += len(message)
         stats.messages_out += 1
         return True
 

@@ -17,7 +17,7 @@ per :mod:`.backoff`'s policy:
 
 The request and response are logged at DEBUG (``> GET …``, ``< HTTP/1.1 101 …``) on
 :data:`LOGGER_NAME`, whose :class:`~wavewire.secrets.RedactingFilter` scrubs credentials;
-``picows``' own log goes to the same logger.
+``picows``' own log goes to the same logger (:class:`PicowsLog`).
 """
 
 from __future__ import annotations
@@ -40,10 +40,23 @@ from .client_conn import ClientConnection
 if TYPE_CHECKING:
     import ssl as ssl_module
 
-__all__ = ["dial", "proxy_for", "LOGGER_NAME"]
+__all__ = ["dial", "proxy_for", "PicowsLog", "LOGGER_NAME"]
 
 LOGGER_NAME = "wavewire.websockets.client"
 """The client's connection log (handshakes at DEBUG, ``picows``' own messages)."""
+
+
+class PicowsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """``picows``' log on the client's logger: its line per connection opened or closed
+    (INFO there) is DEBUG here, like the handshake. Records go to the logger itself, so
+    its :class:`~wavewire.secrets.RedactingFilter` sees them (``picows`` would log through
+    child loggers, which the filter does not cover)."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        super().__init__(log, {})
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        super().log(logging.DEBUG if level == logging.INFO else level, msg, *args, **kwargs)
 
 
 def proxy_for(url: str, proxy: str | bool | None) -> str | None:
@@ -101,7 +114,7 @@ async def dial(
                 url,
                 ssl_context=ssl,
                 websocket_handshake_timeout=open_timeout,
-                logger_name=logging.LoggerAdapter(log, {}),
+                logger_name=PicowsLog(log),
                 max_frame_size=max_size if max_size is not None else 1 << 62,
                 extra_headers=extra or None,
                 proxy=proxy_for(url, proxy),
