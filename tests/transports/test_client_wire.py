@@ -237,13 +237,13 @@ async def test_messages_in_fragments_and_text_and_a_close_from_the_peer():
             conn.send_nowait(b"late")
 
 
-@pytest.mark.parametrize(("sent", "code"), [
-    (frame(2, b"x" * 600), 1009),  # over max_size in one frame (picows' own limit)
-    (frame(2, b"x" * 300, fin=False) + frame(0, b"x" * 300), 1009),  # over it in fragments
-    (frame(1, b"\xff\xfe"), 1007),  # text that is not UTF-8
-    (frame(0, b"lost"), 1002),  # a continuation of nothing
+@pytest.mark.parametrize(("sent", "code", "by_picows"), [
+    (frame(2, b"x" * 600), 1009, True),  # over max_size in one frame (picows' own limit)
+    (frame(2, b"x" * 300, fin=False) + frame(0, b"x" * 300), 1009, False),  # in fragments
+    (frame(1, b"\xff\xfe"), 1007, False),  # text that is not UTF-8
+    (frame(0, b"lost"), 1002, False),  # a continuation of nothing
 ])
-async def test_a_peer_breaking_the_rules_gets_the_close_code(sent, code):
+async def test_a_peer_breaking_the_rules_gets_the_close_code(sent, code, by_picows):
     async with raw_peer() as p:
         conn = await open_conn(p.url, max_size=500)
         reader, writer = await asyncio.wait_for(p.accepted.get(), 5)
@@ -252,6 +252,8 @@ async def test_a_peer_breaking_the_rules_gets_the_close_code(sent, code):
         assert opcode == 8 and struct.unpack("!H", payload[:2])[0] == code
         await asyncio.wait_for(conn.wait_closed(), 5)
         assert conn.ended()[0::2] == (code, True)
+        await wait_for(lambda: conn.failure is not None or not by_picows)
+        assert (conn.failure is not None) is by_picows  # picows' own check is kept
 
 
 async def test_close_waits_for_the_peers_answer():
