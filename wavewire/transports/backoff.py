@@ -130,7 +130,7 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 
 async def retry(
-    backoff: Backoff,
+    backoff: Backoff | None,
     attempt: Callable[[], Awaitable[None]],
     error: WavewireError | None,
     *,
@@ -142,7 +142,10 @@ async def retry(
     """Call ``attempt`` after each backoff wait until it succeeds: ``(True, None)``.
     ``(False, error)`` when a failure is not retryable or the attempts run out (``error``
     says why), ``(False, None)`` when ``stopped()``. ``error`` is the failure that made
-    the retries necessary; ``on_wait(n, delay)`` is told of each wait."""
+    the retries necessary; ``on_wait(n, delay)`` is told of each wait. With no
+    ``backoff`` there is no other attempt: ``(False, error)``."""
+    if backoff is None:
+        return False, error
     n = 0
     while not stopped():
         n += 1
@@ -217,8 +220,9 @@ def close_error(
     """The typed error of a connection that closed with ``code`` (``None``: the TCP
     connection dropped with no close frame), or ``None`` for a normal close (1000).
 
-    ``sent_by_us``: this side sent the close (websockets does when the peer breaks the
-    protocol, or when a keepalive ping gets no pong). The error's ``retryable`` says
+    ``sent_by_us``: this side sent the close (the client's connection does when the
+    peer breaks the protocol; ``picows`` does, with 1001 and a reason naming the ping,
+    when a keepalive ping gets no pong). The error's ``retryable`` says
     whether to reconnect (a :class:`~wavewire.errors.ProtocolError` never is).
     ``custom(code, reason)`` types a close the peer sent first (a provider's own codes);
     when it returns ``None`` the rules above apply."""
@@ -229,7 +233,7 @@ def close_error(
     if code == 1000:
         return None
     shown = f"{code}" + (f" ({reason})" if reason else "")
-    if sent_by_us and code == 1011 and "ping" in reason:
+    if sent_by_us and code in (1001, 1011) and "ping" in reason:
         return ServiceTimeoutError(f"{where}: no pong to a keepalive ping, closed")
     if sent_by_us and code == 1009:
         return MessageTooLargeError(f"{where}: the peer sent a message over the size limit",

@@ -1,29 +1,26 @@
 """``WebSocketClient``: one logical connection to a WebSocket peer that survives drops.
 
-Used by ``wavewire connect`` (a bot running as a client, see :mod:`.client_session`) and
-by services (:mod:`wavewire.services.base`), which compose a client with a serializer.
-The client
+Used by ``wavewire connect`` (a bot as a client, :mod:`.client_session`) and by services
+(:mod:`wavewire.services.base`), which compose a client with a serializer. The client
 
-* connects with extra headers and subprotocols, no compression, and sends its
-  serializer's ``open()`` messages on *every* connection (:mod:`.client_conn`);
-* reconnects after the peer goes away, waiting per :class:`Backoff` on its clock (a
-  :class:`~wavewire.testing.FakeClock` in tests), never less than a 429's
-  ``Retry-After``; which failures are retried and which typed error each is, is
-  :mod:`.backoff`'s policy (auth refusals never are);
-* raises the error where it happens: :meth:`~WebSocketClient.connect` raises
-  ``ConnectError``, ``AuthError``, ``RateLimitError`` or ``ServiceTimeoutError``; a client
-  that stops for good later keeps why in ``error`` (``RemoteClosedError`` with the close
-  code, ``ProtocolError`` …) and emits ``on_failed``;
+* opens each connection through :func:`~.client_dial.dial` (``picows``: extra headers,
+  subprotocols, TLS, proxy; every failure a typed error) and sends its serializer's
+  ``open()`` messages on *every* connection; one connection is a
+  :class:`~.client_conn.ClientConnection` (the :mod:`.connection` contract);
+* reconnects after the peer goes away, waiting per :class:`Backoff` on its clock, never
+  less than a 429's ``Retry-After``; :mod:`.backoff` says which failures are retried
+  (auth refusals never are) and which typed error each is. :meth:`~WebSocketClient.connect`
+  raises the error of the failure; a client that stops for good later keeps why in
+  ``error`` and emits ``on_failed``;
 * runs one reader task owned by ``owner`` (a session's task group or a processor;
-  standalone, a group of its own), which calls ``on_message`` for each message and, with
-  ``on_frames``, decodes it through the serializer; bad messages are counted and
-  reported (``on_decode_error``), a fatal ``ProtocolError`` closes with its
-  ``close_code``;
+  standalone, a group of its own) that passes each message to ``on_message`` and, with
+  ``on_frames``, its frames decoded by the serializer (:mod:`.client_io`);
 * sends timed messages (keep-alives) registered with :meth:`~WebSocketClient.every`,
   re-armed on every connection (:mod:`.periodic`);
-* keeps what is sent while disconnected in a bounded buffer (``buffer_size`` messages,
-  default 50: one second of 20 ms audio; the oldest dropped and counted beyond), sent
-  right after ``open()`` on the next connection, so a reconnect loses no audio;
+* sends now, or waits while the peer is not keeping up (the contract's ``send``); what is
+  sent while disconnected waits in an :class:`~.connection.Outbox` (``buffer_size``
+  messages, default 50: one second of 20 ms audio; the oldest dropped and counted
+  beyond), sent right after ``open()`` on the next connection;
   :meth:`~WebSocketClient.clear` empties it when an interruption makes it stale.
 
 Events: ``on_connected(client)``, ``on_disconnected(client, code, reason)``,
@@ -37,13 +34,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
-
 from ..clock import Clock, MonotonicClock
 from ..errors import (
     ConnectError,
-    ProtocolError,
+    ConnectionClosedError,
     ServiceError,
     SessionClosedError,
     WavewireError,
@@ -51,16 +45,11 @@ from ..errors import (
 from ..events import EventEmitter
 from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
-from ._fastsend import send_now
 from .backoff import RETRY_CLOSE_CODES, Backoff, Waiter, close_error, retry
-from .client_conn import (
-    ClientStats,
-    HeldMessages,
-    TaskOwner,
-    dial,
-    periodic_sender,
-    read_messages,
-)
+from .client_conn import ClientConnection
+from .client_dial import dial
+from .client_io import ClientStats, TaskOwner, open_messages, periodic_sender, read_messages
+from .connection import ConnState, Outbox, send
 from .periodic import PeriodicMessages, Schedule
 
 if TYPE_CHECKING:
@@ -142,7 +131,7 @@ class WebSocketClient(EventEmitter):
         self._conn: ClientConnection | None = None
         self._on_message: Callable[[Message], Awaitable[None]] | None = None
         self._on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
-        self._held = HeldMessages(buffer_size, self.stats)
+        self._held = Outbox(buffer_size, on_drop=self._dropped)
         self._own_group = TaskGroup(self.name)
         self._owner: TaskOwner = owner if owner is not None else self._own_group
         self._tasks: set[asyncio.Task] = set()
@@ -198,6 +187,9 @@ class WebSocketClient(EventEmitter):
             raise RuntimeError(f"{self.name}: the owner is fixed once connect() was called")
         self._owner = owner
 
+    def _dropped(self, n: int) -> None:
+        self.stats.dropped += n
+
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
         task = self._owner.create_task(coro, name)
         self._tasks.add(task)
@@ -206,12 +198,9 @@ class WebSocketClient(EventEmitter):
 
     # -- connecting ----------------------------------------------------------------------
 
-    async def connect(
-        self,
-        on_message: Callable[[Message], Awaitable[None]] | None = None,
-        *,
-        on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None,
-    ) -> None:
+    async def connect(self, on_message: Callable[[Message], Awaitable[None]] | None = None, *,
+                      on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
+                      ) -> None:
         """Connect (retrying per :attr:`reconnect`) and start receiving: each message goes
         to ``on_message``, and with ``on_frames`` its frames (decoded by the serializer)
         to ``on_frames``. Raises the typed error of the last failure
@@ -243,18 +232,12 @@ class WebSocketClient(EventEmitter):
             self.stats.failed_attempts += 1
             raise
         try:
-            for message in self.serializer.open():
-                await conn.send(message)
-                self.stats.messages_out += 1
-            await self._held.flush(conn)
-        except ConnectionClosed as exc:
+            await open_messages(conn, self.serializer.open(), self._held, self.stats)
+        except ConnectionClosedError as exc:
             self.stats.failed_attempts += 1
             raise ConnectError(f"{self.where}: closed while opening ({exc})") from None
-        except BaseException:  # cancelled (or a serializer bug) before the reader owns it
-            conn.transport.abort()
-            raise
         if self._closing:  # close() came during the handshake
-            conn.transport.abort()
+            conn.abort()
             raise ConnectError(f"{self.where}: closed while connecting")
         self._conn = conn
         self.stats.connects += 1
@@ -263,9 +246,6 @@ class WebSocketClient(EventEmitter):
 
     async def _retry(self, error: WavewireError | None) -> bool:
         """Reconnect with backoff; False when giving up (:attr:`error` says why)."""
-        if self.reconnect is None:
-            self.error = error
-            return False
         ok, failure = await retry(
             self.reconnect, self._open, error, where=self.where, waiter=self._waiter,
             stopped=lambda: self._closing,
@@ -274,9 +254,6 @@ class WebSocketClient(EventEmitter):
         if failure is not None:
             self.error = failure
         return ok
-
-    async def _bad_message(self, error: ProtocolError) -> None:
-        await self.call_event_handler("on_decode_error", error)
 
     # -- the reader ----------------------------------------------------------------------
 
@@ -289,8 +266,8 @@ class WebSocketClient(EventEmitter):
                     break
                 try:
                     code, reason, ours, bad = await read_messages(
-                        conn, self.serializer, self.stats, self._on_message,
-                        self._on_frames, self._bad_message)
+                        conn, self.serializer, self.stats, self._on_message, self._on_frames,
+                        lambda exc: self.call_event_handler("on_decode_error", exc))
                 except SessionClosedError:  # the session feeding on it has ended
                     self._closing = True
                     await conn.close(1001, "session closed")
@@ -314,21 +291,16 @@ class WebSocketClient(EventEmitter):
         finally:
             self._conn = None
             self._schedule.stop()
-            if conn is not None and conn.state.name != "CLOSED":
-                conn.transport.abort()
+            if conn is not None and conn.state is not ConnState.CLOSED:
+                conn.abort()
             self._stop(self.error)
         if self.error is not None and not self._closing:
             await self.call_event_handler("on_failed", self.error)
 
     # -- periodic messages -----------------------------------------------------------------
 
-    def every(
-        self,
-        interval_s: float,
-        make_messages: Callable[[], Sequence[Message]],
-        *,
-        idle_only: bool = False,
-    ) -> PeriodicMessages:
+    def every(self, interval_s: float, make_messages: Callable[[], Sequence[Message]], *,
+              idle_only: bool = False) -> PeriodicMessages:
         """Send ``make_messages()`` every ``interval_s`` seconds of the client's clock while
         connected (re-armed on each connection); with ``idle_only``, only after that long
         without any message sent (a keep-alive during silence). Returns the hook;
@@ -342,17 +314,19 @@ class WebSocketClient(EventEmitter):
         conn = self._conn
         if conn is not None:
             try:
-                if not send_now(conn, message):
-                    await conn.send(message)
+                if not conn.send_nowait(message):
+                    await send(conn, message)
                 self.stats.messages_out += 1
                 self._last_out = self.clock.now()
                 return
-            except ConnectionClosed:
+            except ConnectionClosedError:
                 pass
         if self._closing or self.closed:
             self.stats.dropped += 1
         else:
-            self._held.hold(message)
+            if self._held.size:
+                self.stats.buffered += 1
+            self._held.put(message)
 
     async def send_frame(self, frame: Frame) -> None:
         """Encode ``frame`` with the serializer and send the messages."""
@@ -362,7 +336,7 @@ class WebSocketClient(EventEmitter):
     def clear(self) -> int:
         """Drop the messages held while disconnected (after an interruption they are
         stale); returns how many (counted in ``dropped`` and ``cleared``)."""
-        n = self._held.discard()
+        n = self._held.clear()
         self.stats.cleared += n
         return n
 
@@ -381,7 +355,7 @@ class WebSocketClient(EventEmitter):
             try:
                 async with asyncio.timeout(self.close_timeout + max(0.0, drain)):
                     for message in self.serializer.close():
-                        await conn.send(message)
+                        await send(conn, message)
                         self.stats.messages_out += 1
                     if drain > 0:
                         try:
@@ -390,11 +364,11 @@ class WebSocketClient(EventEmitter):
                         except TimeoutError:
                             pass
                     await conn.close(code, reason)
-            except (ConnectionClosed, TimeoutError):
+            except (ConnectionClosedError, TimeoutError):
                 pass
         await self._stop_tasks()
         if self._conn is not None:  # the reader was cancelled before it saw the close
-            self._conn.transport.abort()
+            self._conn.abort()
             self._conn = None
         self._stop(self.error)
 
@@ -409,7 +383,7 @@ class WebSocketClient(EventEmitter):
 
     def _stop(self, error: WavewireError | None) -> None:
         self.error = error
-        self._held.discard()
+        self._held.clear()
         self._done.set()
 
     async def __aenter__(self) -> WebSocketClient:

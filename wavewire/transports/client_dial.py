@@ -1,0 +1,172 @@
+"""Opening a :class:`~wavewire.transports.client_conn.ClientConnection`: the handshake
+through ``picows.ws_connect``, and each way it can fail as a typed error.
+
+:func:`dial` offers the extra headers (credentials) and subprotocols
+(``Sec-WebSocket-Protocol``), uses TLS for ``wss://`` (``ssl`` overrides the default
+context), goes through a proxy (a URL, or with ``True`` the ``http(s)_proxy``
+environment variables as ``urllib`` reads them), sends keepalive pings when
+``ping_interval`` is set, and gives the whole opening ``open_timeout`` seconds. Failures,
+per :mod:`.backoff`'s policy:
+
+* a refusal with an HTTP status → :func:`~.backoff.handshake_error` (401/403
+  :class:`~wavewire.errors.AuthError`, 429 :class:`~wavewire.errors.RateLimitError` with
+  ``Retry-After``, others :class:`~wavewire.errors.ConnectError`);
+* no answer within ``open_timeout`` → :class:`~wavewire.errors.ServiceTimeoutError`;
+* DNS, a refused port, a broken or unexpected handshake (a subprotocol not offered) →
+  a retryable ``ConnectError``; a URL that is not a WebSocket URL → one that is not.
+
+The request and response are logged at DEBUG (``> GET …``, ``< HTTP/1.1 101 …``) on
+:data:`LOGGER_NAME`, whose :class:`~wavewire.secrets.RedactingFilter` scrubs credentials;
+``picows``' own log goes to the same logger (:class:`PicowsLog`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import picows
+from picows import WSError, WSInvalidStatusError, WSInvalidURL
+
+from ..errors import ConnectError, ServiceError, ServiceTimeoutError
+from ..secrets import redact_text, redacting_logger
+from .backoff import handshake_error
+from .client_conn import ClientConnection
+
+if TYPE_CHECKING:
+    import ssl as ssl_module
+
+__all__ = ["dial", "proxy_for", "PicowsLog", "LOGGER_NAME"]
+
+LOGGER_NAME = "wavewire.websockets.client"
+"""The client's connection log (handshakes at DEBUG, ``picows``' own messages)."""
+
+
+class PicowsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """``picows``' log on the client's logger: its line per connection opened or closed
+    (INFO there) is DEBUG here, like the handshake. Records go to the logger itself, so
+    its :class:`~wavewire.secrets.RedactingFilter` sees them (``picows`` would log through
+    child loggers, which the filter does not cover)."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        super().__init__(log, {})
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        super().log(logging.DEBUG if level == logging.INFO else level, msg, *args, **kwargs)
+
+
+def proxy_for(url: str, proxy: str | bool | None) -> str | None:
+    """The proxy URL to reach ``url`` through: ``proxy`` itself when it is a URL, none for
+    ``False``/``None``; for ``True``, the environment's (``https_proxy`` for ``wss://``,
+    ``http_proxy`` for ``ws://``, ``all_proxy`` else) unless ``no_proxy`` exempts the host."""
+    if not proxy:
+        return None
+    if isinstance(proxy, str):
+        return proxy
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    if urllib.request.proxy_bypass(f"{host}:{port}") or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return proxies.get(scheme) or proxies.get("all") or None
+
+
+async def dial(
+    url: str,
+    *,
+    where: str,
+    headers: Mapping[str, str] | None,
+    subprotocols: Sequence[str] | None,
+    open_timeout: float,
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    close_timeout: float,
+    max_size: int | None,
+    ssl: ssl_module.SSLContext | None,
+    proxy: str | bool | None,
+) -> ClientConnection:
+    """Open a connection to ``url`` (``where`` is its redacted form, for messages).
+    Raises :class:`~wavewire.errors.ServiceError` subclasses whose ``retryable`` says
+    whether another attempt could succeed (module docstring)."""
+    extra = dict(headers or {})
+    offered = [p for p in (subprotocols or ()) if p]
+    if offered:
+        extra["Sec-WebSocket-Protocol"] = ", ".join(offered)
+    log = redacting_logger(LOGGER_NAME)
+    debug = log.isEnabledFor(logging.DEBUG)
+    if debug:
+        _log_request(log, url, extra)
+    options: dict[str, Any] = {}
+    if ping_interval:
+        reply = min(ping_timeout or ping_interval, ping_interval)
+        options.update(enable_auto_ping=True, auto_ping_idle_timeout=ping_interval,
+                       auto_ping_reply_timeout=reply)
+    try:
+        async with asyncio.timeout(open_timeout):
+            transport, listener = await picows.ws_connect(
+                lambda: ClientConnection(max_size, close_timeout),
+                url,
+                ssl_context=ssl,
+                websocket_handshake_timeout=open_timeout,
+                logger_name=PicowsLog(log),
+                max_frame_size=max_size if max_size is not None else 1 << 62,
+                extra_headers=extra or None,
+                proxy=proxy_for(url, proxy),
+                **options,
+            )
+    except WSInvalidStatusError as exc:
+        response = exc.response
+        if debug:
+            _log_response(log, response)
+        status = int(response.status) if response is not None else 0
+        raise handshake_error(where, status, response.headers if response else None) from None
+    except TimeoutError:
+        raise ServiceTimeoutError(f"{where}: no handshake within {open_timeout:g} s") from None
+    except (OSError, WSError) as exc:
+        err = ConnectError(f"{where}: {type(exc).__name__}: {redact_text(str(exc))}")
+        err.retryable = not isinstance(exc, WSInvalidURL)
+        raise err from None
+    if debug:
+        _log_response(log, transport.response)
+    conn = cast(ClientConnection, listener)
+    try:
+        conn.subprotocol = _chosen(transport, offered, where)
+    except ServiceError:
+        conn.abort()
+        raise
+    return conn
+
+
+def _chosen(transport: Any, offered: list[str], where: str) -> str | None:
+    """The subprotocol the server chose; a ``ConnectError`` if it chose one not offered."""
+    response = transport.response
+    chosen = response.headers.get("Sec-WebSocket-Protocol") if response is not None else None
+    if chosen is None:
+        return None
+    chosen = chosen.strip()
+    if chosen not in offered:
+        raise ConnectError(f"{where}: the server chose a subprotocol that was not offered")
+    return str(chosen)
+
+
+def _log_request(log: logging.Logger, url: str, headers: Mapping[str, str]) -> None:
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    log.debug("> GET %s HTTP/1.1", target)
+    log.debug("> Host: %s", parts.netloc)
+    for name, value in headers.items():
+        log.debug("> %s: %s", name, value)
+
+
+def _log_response(log: logging.Logger, response: Any) -> None:
+    if response is None:
+        return
+    log.debug("< %s %d", response.version.decode(), int(response.status))
+    for name, value in response.headers.items():
+        log.debug("< %s: %s", name, value)
