@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +188,7 @@ class RawServer:
         max_size: int | None = 1 << 20,
         max_queue: int = 64,
         name: str = "raw-server",
+        log: logging.Logger | None = None,
     ) -> None:
         self.handler = handler
         self.on_request = on_request
@@ -199,6 +201,9 @@ class RawServer:
         self.max_size = max_size
         self.max_queue = max_queue
         self.name = name
+        self.log = log
+        """Where failures of ``on_request`` and handlers are logged (redacted); ``None``:
+        wavewire's log."""
         self.group = TaskGroup(name)
         """Owns every connection's task."""
         self._connections: set[ServerConnection] = set()
@@ -291,6 +296,13 @@ class RawServer:
         except InvalidStateError:  # closing: no new tasks
             conn.reject(text_response(503, "server closing\n"))
 
+    def _failed(self, what: str, exc: Exception) -> None:
+        text = redact_text(clip(repr(exc)))
+        if self.log is not None:
+            self.log.error("%s: %s failed: %s", self.name, what, text)
+        else:
+            logger.error("{}: {} failed: {}", self.name, what, text)
+
     async def _decide(self, request: Request) -> Response | Accept:
         if self.on_request is None:
             return Accept()
@@ -299,7 +311,7 @@ class RawServer:
             if inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
-            logger.error("{}: on_request failed: {}", self.name, redact_text(clip(repr(exc))))
+            self._failed("on_request", exc)
             return text_response(500, "internal error\n")
         return Accept() if result is None else result
 
@@ -326,7 +338,7 @@ class RawServer:
         except ConnectionClosedError:
             pass
         except Exception as exc:
-            logger.error("{}: handler failed: {}", self.name, redact_text(clip(repr(exc))))
+            self._failed("handler", exc)
             await conn.close(1011, "internal error")
             return
         except BaseException:  # cancelled: do not wait for a close handshake
@@ -340,7 +352,7 @@ def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0, *,
           on_request: OnRequest | None = None, **options: Any) -> RawServer:
     """A :class:`RawServer` calling ``handler`` per connection; ``await`` it (or enter it
     with ``async with``) to listen. ``options`` are :class:`RawServer`'s (timeouts,
-    keepalive, ``max_size``, ``max_queue``, ``name``)."""
+    keepalive, ``max_size``, ``max_queue``, ``name``, ``log``)."""
     return RawServer(handler, host, port, on_request=on_request, **options)
 
 
