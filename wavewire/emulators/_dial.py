@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from ..serializers.base import FrameSerializer
 from ..transports.client import TaskOwner, WebSocketClient
+from ..transports.connection import Message
 
-__all__ = ["Dialed", "dial"]
-
-Message = bytes | str
+__all__ = ["Dialed", "Message", "dial"]
 
 
 class Dialed:

@@ -44,12 +44,11 @@ from .._log import logger
 from ..errors import ConnectionClosedError, InvalidStateError, clip
 from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
+from .connection import Message
 from .http import Request, Response, text_response
 from .wire import ServerConnection, upgrade_error
 
 __all__ = ["Accept", "Decision", "RawConnection", "RawServer", "serve"]
-
-Message = bytes | str
 
 
 @dataclass(slots=True)
