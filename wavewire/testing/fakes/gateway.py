@@ -37,6 +37,7 @@ from ...serializers.base import FrameSerializer
 from ...transports.client import WebSocketClient
 from ...transports.http import Request, Response
 from ...transports.raw_server import Accept, RawConnection
+from ...transports.wire import upgrade_error
 from ._base import FakeServer, Handshake, Reject, _Conn, offered_subprotocols
 
 __all__ = ["FakeAIGateway", "AUTH_HEADER"]
@@ -120,6 +121,10 @@ class FakeAIGateway(FakeServer):
             return self._reject(parts.path, Reject(404, "Not Found"))
         if not self._token_ok(hs):
             return self._reject(parts.path, Reject(401, "Unauthorized: cf-aig-authorization"))
+        refusal = upgrade_error(request)
+        if refusal is not None:  # not a WebSocket upgrade: dial nothing upstream
+            self.rejected.append((refusal.status_code, parts.path))
+            return refusal
         provider = segments[4]
         path = "/" + segments[5] if len(segments) > 5 and segments[5] else ""
         path = path or _DEFAULT_PATHS.get(provider, "")
