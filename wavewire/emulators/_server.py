@@ -1,6 +1,7 @@
-"""Base of the emulators that *are* the platform's server (VideoSDK, Vapi): a
-``websockets`` server on loopback that waits for one wavewire client, plays a WAV to it
-in real time, records what it sends back into a :class:`Playout`, then ends the call."""
+"""Base of the emulators that *are* the platform's server (VideoSDK, Vapi): a raw
+WebSocket server (:mod:`wavewire.transports.raw_server`) on loopback that waits for one
+wavewire client, plays a WAV to it in real time, records what it sends back into a
+:class:`Playout`, then ends the call."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-
+from ..errors import ConnectionClosedError
+from ..transports.http import Request
+from ..transports.raw_server import Decision, RawConnection, RawServer, serve
 from ._common import Playout, Schedule, Stats, frames_of, load_wav, summarize, wait_quiet
 
 __all__ = ["ServerEmulator"]
@@ -20,7 +21,7 @@ __all__ = ["ServerEmulator"]
 class ServerEmulator:
     """Subclasses set :attr:`platform`, the wire format, and implement :meth:`_media`
     (one outbound audio message), :meth:`_on_message` and optionally :meth:`_greet`,
-    :meth:`_goodbye`, :meth:`_accept`.
+    :meth:`_goodbye`, :meth:`_accept`, :meth:`_on_request` (the upgrade request).
 
     :param wav: what the platform plays to the client (a 16-bit WAV path or bytes).
     :param host: loopback by default.
@@ -64,7 +65,7 @@ class ServerEmulator:
         """Set when the client ended the call (its 'stop'/'end-call') or closed."""
         self.refused: list[tuple[int, str]] = []
         """Connections closed by the emulator before a call started: (code, reason)."""
-        self._server: Server | None = None
+        self._server: RawServer | None = None
         self._done: asyncio.Future[dict[str, Any]] | None = None
         self._last_rx = 0.0
         self._busy = False
@@ -75,15 +76,15 @@ class ServerEmulator:
         """Listen (then give the client :attr:`url`)."""
         self._done = asyncio.get_running_loop().create_future()
         self._server = await serve(
-            self._handler, self.host, self._port, compression=None,
-            process_request=self._process_request, ping_interval=self.ping_interval,
-            ping_timeout=self.ping_interval, max_size=1 << 20,
+            self._handler, self.host, self._port, on_request=self._on_request,
+            ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
+            max_size=1 << 20, name=f"{self.platform}-emulator",
         )
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(next(iter(self._server.sockets)).getsockname()[1])
+        assert self._server is not None, "start() first"
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -100,8 +101,7 @@ class ServerEmulator:
 
     async def close(self) -> None:
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            await self._server.close()
 
     async def __aenter__(self) -> ServerEmulator:
         await self.start()
@@ -117,23 +117,25 @@ class ServerEmulator:
 
     # -- hooks ------------------------------------------------------------------------------
 
-    def _process_request(self, conn: ServerConnection, request: Any) -> Any:
+    def _on_request(self, request: Request) -> Decision:
+        """The upgrade request: an HTTP response refuses it (see
+        :mod:`~wavewire.transports.raw_server`); ``None`` accepts it."""
         return None
 
-    async def _accept(self, ws: ServerConnection) -> bool:
+    async def _accept(self, ws: RawConnection) -> bool:
         """Before the call starts (VideoSDK waits for 'start' here); False ends it."""
         return True
 
-    async def _greet(self, ws: ServerConnection) -> None:
+    async def _greet(self, ws: RawConnection) -> None:
         """Messages at the start of the call."""
 
-    async def _goodbye(self, ws: ServerConnection) -> None:
+    async def _goodbye(self, ws: RawConnection) -> None:
         """Messages when the emulator ends the call."""
 
     def _media(self, pcm: bytes) -> str | bytes:
         raise NotImplementedError
 
-    async def _on_message(self, ws: ServerConnection, message: str | bytes, now: float) -> None:
+    async def _on_message(self, ws: RawConnection, message: str | bytes, now: float) -> None:
         raise NotImplementedError
 
     def _extra(self) -> dict[str, Any]:
@@ -141,7 +143,7 @@ class ServerEmulator:
 
     # -- the call ---------------------------------------------------------------------------
 
-    async def _handler(self, ws: ServerConnection) -> None:
+    async def _handler(self, ws: RawConnection) -> None:
         if self._busy or self._done is None or self._done.done():
             await ws.close(1013, "emulator serves one call")
             return
@@ -155,7 +157,8 @@ class ServerEmulator:
             self.schedule.begin()
             self.playout.t0 = self.schedule.start
             self._last_rx = loop.time()
-            reader = asyncio.ensure_future(self._read(ws))
+            assert self._server is not None
+            reader = self._server.group.create_task(self._read(ws), f"{self.platform}:reader")
             try:
                 frame_bytes = self.rate * self.frame_ms // 1000 * 2
                 for i, frame in enumerate(frames_of(self.pcm, frame_bytes)):
@@ -173,12 +176,12 @@ class ServerEmulator:
                 if not reader.done():
                     await self._goodbye(ws)
                     await ws.close(1000)
-            except ConnectionClosed:
+            except ConnectionClosedError:
                 pass
             finally:
                 with contextlib.suppress(TimeoutError, Exception):
                     await asyncio.wait_for(reader, 5.0)
-        except ConnectionClosed:
+        except ConnectionClosedError:
             pass
         except Exception as exc:  # an emulator bug must not hang the caller
             if not self._done.done():
@@ -196,7 +199,7 @@ class ServerEmulator:
     async def _wait_quiet(self, reader: asyncio.Future[Any]) -> None:
         await wait_quiet(reader, self.playout, lambda: self._last_rx, self.tail, self.max_tail)
 
-    async def _read(self, ws: ServerConnection) -> None:
+    async def _read(self, ws: RawConnection) -> None:
         loop = asyncio.get_running_loop()
         try:
             async for message in ws:
@@ -204,7 +207,7 @@ class ServerEmulator:
                 self._last_rx = now
                 self.stats.messages_in += 1
                 await self._on_message(ws, message, now)
-        except ConnectionClosed:
+        except ConnectionClosedError:  # closed while answering
             pass
         self.stats.close_code = ws.close_code
         self.client_ended.set()

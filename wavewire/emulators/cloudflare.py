@@ -8,9 +8,12 @@ frame, 48 kHz stereo s16le, with ``sequenceNumber`` +1 and ``timestamp`` +960 on
 query string, as the SFU cannot send headers.
 
 Optional impairments: ``lose`` (sequence numbers skipped, as lost packets),
-``reconnect_at`` (the stream socket drops at that second and the SFU dials the same URL
-again after ``reconnect_gap`` seconds, sending the frames produced meanwhile as a
+``reconnect_at`` (the SFU's stream socket goes away at that second -- closed with 1001
+"going away", which the bot must treat as a drop to resume -- and the SFU dials the same
+URL again after ``reconnect_gap`` seconds, sending the frames produced meanwhile as a
 backlog, as its bounded buffer does).
+
+Both sockets are dialed with wavewire's own client (:mod:`._dial`).
 
 The ingest Packets go into an emulated playback buffer (:class:`Playout`); its played
 audio is the recording.
@@ -20,15 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-
+from ..pipelines.taskgroup import TaskGroup
 from ..serializers.cloudflare import encode_packet, parse_packet
 from ._common import (
     Playout,
@@ -40,6 +40,7 @@ from ._common import (
     summarize,
     wait_quiet,
 )
+from ._dial import Dialed, Message, dial
 
 __all__ = ["CloudflareEmulator", "encode_packet", "main"]
 
@@ -107,36 +108,31 @@ class CloudflareEmulator:
         self.ingest_max_message = 0
         self.ingest_empty = 0
         self._last_rx = 0.0
+        self._group = TaskGroup("cloudflare-emulator")
+        self._stream: Dialed | None = None
 
     async def run(self) -> dict[str, Any]:
         """Run the call; returns the summary."""
         loop = asyncio.get_running_loop()
-        kw: dict[str, Any] = {"compression": None, "proxy": None, "max_size": 1 << 20}
-        ingest: ClientConnection | None = None
-        stream: ClientConnection | None = None
-        reader: asyncio.Future[Any] | None = None
+        ingest: Dialed | None = None
         try:
             if self.ingest_first:
-                ingest = await connect(self.ingest_url, **kw)
-                reader = asyncio.ensure_future(self._read_ingest(ingest))
-                stream = await connect(self.stream_url, **kw)
+                ingest = await self._dial_ingest()
+                self._stream = await self._dial_stream()
             else:
-                stream = await connect(self.stream_url, **kw)
-                ingest = await connect(self.ingest_url, **kw)
-                reader = asyncio.ensure_future(self._read_ingest(ingest))
+                self._stream = await self._dial_stream()
+                ingest = await self._dial_ingest()
             self.schedule.begin()
             self.playout.t0 = self.schedule.start
             self._last_rx = loop.time()
-            stream = await self._send_stream(stream, kw)
-            await self._wait_quiet(reader)
+            await self._send_stream()
+            await self._wait_quiet(ingest.ended)
         finally:
-            for conn in (stream, ingest):
+            for conn in (self._stream, ingest):
                 if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(1000)
-            if reader is not None:
-                with contextlib.suppress(TimeoutError, Exception):
-                    await asyncio.wait_for(reader, 5.0)
+                    await conn.close(1000)
+            await self._group.close(5.0)  # a redial still under way
+        self.stats.close_code = ingest.close_code
         return summarize(
             "cloudflare", self.pcm, self.playout, self.stats, self.schedule, out_path=self.out,
             extra={
@@ -148,14 +144,22 @@ class CloudflareEmulator:
             },
         )
 
-    async def _send_stream(self, stream: ClientConnection, kw: dict[str, Any]) -> ClientConnection:
+    async def _dial_ingest(self) -> Dialed:
+        return await dial(self.ingest_url, self._on_ingest, name="sfu-ingest",
+                          owner=self._group)
+
+    async def _dial_stream(self) -> Dialed:
+        return await dial(self.stream_url, _ignore, name="sfu-stream", owner=self._group)
+
+    async def _send_stream(self) -> None:
+        """Send the WAV on the stream socket in real time (redialing it once at
+        ``reconnect_at``); :attr:`_stream` is the socket in use."""
         frames = frames_of(self.pcm, FRAME_BYTES)
         drop_at = (
             None if self.reconnect_at is None else int(self.reconnect_at * 1000 / FRAME_MS)
         )
         backlog: list[bytes] = []
-        reconnect: asyncio.Task[ClientConnection] | None = None
-        conn: ClientConnection | None = stream
+        reconnect: asyncio.Task[Dialed] | None = None
         for i, frame in enumerate(frames):
             await self.schedule.wait(i)
             seq = self.first_sequence + i
@@ -163,75 +167,70 @@ class CloudflareEmulator:
             if i in self.lose:
                 self.lost_sent += 1
                 continue
-            if i == drop_at and conn is not None:
-                # the SFU's side of the socket goes away without a closing handshake
-                conn.transport.abort()
-                conn = None
-                reconnect = asyncio.ensure_future(self._redial(kw))
-            if conn is None:
+            if i == drop_at and self._stream is not None:
+                # the SFU's side of the socket goes away; it dials again after a gap
+                gone, self._stream = self._stream, None
+                await gone.close(1001, "going away")
+                reconnect = self._group.create_task(self._redial(), "sfu-stream:redial")
+            if self._stream is None:
                 assert reconnect is not None
                 if not reconnect.done():
                     backlog.append(packet)
                     continue
-                conn = reconnect.result()
-                self.reconnects += 1
-                for old in backlog:  # the SFU's bounded backlog, sent at once
-                    await conn.send(old)
-                    self.stats.frames_out += 1
-                backlog.clear()
-            try:
-                await conn.send(packet)
-                self.stats.frames_out += 1
-            except ConnectionClosed:
+                await self._resume(reconnect.result(), backlog)
+            assert self._stream is not None
+            if not await self._stream.send(packet):
                 self.stats.errors.append(f"stream socket closed by the bot at frame {i}")
                 break
-        if conn is None and reconnect is not None:
-            conn = await reconnect
-            self.reconnects += 1
-            for old in backlog:
-                await conn.send(old)
-                self.stats.frames_out += 1
-        assert conn is not None
-        return conn
+            self.stats.frames_out += 1
+        if self._stream is None and reconnect is not None:
+            await self._resume(await reconnect, backlog)
 
-    async def _redial(self, kw: dict[str, Any]) -> ClientConnection:
+    async def _resume(self, stream: Dialed, backlog: list[bytes]) -> None:
+        """Use the redialed ``stream``: first the SFU's bounded backlog, sent at once."""
+        self._stream = stream
+        self.reconnects += 1
+        for old in backlog:
+            if await stream.send(old):
+                self.stats.frames_out += 1
+        backlog.clear()
+
+    async def _redial(self) -> Dialed:
         await asyncio.sleep(self.reconnect_gap)
-        return await connect(self.stream_url, **kw)
+        return await self._dial_stream()
 
     async def _wait_quiet(self, reader: asyncio.Future[Any]) -> None:
         await wait_quiet(reader, self.playout, lambda: self._last_rx, self.tail, self.max_tail)
 
-    async def _read_ingest(self, ws: ClientConnection) -> None:
+    async def _on_ingest(self, message: Message) -> None:
         from ..errors import ProtocolError
 
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
+        self._last_rx = now
         stats = self.stats
+        stats.messages_in += 1
+        if isinstance(message, str):
+            stats.errors.append("text message on the ingest socket")
+            return
+        self.ingest_messages += 1
+        self.ingest_max_message = max(self.ingest_max_message, len(message))
         try:
-            async for message in ws:
-                now = loop.time()
-                self._last_rx = now
-                stats.messages_in += 1
-                if isinstance(message, str):
-                    stats.errors.append("text message on the ingest socket")
-                    continue
-                self.ingest_messages += 1
-                self.ingest_max_message = max(self.ingest_max_message, len(message))
-                try:
-                    _, _, payload = parse_packet(message, "Packet")
-                except ProtocolError as exc:
-                    stats.errors.append(str(exc))
-                    continue
-                if not payload:
-                    self.ingest_empty += 1
-                    continue
-                if len(payload) % 4:
-                    stats.errors.append(f"payload of {len(payload)} bytes is not whole frames")
-                    payload = payload[: len(payload) - len(payload) % 4]
-                self.playout.add(payload, now)
-                stats.frames_in += 1
-        except ConnectionClosed:
-            pass
-        stats.close_code = ws.close_code
+            _, _, payload = parse_packet(message, "Packet")
+        except ProtocolError as exc:
+            stats.errors.append(str(exc))
+            return
+        if not payload:
+            self.ingest_empty += 1
+            return
+        if len(payload) % 4:
+            stats.errors.append(f"payload of {len(payload)} bytes is not whole frames")
+            payload = payload[: len(payload) - len(payload) % 4]
+        self.playout.add(payload, now)
+        stats.frames_in += 1
+
+
+async def _ignore(message: Message) -> None:
+    """The stream socket: the bot sends nothing there (protocols.md §1.1)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

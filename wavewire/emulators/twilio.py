@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-
+from ..errors import InvalidStateError
+from ..pipelines.taskgroup import TaskGroup
 from ._common import (
     Playout,
     Schedule,
@@ -32,6 +32,7 @@ from ._common import (
     summarize,
     wait_quiet,
 )
+from ._dial import Dialed, Message, dial
 
 __all__ = ["TwilioEmulator", "main"]
 
@@ -85,8 +86,8 @@ class TwilioEmulator:
         self._seq = 0
         self._last_rx = 0.0
         self._pending_marks: list[tuple[str, asyncio.TimerHandle]] = []
-        self._ws: ClientConnection | None = None
-        self._echoes: set[asyncio.Future[None]] = set()
+        self._ws: Dialed | None = None
+        self._group = TaskGroup("twilio-emulator")
 
     def _next_seq(self) -> str:
         self._seq += 1
@@ -94,71 +95,69 @@ class TwilioEmulator:
 
     async def _send(self, msg: dict[str, Any]) -> None:
         assert self._ws is not None
-        await self._ws.send(json.dumps(msg, separators=(",", ":")))
+        await self._ws.send(json.dumps(msg, separators=(",", ":")))  # dropped once closed
 
     async def run(self) -> dict[str, Any]:
         """Run the call; returns the summary (see :func:`~._common.summarize`)."""
         from ..audio.g711 import ulaw_encode
 
         loop = asyncio.get_running_loop()
-        async with connect(self.url, compression=None, proxy=None, max_size=1 << 20) as ws:
-            self._ws = ws
-            reader = asyncio.ensure_future(self._read(ws))
-            try:
-                await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        self._ws = ws = await dial(self.url, self._on_message, name="twilio-emulator",
+                                   owner=self._group)
+        reader = ws.ended  # done once the bot has closed the socket
+        try:
+            await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            await self._send({
+                "event": "start",
+                "sequenceNumber": self._next_seq(),
+                "streamSid": self.stream_sid,
+                "start": {
+                    "streamSid": self.stream_sid,
+                    "accountSid": self.account_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": self.custom_parameters,
+                    "mediaFormat": {
+                        "encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1,
+                    },
+                },
+            })
+            self.schedule.begin()
+            self.playout.t0 = self.schedule.start
+            self._last_rx = loop.time()
+            for i, frame in enumerate(frames_of(self.pcm, RATE * FRAME_MS // 1000 * 2)):
+                await self.schedule.wait(i)
+                if reader.done():
+                    break
                 await self._send({
-                    "event": "start",
+                    "event": "media",
                     "sequenceNumber": self._next_seq(),
                     "streamSid": self.stream_sid,
-                    "start": {
-                        "streamSid": self.stream_sid,
-                        "accountSid": self.account_sid,
-                        "callSid": self.call_sid,
-                        "tracks": ["inbound"],
-                        "customParameters": self.custom_parameters,
-                        "mediaFormat": {
-                            "encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1,
-                        },
+                    "media": {
+                        "track": "inbound",
+                        "chunk": str(i + 1),
+                        "timestamp": str(i * FRAME_MS),
+                        "payload": _b64(ulaw_encode(frame)),
                     },
                 })
-                self.schedule.begin()
-                self.playout.t0 = self.schedule.start
-                self._last_rx = loop.time()
-                for i, frame in enumerate(frames_of(self.pcm, RATE * FRAME_MS // 1000 * 2)):
-                    await self.schedule.wait(i)
-                    if reader.done():
-                        break
-                    await self._send({
-                        "event": "media",
-                        "sequenceNumber": self._next_seq(),
-                        "streamSid": self.stream_sid,
-                        "media": {
-                            "track": "inbound",
-                            "chunk": str(i + 1),
-                            "timestamp": str(i * FRAME_MS),
-                            "payload": _b64(ulaw_encode(frame)),
-                        },
-                    })
-                    self.stats.frames_out += 1
-                await self._wait_quiet(reader)
-                if self.send_stop and not reader.done():
-                    await self._send({
-                        "event": "stop",
-                        "sequenceNumber": self._next_seq(),
-                        "streamSid": self.stream_sid,
-                        "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
-                    })
-                    # the bot should now end the session and close the socket
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(reader), self.stop_wait)
-            except ConnectionClosed:
-                pass
-            finally:
-                for _, timer in self._pending_marks:
-                    timer.cancel()
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+                self.stats.frames_out += 1
+            await self._wait_quiet(reader)
+            if self.send_stop and not reader.done():
+                await self._send({
+                    "event": "stop",
+                    "sequenceNumber": self._next_seq(),
+                    "streamSid": self.stream_sid,
+                    "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+                })
+                # the bot should now end the session and close the socket
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(reader), self.stop_wait)
+        finally:
+            for _, timer in self._pending_marks:
+                timer.cancel()
+            await ws.close(1000)
+            await self._group.close(ws.client.close_timeout)
+        self.stats.close_code = ws.close_code
         return summarize(
             "twilio", self.pcm, self.playout, self.stats, self.schedule, out_path=self.out,
             extra={"marks_echoed": len(self.marks_echoed), "clears": self.clears},
@@ -171,78 +170,66 @@ class TwilioEmulator:
             busy=lambda: bool(self._pending_marks),
         )
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _on_message(self, message: Message) -> None:
         from ..audio.g711 import ulaw_decode
 
         loop = asyncio.get_running_loop()
         stats = self.stats
+        now = loop.time()
+        self._last_rx = now
+        stats.messages_in += 1
+        if not isinstance(message, str):
+            stats.errors.append("binary message")
+            return
         try:
-            async for message in ws:
-                now = loop.time()
-                self._last_rx = now
-                stats.messages_in += 1
-                if not isinstance(message, str):
-                    stats.errors.append("binary message")
-                    continue
-                try:
-                    msg = json.loads(message)
-                    event = msg["event"]
-                except (ValueError, KeyError, TypeError):
-                    stats.errors.append("invalid JSON or no event")
-                    continue
-                if msg.get("streamSid") != self.stream_sid:
-                    stats.errors.append(f"{event}: wrong streamSid")
-                if event == "media":
-                    try:
-                        import base64
-
-                        pcm = ulaw_decode(base64.b64decode(msg["media"]["payload"], validate=True))
-                    except Exception:
-                        stats.errors.append("media: bad payload")
-                        continue
-                    self.playout.add(pcm, now)
-                    stats.frames_in += 1
-                elif event == "mark":
-                    stats.event("mark")
-                    name = str(msg.get("mark", {}).get("name"))
-                    when = self.playout.played_at(self.playout.end)
-                    timer = loop.call_at(when, self._echo_mark_soon, name)
-                    self._pending_marks.append((name, timer))
-                elif event == "clear":
-                    stats.event("clear")
-                    self.clears += 1
-                    self.playout.clear(now)
-                    pending, self._pending_marks = self._pending_marks, []
-                    for name, timer in pending:
-                        timer.cancel()
-                        await self._echo_mark(name)
-                else:
-                    stats.event(str(event))
-        except ConnectionClosed:
-            pass
-        rcvd = ws.close_code
-        stats.close_code = rcvd
+            msg = json.loads(message)
+            event = msg["event"]
+        except (ValueError, KeyError, TypeError):
+            stats.errors.append("invalid JSON or no event")
+            return
+        if msg.get("streamSid") != self.stream_sid:
+            stats.errors.append(f"{event}: wrong streamSid")
+        if event == "media":
+            try:
+                pcm = ulaw_decode(base64.b64decode(msg["media"]["payload"], validate=True))
+            except Exception:
+                stats.errors.append("media: bad payload")
+                return
+            self.playout.add(pcm, now)
+            stats.frames_in += 1
+        elif event == "mark":
+            stats.event("mark")
+            name = str(msg.get("mark", {}).get("name"))
+            when = self.playout.played_at(self.playout.end)
+            timer = loop.call_at(when, self._echo_mark_soon, name)
+            self._pending_marks.append((name, timer))
+        elif event == "clear":
+            stats.event("clear")
+            self.clears += 1
+            self.playout.clear(now)
+            pending, self._pending_marks = self._pending_marks, []
+            for name, timer in pending:
+                timer.cancel()
+                await self._echo_mark(name)
+        else:
+            stats.event(str(event))
 
     def _echo_mark_soon(self, name: str) -> None:
         self._pending_marks = [(n, t) for n, t in self._pending_marks if n != name]
-        task = asyncio.ensure_future(self._echo_mark(name))
-        self._echoes.add(task)
-        task.add_done_callback(self._echoes.discard)
+        with contextlib.suppress(InvalidStateError):  # the call is over
+            self._group.create_task(self._echo_mark(name), "twilio-emulator:mark")
 
     async def _echo_mark(self, name: str) -> None:
         self.marks_echoed.append(name)
-        with contextlib.suppress(ConnectionClosed):
-            await self._send({
+        await self._send({
                 "event": "mark",
                 "sequenceNumber": self._next_seq(),
                 "streamSid": self.stream_sid,
-                "mark": {"name": name},
-            })
+            "mark": {"name": name},
+        })
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.b64encode(data).decode("ascii")
 
 

@@ -27,10 +27,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
-from websockets.datastructures import Headers
-from websockets.http11 import Response
-
+from ..transports.http import Request, Response, text_response
+from ..transports.raw_server import RawConnection
 from ._common import add_server_options, print_summary
 from ._server import ServerEmulator
 
@@ -67,24 +65,24 @@ class VapiEmulator(ServerEmulator):
     def path(self) -> str:
         return f"/{self.call_id}/transport"
 
-    def _process_request(self, conn: ServerConnection, request: Any) -> Any:
+    def _on_request(self, request: Request) -> Response | None:
         if self.api_key is None:
             return None
-        got = request.headers.get("Authorization", "")
+        got = request.headers.get("Authorization") or ""
         want = f"Bearer {self.api_key}"
         if hmac.compare_digest(got.encode(), want.encode()):
             return None
         self.refused.append((401, "unauthorized"))
-        return Response(401, "Unauthorized", Headers([("Content-Length", "0")]), b"")
+        return text_response(401, "unauthorized\n")
 
-    async def _greet(self, ws: ServerConnection) -> None:
+    async def _greet(self, ws: RawConnection) -> None:
         await ws.send('{"type":"status-update","status":"in-progress"}')
         await ws.send('{"type":"speech-update","status":"started","role":"assistant","turn":0}')
 
-    async def _goodbye(self, ws: ServerConnection) -> None:
+    async def _goodbye(self, ws: RawConnection) -> None:
         await self._end(ws, "assistant-ended-call")
 
-    async def _end(self, ws: ServerConnection, reason: str) -> None:
+    async def _end(self, ws: RawConnection, reason: str) -> None:
         if self.ended_reason is not None:
             return
         self.ended_reason = reason
@@ -99,7 +97,7 @@ class VapiEmulator(ServerEmulator):
             return ulaw_encode(pcm)
         return pcm
 
-    async def _on_message(self, ws: ServerConnection, message: str | bytes, now: float) -> None:
+    async def _on_message(self, ws: RawConnection, message: str | bytes, now: float) -> None:
         from ..serializers.vapi import CLIENT_TYPES
 
         if isinstance(message, bytes):

@@ -15,7 +15,7 @@ Start it, then point the client at :attr:`VideoSDKEmulator.url`
   emulator is delivered to the client if it subscribed, in VideoSDK's shape
   (``message``, ``senderId``, ``senderName``, ``timestamp``, ``id``);
 * the server pings every 30 s (``ping_interval``); a client that does not answer is
-  dropped by ``websockets``;
+  dropped (close 1011);
 * ``stop`` from the client ends the call; otherwise, once the WAV has played and the
   client is quiet, the emulator waits ``linger`` seconds for ``stop`` and then sends
   ``meeting-left`` and closes with 1000.
@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
+from ..errors import ConnectionClosedError
+from ..transports.http import Request
+from ..transports.raw_server import Accept, RawConnection
 from ._common import add_server_options, print_summary
 from ._server import ServerEmulator
 
@@ -75,24 +75,23 @@ class VideoSDKEmulator(ServerEmulator):
         self.started = False
         self.stopped = False
         self._ref_used = False
-        self._ref_ok: dict[int, bool] = {}
         self._msg_id = 0
 
     def path(self) -> str:
         return f"/videosdk?ref={self.ref}"
 
-    def _process_request(self, conn: ServerConnection, request: Any) -> Any:
+    def _on_request(self, request: Request) -> Accept:
+        # a bad ref is refused after the upgrade, with a close code (as VideoSDK does)
         ref = parse_qs(urlsplit(request.path).query).get("ref", [""])[0]
         ok = secrets.compare_digest(ref, self.ref) and not self._ref_used
         if ok:
             self._ref_used = True
-        self._ref_ok[id(conn)] = ok
-        return None
+        return Accept(state=ok)
 
-    async def _accept(self, ws: ServerConnection) -> bool:
+    async def _accept(self, ws: RawConnection) -> bool:
         from ..errors import ProtocolError
 
-        if not self._ref_ok.pop(id(ws), False):
+        if not ws.state:
             self.refused.append((1008, "invalid ref"))
             await ws.close(1008, "invalid ref")
             return False
@@ -108,7 +107,7 @@ class VideoSDKEmulator(ServerEmulator):
                 self.refused.append((1008, "start timeout"))
                 await ws.close(1008, "start timeout")
                 return False
-            except ConnectionClosed:
+            except ConnectionClosedError:
                 return False
             self.stats.messages_in += 1
             try:
@@ -126,12 +125,12 @@ class VideoSDKEmulator(ServerEmulator):
                 continue
             self.stats.errors.append(f"{event!r} before 'start'")
 
-    async def _greet(self, ws: ServerConnection) -> None:
+    async def _greet(self, ws: RawConnection) -> None:
         await ws.send(json.dumps({"event": "meeting-joined", "roomId": self.room_id,
                                   "sessionId": "session-emulated"}))
         await self._flush_publish(ws)
 
-    async def _goodbye(self, ws: ServerConnection) -> None:
+    async def _goodbye(self, ws: RawConnection) -> None:
         await ws.send('{"event":"meeting-left","message":"call ended by the emulator"}')
 
     def _media(self, pcm: bytes) -> str:
@@ -139,7 +138,7 @@ class VideoSDKEmulator(ServerEmulator):
 
         return '{"event":"media","payload":"' + base64.b64encode(pcm).decode() + '"}'
 
-    async def _flush_publish(self, ws: ServerConnection) -> None:
+    async def _flush_publish(self, ws: RawConnection) -> None:
         keep = []
         for topic, data in self.to_publish:
             if topic not in self.serializer.topics:
@@ -156,7 +155,7 @@ class VideoSDKEmulator(ServerEmulator):
             self.stats.event("published-to-client")
         self.to_publish = keep
 
-    async def _on_message(self, ws: ServerConnection, message: str | bytes, now: float) -> None:
+    async def _on_message(self, ws: RawConnection, message: str | bytes, now: float) -> None:
         from ..errors import ProtocolError
         from ..frames import EndTaskFrame, InputAudioFrame, InputTransportMessageFrame
 

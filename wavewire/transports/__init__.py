@@ -8,6 +8,8 @@
   :class:`ClientSession` (:mod:`.client_session`) runs a bot over it.
 * :class:`InputEdge` / :class:`OutputEdge` (:mod:`.edges`) -- the first and last
   processor of every session.
+* :func:`.raw_server.serve` -- a raw WebSocket server with a handler per connection
+  (no pipeline session), on the same wire layer: the emulators and provider fakes.
 
 Names load lazily, so ``import wavewire.transports`` costs nothing.
 """

@@ -1,13 +1,13 @@
-"""What every provider fake shares: a ``websockets`` server on loopback with handshake
+"""What every provider fake shares: a WebSocket server on loopback with handshake
 checks (path, query, auth), the failure modes a test can ask for, a record of what
 clients sent, the tone synthesis the TTS fakes speak with, the compact JSON and G.711
 coding the provider fakes send and read, and :meth:`FakeServer.serve_forever` behind
 each fake's ``run`` (``wavewire fake``).
 
-The fakes use the ``websockets`` library server rather than wavewire's own: a fake must
-answer handshakes the way a provider does (HTTP 401/429 with the provider's headers and
-body, subprotocol selection, query validation) and abort a TCP connection on demand,
-which is handshake-level control wavewire's session server does not expose.
+The server is wavewire's raw WebSocket server (:mod:`wavewire.transports.raw_server`),
+not the session server: a fake must answer handshakes the way a provider does (HTTP
+401/429 with the provider's headers and body, subprotocol selection, query validation)
+and abort a TCP connection on demand, and it serves each connection with its own code.
 
 Failure modes (each applies to the next connections, then is used up):
 
@@ -22,23 +22,21 @@ Failure modes (each applies to the next connections, then is used up):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
+from ...errors import ConnectionClosedError
+from ...transports.http import Headers, Request, Response, respond
+from ...transports.raw_server import Accept, RawConnection, RawServer, serve
 
 __all__ = ["FakeServer", "Handshake", "Reject", "synthesize", "Synthesis", "GARBAGE",
-           "FAKE_LOGGER", "dumps", "to_pcm", "from_pcm"]
+           "FAKE_LOGGER", "dumps", "to_pcm", "from_pcm", "offered_subprotocols",
+           "plain_response"]
 
 FAKE_LOGGER = "wavewire.testing.fakes"
 """The fakes' own log (a fake stands for the provider: it sees the credentials)."""
@@ -50,6 +48,20 @@ GARBAGE = '\x00{"type": garbage'
 def dumps(value: Any) -> str:
     """Compact JSON (no spaces), as the providers send it."""
     return json.dumps(value, separators=(",", ":"))
+
+
+def offered_subprotocols(request: Request) -> list[str]:
+    """The subprotocols a client offered in its upgrade request, in order."""
+    return [p.strip() for v in request.headers.get_all("Sec-WebSocket-Protocol")
+            for p in v.split(",") if p.strip()]
+
+
+def plain_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    """An HTTP refusal with a plain-text ``body`` and extra ``headers``."""
+    response = respond(status, body.encode("utf-8"), "text/plain; charset=utf-8")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def to_pcm(data: bytes, encoding: str) -> bytes:
@@ -109,7 +121,7 @@ class Handshake:
 class _Conn:
     """A connection plus the fault it carries."""
 
-    def __init__(self, ws: ServerConnection, drop_after: int | None) -> None:
+    def __init__(self, ws: RawConnection, drop_after: int | None) -> None:
         self.ws = ws
         self.drop_after = drop_after
         self.sent = 0
@@ -143,9 +155,7 @@ class FakeServer:
         self._rate_limited = 0
         self._drop_after: int | None = None
         self._garbage = 0
-        self._server: Server | None = None
-        self._pending: dict[int, Handshake] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: RawServer | None = None
 
     # --- failure modes --------------------------------------------------------------
 
@@ -170,22 +180,16 @@ class FakeServer:
     async def start(self) -> None:
         """Listen (see :attr:`url`)."""
         self._server = await serve(
-            self._handler, self.host, self._port, process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol, compression=None,
-            max_size=1 << 22, ping_interval=None, logger=logging.getLogger(FAKE_LOGGER),
+            self._handler, self.host, self._port, on_request=self._on_request,
+            max_size=1 << 22, ping_interval=None, name=f"fake-{self.name}",
+            log=logging.getLogger(FAKE_LOGGER),
         )
 
     async def close(self) -> None:
-        """Stop listening and close every connection."""
+        """Stop listening, close every connection and cancel the fake's tasks."""
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            await self._server.close()
             self._server = None
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def __aenter__(self) -> FakeServer:
         await self.start()
@@ -207,19 +211,17 @@ class FakeServer:
     def port(self) -> int:
         """The port listened on."""
         assert self._server is not None, "start() first"
-        return int(next(iter(self._server.sockets)).getsockname()[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
         """``ws://host:port`` (no path: clients add the provider's paths)."""
         return f"ws://{self.host}:{self.port}"
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        """A task owned by the fake (cancelled by :meth:`close`)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task owned by the fake's server (cancelled by :meth:`close`)."""
+        assert self._server is not None, "start() first"
+        return self._server.group.create_task(coro, f"fake-{self.name}:task")
 
     # --- handshake ------------------------------------------------------------------
 
@@ -240,60 +242,46 @@ class FakeServer:
         """Extra headers on an HTTP error answer."""
         return {}
 
-    def _select_subprotocol(
-        self, conn: ServerConnection, offered: Sequence[Subprotocol]
-    ) -> Subprotocol | None:
-        chosen = self.subprotocol(list(offered))
-        return Subprotocol(chosen) if chosen is not None else None
-
     def subprotocol(self, offered: list[str]) -> str | None:
         """The subprotocol to select among those offered (none by default)."""
         return None
 
-    def _reject(self, conn: ServerConnection, path: str, rej: Reject) -> Response:
+    def _reject(self, path: str, rej: Reject) -> Response:
         self.rejected.append((rej.status, path))
-        response = conn.respond(rej.status, rej.body)
-        for k, v in {**self.reject_headers(rej.status), **rej.headers}.items():
-            response.headers[k] = v
-        return response
+        return plain_response(rej.status, rej.body,
+                              {**self.reject_headers(rej.status), **rej.headers})
 
-    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    def _on_request(self, request: Request) -> Response | Accept:
+        """Refuse (the failure modes, then :meth:`check`) or accept the upgrade; the
+        handler gets the :class:`Handshake` as the connection's state."""
         parts = urlsplit(request.path)
-        offered = [p.strip() for v in request.headers.get_all("Sec-WebSocket-Protocol")
-                   for p in v.split(",") if p.strip()]
+        offered = offered_subprotocols(request)
         hs = Handshake(parts.path, parse_qs(parts.query, keep_blank_values=True),
                        request.headers, offered)
         if self._rate_limited > 0:
             self._rate_limited -= 1
-            return self._reject(conn, hs.path, Reject(429, "Too Many Requests",
-                                                      {"Retry-After": "1"}))
+            return self._reject(hs.path, Reject(429, "Too Many Requests", {"Retry-After": "1"}))
         try:
             self.check(hs)
         except Reject as rej:
-            return self._reject(conn, hs.path, rej)
+            return self._reject(hs.path, rej)
         if self._refuse:
-            return self._reject(conn, hs.path, Reject(401, "Unauthorized"))
-        self._pending[id(conn)] = hs
-        return None
+            return self._reject(hs.path, Reject(401, "Unauthorized"))
+        return Accept(self.subprotocol(offered), state=hs)
 
-    async def _handler(self, ws: ServerConnection) -> None:
-        hs = self._pending.pop(id(ws))
+    async def _handler(self, ws: RawConnection) -> None:
+        hs: Handshake = ws.state
         self.handshakes.append(hs)
         self.connections += 1
         self.active += 1
         conn = _Conn(ws, self._drop_after)
         self._drop_after = None
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         try:
             await self.session(conn, hs)
-        except ConnectionClosed:
+        except ConnectionClosedError:
             pass
         finally:
             self.active -= 1
-            if task is not None:
-                self._tasks.discard(task)
 
     async def session(self, conn: _Conn, hs: Handshake) -> None:
         """Serve one connection."""
@@ -309,9 +297,8 @@ class FakeServer:
         await conn.ws.send(message)
         conn.sent += 1
         if conn.drop_after is not None and conn.sent >= conn.drop_after:
-            transport = conn.ws.transport
-            transport.abort()
-            raise ConnectionClosed(None, None)
+            conn.ws.abort()
+            raise ConnectionClosedError(1006, "dropped on purpose")
 
     async def close_with(self, conn: _Conn, code: int, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason`` (recorded)."""

@@ -89,7 +89,7 @@ class FakeCartesia(FakeServer):
         if hs.path != "/tts/websocket":
             raise Reject(404, "Not Found")
         key = hs.one("api_key") or hs.one("access_token") or hs.headers.get("X-API-Key")
-        auth = hs.headers.get("Authorization", "")
+        auth = hs.headers.get("Authorization") or ""
         if key is None and auth.lower().startswith("bearer "):
             key = auth[7:].strip()
         if not self.key_ok(key):

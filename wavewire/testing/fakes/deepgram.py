@@ -122,7 +122,7 @@ class FakeDeepgram(FakeServer):
         if hs.path not in ("/v1/listen", "/v2/listen", "/v1/speak"):
             raise Reject(404, dumps({"err_code": "NOT_FOUND", "err_msg": "Not Found"}))
         key = None
-        auth = hs.headers.get("Authorization", "")
+        auth = hs.headers.get("Authorization") or ""
         scheme, _, value = auth.partition(" ")
         if scheme.lower() in ("token", "bearer"):
             key = value.strip()

@@ -7,8 +7,15 @@ forwarded to ``routes[provider]`` + ``/{path}?{query}`` (Cartesia's bare
 set: the header ``cf-aig-authorization: Bearer <token>`` (the bare token is accepted
 too), or the subprotocol ``cf-aig-authorization.<token>`` for browsers; otherwise HTTP
 401. The provider's own credentials pass through untouched (headers, query, the other
-subprotocols); the gateway's are removed. The upstream's handshake refusal (401, 429…)
-is answered to the client as is; then messages and closes are relayed both ways.
+subprotocols); the gateway's are removed. The upstream's handshake refusal is answered
+to the client with its status (and ``Retry-After``); then messages and closes are
+relayed both ways, and a dropped connection on one side is dropped on the other.
+
+The upstream leg is wavewire's own :class:`~wavewire.transports.client.WebSocketClient`
+(no reconnect). That client does not report which subprotocol the upstream selected, so
+the gateway answers the first one the client offered besides its own -- the one a
+provider that reads a key from the subprotocols selects (Deepgram's ``token``) -- or
+none.
 
 Workers AI (``/workers-ai?model=@cf/deepgram/...``) goes to ``routes["workers-ai"]``, a
 Deepgram fake: ``nova-*`` models to ``/v1/listen``, ``flux`` to ``/v2/listen``, ``aura-*``
@@ -23,15 +30,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.http11 import Request, Response
-
-from ._base import FakeServer, Handshake, _Conn
+from ...errors import ConnectionClosedError, RateLimitError, ServiceError, ServiceTimeoutError
+from ...serializers.base import FrameSerializer
+from ...transports.client import WebSocketClient
+from ...transports.http import Request, Response
+from ...transports.raw_server import Accept, RawConnection
+from ...transports.wire import upgrade_error
+from ._base import FakeServer, Handshake, Reject, _Conn, offered_subprotocols
 
 __all__ = ["FakeAIGateway", "AUTH_HEADER"]
 
@@ -39,6 +46,37 @@ AUTH_HEADER = "cf-aig-authorization"
 _HOP = {"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
         "sec-websocket-extensions", "sec-websocket-protocol", AUTH_HEADER}
 _DEFAULT_PATHS = {"cartesia": "/tts/websocket"}
+_SENDABLE = (1000, 1001, 1003, 1007, 1008, 1009, 1011, 1012, 1013)
+"""Close codes relayed as they are (with 3000-4999); others mean a drop."""
+_ACCEPT_WAIT = 10.0
+"""Seconds the upstream's messages wait for the client's side to be accepted."""
+
+
+class _Relay:
+    """One forwarded connection: the upstream client and the client's side once accepted."""
+
+    def __init__(self) -> None:
+        self.upstream: WebSocketClient | None = None
+        self.downstream: RawConnection | None = None
+        self.accepted = asyncio.Event()
+        self.ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        """The upstream's close (code, reason), once it closed."""
+
+    async def down(self, message: bytes | str) -> None:
+        """Upstream to client (in the upstream client's reader task, so in order)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.accepted.wait(), _ACCEPT_WAIT)
+        if self.downstream is not None:
+            with contextlib.suppress(ConnectionClosedError):
+                await self.downstream.send(message)
+
+    async def upstream_closed(self, _client: WebSocketClient, code: int, reason: str) -> None:
+        if not self.ended.done():
+            self.ended.set_result((code, reason))
+
+
+def _sendable(code: int | None) -> bool:
+    return code is not None and (code in _SENDABLE or 3000 <= code <= 4999)
 
 
 class FakeAIGateway(FakeServer):
@@ -56,7 +94,7 @@ class FakeAIGateway(FakeServer):
         self.token = token
         self.forwarded: list[tuple[str, str]] = []
         """(provider, upstream path with query) of every forwarded connection."""
-        self._upstream: dict[int, ClientConnection] = {}
+        self._relays: dict[int, _Relay] = {}
 
     def base_url(self, account_id: str = "acc123", gateway_id: str = "gw1") -> str:
         """The gateway URL services take (``CF_AIG_GATEWAY_URL``), as ``http://``."""
@@ -74,79 +112,83 @@ class FakeAIGateway(FakeServer):
                          None)
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
 
-    async def _process_request(  # type: ignore[override]
-        self, conn: ServerConnection, request: Request
-    ) -> Response | None:
+    async def _on_request(self, request: Request) -> Response | Accept:  # type: ignore[override]
         parts = urlsplit(request.path)
         segments = parts.path.split("/", 5)  # '', v1, account, gateway, provider, rest
-        offered = [p.strip() for v in request.headers.get_all("Sec-WebSocket-Protocol")
-                   for p in v.split(",") if p.strip()]
+        offered = offered_subprotocols(request)
         hs = Handshake(parts.path, {}, request.headers, offered)
         if len(segments) < 5 or segments[1] != "v1" or segments[4] not in self.routes:
-            self.rejected.append((404, parts.path))
-            return conn.respond(404, "Not Found")
+            return self._reject(parts.path, Reject(404, "Not Found"))
         if not self._token_ok(hs):
-            self.rejected.append((401, parts.path))
-            return conn.respond(401, "Unauthorized: cf-aig-authorization")
+            return self._reject(parts.path, Reject(401, "Unauthorized: cf-aig-authorization"))
+        refusal = upgrade_error(request)
+        if refusal is not None:  # not a WebSocket upgrade: dial nothing upstream
+            self.rejected.append((refusal.status_code, parts.path))
+            return refusal
         provider = segments[4]
         path = "/" + segments[5] if len(segments) > 5 and segments[5] else ""
         path = path or _DEFAULT_PATHS.get(provider, "")
         query = parts.query
-        headers = [(k, v) for k, v in request.headers.raw_items() if k.lower() not in _HOP]
+        headers: dict[str, str] = {}
+        for k, v in request.headers.raw_items():
+            if k.lower() not in _HOP:
+                headers.setdefault(k, v)
         if provider == "workers-ai":
             path, query = _workers_ai(query)
-            headers.append(("Authorization", f"Token {self.workers_ai_key}"))
+            if not any(k.lower() == "authorization" for k in headers):
+                headers["Authorization"] = f"Token {self.workers_ai_key}"
         target = path + (f"?{query}" if query else "")
-        protocols: Any = [p for p in offered if not p.startswith(f"{AUTH_HEADER}.")] or None
+        protocols = [p for p in offered if not p.startswith(f"{AUTH_HEADER}.")]
+        relay = _Relay()
+        assert self._server is not None
+        upstream = WebSocketClient(
+            self.routes[provider].rstrip("/") + target, FrameSerializer(), headers=headers,
+            subprotocols=protocols, reconnect=None, buffer_size=0, proxy=None,
+            max_size=1 << 22, name=f"gateway:{provider}", owner=self._server.group,
+        )
+        upstream.add_event_handler("on_disconnected", relay.upstream_closed)
         try:
-            upstream = await connect(self.routes[provider].rstrip("/") + target,
-                                     additional_headers=headers, subprotocols=protocols,
-                                     proxy=None, compression=None, max_size=1 << 22)
-        except InvalidStatus as exc:
-            self.rejected.append((exc.response.status_code, parts.path))
-            response = conn.respond(exc.response.status_code, exc.response.body.decode(
-                "utf-8", "replace"))
-            for k, v in exc.response.headers.raw_items():
-                if k.lower() not in ("content-length", "content-type", "connection", "date",
-                                     "server"):
-                    response.headers[k] = v
-            return response
+            await upstream.connect(relay.down)
+        except ServiceError as exc:
+            if exc.status is None:  # no answer at all
+                status = 504 if isinstance(exc, ServiceTimeoutError) else 502
+                return self._reject(parts.path, Reject(status, "upstream unreachable"))
+            extra = {}
+            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                extra["Retry-After"] = f"{exc.retry_after:g}"
+            return self._reject(parts.path, Reject(exc.status, f"upstream refused: {exc.status}",
+                                                   extra))
+        relay.upstream = upstream
         self.forwarded.append((provider, target))
-        self._upstream[id(conn)] = upstream
-        self._pending[id(conn)] = hs
-        return None
-
-    def _select_subprotocol(self, conn: ServerConnection, offered: Any) -> Any:
-        upstream = self._upstream.get(id(conn))
-        return upstream.subprotocol if upstream is not None else None
+        self._relays[id(hs)] = relay
+        return Accept(protocols[0] if protocols else None, state=hs)
 
     async def session(self, conn: _Conn, hs: Handshake) -> None:
-        upstream = self._upstream.pop(id(conn.ws))
-        client = conn.ws
+        relay = self._relays.pop(id(hs))
+        upstream = relay.upstream
+        assert upstream is not None
+        client = relay.downstream = conn.ws
+        relay.accepted.set()
 
-        async def pipe(src: Any, dst: Any) -> None:
-            with contextlib.suppress(ConnectionClosed):
-                async for message in src:
-                    await dst.send(message)
+        async def up() -> None:  # client to upstream
+            async for message in client:
+                await upstream.send(message)
 
-        down = self.spawn(pipe(upstream, client))
-        up = self.spawn(pipe(client, upstream))
+        pipe = self.spawn(up())
         try:
-            await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({pipe, relay.ended}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            sendable = (1000, 1001, 1003, 1007, 1008, 1009, 1011, 1012, 1013)
-            up_code, down_code = upstream.close_code, client.close_code
-            if up_code in sendable or (up_code is not None and up_code >= 3000):
-                await client.close(up_code, upstream.close_reason or "")  # say it downstream
-            elif down_code in sendable or (down_code is not None and down_code >= 3000):
-                await upstream.close(down_code, client.close_reason or "")
-            else:  # a dropped connection stays a dropped connection
-                upstream.transport.abort()
-                client.transport.abort()
-            for task in (down, up):
-                task.cancel()
-            await asyncio.gather(down, up, return_exceptions=True)
-            await upstream.close()
+            if relay.ended.done():  # the upstream ended: say it downstream
+                code, reason = relay.ended.result()
+                if _sendable(code):
+                    await client.close(code, reason)
+                else:  # a dropped connection stays a dropped connection
+                    client.abort()
+            elif _sendable(client.close_code):  # the client ended: say it upstream
+                await upstream.close(client.close_code or 1000, client.close_reason)
+            pipe.cancel()
+            await asyncio.gather(pipe, return_exceptions=True)
+            await upstream.close(1001, "going away")
 
 
 def _workers_ai(query: str) -> tuple[str, str]:
