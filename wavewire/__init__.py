@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_getattr
+from .lazy import lazy_getattr
 
 __version__ = "0.1.0"
 

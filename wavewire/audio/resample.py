@@ -59,7 +59,7 @@ from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from wavewire.audio._pcm import BytesLike, check_channels, check_pcm, check_rate
+from wavewire.audio.pcm import BytesLike, check_channels, check_pcm, check_rate
 from wavewire.errors import FrameFormatError
 
 if TYPE_CHECKING:
