@@ -26,7 +26,7 @@ _T = TypeVar("_T")
 def _frame(cls: type[_T]) -> type[_T]:
     """``@dataclass(slots=True)`` that generates only ``__init__``: ``__repr__`` and
     ``__eq__`` are shared by :class:`Frame`, which halves the import cost of ~50 frame
-    classes (dataclass code generation dominates this module's import time)."""
+    classes (dataclass code generation dominates the package's import time)."""
     return dataclass(slots=True, repr=False, eq=False)(cls)
 
 
