@@ -37,7 +37,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "WavewireError", "InvalidStateError", "SessionClosedError", "ConnectionClosedError",
         "FrameFormatError",
         "ProtocolError", "MessageTooLargeError", "ServiceError", "ConnectError", "AuthError",
-        "RateLimitError", "RemoteClosedError", "ServiceTimeoutError", "RefusedError",
+        "RateLimitError", "RemoteClosedError", "ServiceTimeoutError",
     ),
     "wavewire.clock": ("Clock", "MonotonicClock"),
     "wavewire.processors": (
