@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_getattr
+from .lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -37,7 +37,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "WavewireError", "InvalidStateError", "SessionClosedError", "ConnectionClosedError",
         "FrameFormatError",
         "ProtocolError", "MessageTooLargeError", "ServiceError", "ConnectError", "AuthError",
-        "RateLimitError", "RemoteClosedError", "ServiceTimeoutError", "RefusedError",
+        "RateLimitError", "RemoteClosedError", "ServiceTimeoutError",
     ),
     "wavewire.clock": ("Clock", "MonotonicClock"),
     "wavewire.processors": (

@@ -9,13 +9,12 @@
     ├── FrameFormatError         audio whose bytes, rate or channels do not fit (ValueError)
     ├── ProtocolError            bad input on a wire; carries the close code to use
     │   └── MessageTooLargeError   over the protocol's size limit (close 1009)
-    ├── ServiceError             a provider or peer failed; the shared taxonomy for reconnects
-    │   ├── ConnectError           could not connect (DNS, refused, handshake)
-    │   ├── AuthError              credentials refused (401/403, close 1008 on auth)
-    │   ├── RateLimitError         too many requests / concurrency (429, ``retry_after``)
-    │   ├── RemoteClosedError      the peer closed the connection
-    │   └── ServiceTimeoutError    a deadline passed (also a TimeoutError)
-    └── RefusedError             a server refused a session (cap reached, auth, origin)
+    └── ServiceError             a provider or peer failed; the shared taxonomy for reconnects
+        ├── ConnectError           could not connect (DNS, refused, handshake)
+        ├── AuthError              credentials refused (401/403, close 1008 on auth)
+        ├── RateLimitError         too many requests / concurrency (429, ``retry_after``)
+        ├── RemoteClosedError      the peer closed the connection
+        └── ServiceTimeoutError    a deadline passed (also a TimeoutError)
 
 Messages never include secrets: tokens and keys are redacted before they get here.
 """
@@ -36,7 +35,6 @@ __all__ = [
     "RateLimitError",
     "RemoteClosedError",
     "ServiceTimeoutError",
-    "RefusedError",
 ]
 # ``clip`` and ``PEER_TEXT_LIMIT`` (below) are helpers for the modules that build error
 # messages and log lines, not part of the package's top-level API.
@@ -140,14 +138,6 @@ class RemoteClosedError(ServiceError):
 
 class ServiceTimeoutError(ServiceError, TimeoutError):
     """A deadline passed while waiting for the service."""
-
-
-class RefusedError(WavewireError):
-    """A server refused to start a session; ``close_code`` says how it told the client."""
-
-    def __init__(self, message: str, *, close_code: int = 1008) -> None:
-        super().__init__(message)
-        self.close_code = close_code
 
 
 PEER_TEXT_LIMIT = 200

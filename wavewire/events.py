@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._log import logger
+from .log import logger
 
 __all__ = ["EventEmitter"]
 

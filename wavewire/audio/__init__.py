@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wavewire._lazy import lazy_getattr
+from wavewire.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from wavewire.audio.channels import (

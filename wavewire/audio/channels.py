@@ -7,7 +7,7 @@ truncates toward negative infinity (floor division), which keeps it bit-exact an
 
 from __future__ import annotations
 
-from wavewire.audio._pcm import BytesLike, check_channels, check_pcm
+from wavewire.audio.pcm import BytesLike, check_channels, check_pcm
 
 __all__ = ["mono_to_stereo", "stereo_to_mono", "downmix", "upmix", "convert_channels"]
 

@@ -7,7 +7,7 @@ many bytes it dropped so the caller can count drops.
 
 from __future__ import annotations
 
-from wavewire.audio._pcm import BytesLike
+from wavewire.audio.pcm import BytesLike
 from wavewire.errors import FrameFormatError
 
 __all__ = ["Chunker"]

@@ -26,7 +26,7 @@ import warnings
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from wavewire.audio._pcm import BytesLike, check_pcm
+from wavewire.audio.pcm import BytesLike, check_pcm
 from wavewire.errors import FrameFormatError
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ which sleeps on the injected clock (so a fake clock makes pacing tests instant).
 
 from __future__ import annotations
 
-from wavewire.audio._pcm import check_rate
+from wavewire.audio.pcm import check_rate
 from wavewire.clock import Clock
 from wavewire.errors import FrameFormatError
 

@@ -12,7 +12,7 @@ import os
 import struct
 import wave
 
-from wavewire.audio._pcm import BytesLike, check_channels, check_pcm, check_rate
+from wavewire.audio.pcm import BytesLike, check_channels, check_pcm, check_rate
 from wavewire.errors import FrameFormatError
 
 __all__ = ["read_wav", "write_wav", "wav_bytes"]

@@ -10,7 +10,7 @@ import asyncio
 import signal
 from typing import Any
 
-from .._log import logger
+from ..log import logger
 from .task import PipelineTask, TaskState
 
 __all__ = ["PipelineRunner"]

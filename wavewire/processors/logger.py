@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._log import logger
 from ..frames import Frame, InputAudioFrame, OutputAudioFrame
+from ..log import logger
 from .base import DOWNSTREAM, FrameDirection, FrameProcessor
 
 __all__ = ["FrameLogger"]

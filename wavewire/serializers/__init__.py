@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wavewire._lazy import lazy_getattr
+from wavewire.lazy import lazy_getattr
 
 from .base import ALAW, MULAW, PCM_S16LE, FrameSerializer, Message, WireFormat
 

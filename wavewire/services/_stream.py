@@ -5,8 +5,10 @@ connection per service (TLS for ``https``), chunked, sized or close-delimited bo
 an SSE parser (``data:`` lines joined per event, comments and other fields skipped). It
 does a fraction of a general client's work per request and per chunk, which is most of
 a conversation turn's framework time (``benchmarks/conversation.py`` measures both).
-:class:`HttpxSSEClient` does the same through a caller's ``httpx.AsyncClient`` (proxies,
-mock transports…) and ``httpx-sse``; :func:`open_client` picks one.
+:class:`HttpxSSEClient` (:mod:`.sse_httpx`, imported here too) does the same through a
+caller's ``httpx.AsyncClient`` (proxies, mock transports…) and ``httpx-sse``;
+:func:`open_client` picks one. Both return an :class:`~.sse.SSEResponse`, and turn a
+non-2xx answer into an error with :func:`~.sse.status_error`.
 
 Both raise :class:`~wavewire.errors.ConnectError`,
 :class:`~wavewire.errors.ServiceTimeoutError` or
@@ -22,96 +24,20 @@ import asyncio
 import json
 import re
 import ssl
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import (
-    AuthError,
-    ConnectError,
-    ProtocolError,
-    RateLimitError,
-    RemoteClosedError,
-    ServiceError,
-    ServiceTimeoutError,
-    clip,
-)
-from ..serializers.fields import load_json
-from .http1 import MAX_HEAD, ChunkedDecoder, head_end, is_chunked, parse_head, retry_after
-from .openai_stream import MAX_EVENT, PROTOCOL, SSEDecoder
+from ..errors import ConnectError, RemoteClosedError, ServiceTimeoutError, clip
+from .http1 import MAX_HEAD, ChunkedDecoder, head_end, is_chunked, parse_head
+from .openai_stream import SSEDecoder
+from .sse import MAX_ERROR_BODY, SSEResponse, status_error
+from .sse_httpx import HttpxSSEClient
 
-__all__ = ["HttpxSSEClient", "RateLimited", "SSEClient", "SSEResponse", "open_client",
-           "status_error"]
+__all__ = ["HttpxSSEClient", "SSEClient", "SSEResponse", "open_client", "status_error",
+           "MAX_ERROR_BODY"]
 
-MAX_ERROR_BODY = 64 * 1024
-"""Most bytes of an error response's body read."""
 _BAD_HEADER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
-
-
-class RateLimited(RateLimitError):
-    """A 429, with the server's ``Retry-After`` in seconds (``None`` if it gave none)."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message, status=status, code=code)
-        self.retry_after = retry_after
-
-
-def status_error(status: int, headers: Mapping[str, str], raw: bytes,
-                 redact: Callable[[str], str]) -> ServiceError:
-    """The error for a non-2xx response whose body is ``{"error": {"message", "code"…}}``
-    (OpenAI's shape, which compatible servers share): 401/403 :class:`AuthError`, 429
-    :class:`RateLimited`, else :class:`ServiceError`; ``redact`` cleans the message."""
-    message, code = _error_body(raw)
-    text = redact(f"HTTP {status}: {message}".strip())
-    if status in (401, 403):
-        return AuthError(f"authentication failed ({text})", status=status, code=code)
-    if status == 429:
-        return RateLimited(f"rate limited ({text})", status=status, code=code,
-                           retry_after=retry_after(headers.get("retry-after"), time.time()))
-    return ServiceError(text, status=status, code=code)
-
-
-def _error_body(raw: bytes) -> tuple[str, str | None]:
-    """The message and code of an error body, clipped; its start as text if it is not
-    OpenAI's shape."""
-    if raw[:1] == b"{":
-        try:
-            body = load_json(raw.decode("utf-8", "replace"), "http", "error body")
-        except ProtocolError:
-            body = None
-        error = body.get("error") if type(body) is dict else None
-        if type(error) is dict:
-            message, code = error.get("message"), error.get("code")
-            code_text = code if type(code) is str else str(code) if type(code) is int else None
-            return (clip("" if message is None else message),
-                    None if code_text is None else clip(code_text, 80))
-        if type(error) is str:
-            return clip(error), None
-    return clip(raw[:200].decode("utf-8", "replace")), None
-
-
-class SSEResponse:
-    """One response: its status and headers, then its body as SSE data or bytes."""
-
-    def __init__(self, status: int, headers: dict[str, str]) -> None:
-        self.status = status
-        self.headers = headers
-        """Header names in lower case."""
-
-    async def read(self) -> bytes:
-        """The whole body (for error responses)."""
-        raise NotImplementedError
-
-    def events(self) -> AsyncIterator[str]:
-        """Each event's ``data``, in order, until the body ends."""
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        """Done with the response: its connection is kept for the next request if the
-        body was read to its end, else closed at once."""
-        raise NotImplementedError
 
 
 class _Body(SSEResponse):
@@ -339,66 +265,3 @@ def _proxied(url: str) -> bool:
     if not (proxies.get(parts.scheme) or proxies.get("all")):
         return False
     return not proxy_bypass(parts.hostname or "")
-
-
-class HttpxSSEClient:
-    """The same interface through an ``httpx.AsyncClient`` and ``httpx-sse``
-    (``owned``: close the httpx client with this one)."""
-
-    def __init__(self, client: Any, base_url: str, *, owned: bool = False) -> None:
-        self.client = client
-        self.base_url = base_url.rstrip("/")
-        self.owned = owned
-
-    async def aclose(self) -> None:
-        """Close the httpx client if it is this one's own (the caller's stays open)."""
-        if self.owned:
-            await self.client.aclose()
-
-    async def post(self, path: str, body: Any, headers: Mapping[str, str]) -> _HttpxBody:
-        import httpx
-
-        request = self.client.build_request("POST", f"{self.base_url}{path}", json=body,
-                                            headers=dict(headers))
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise ServiceTimeoutError(f"timed out ({type(exc).__name__})") from None
-        except httpx.ConnectError as exc:
-            raise ConnectError(f"could not connect: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise RemoteClosedError(f"connection failed: {type(exc).__name__}: {exc}") from None
-        return _HttpxBody(response)
-
-
-class _HttpxBody(SSEResponse):
-    def __init__(self, response: Any) -> None:
-        super().__init__(response.status_code,
-                         {k.lower(): v for k, v in response.headers.items()})
-        self._response = response
-
-    async def read(self) -> bytes:
-        import httpx
-
-        try:
-            return bytes(await self._response.aread())
-        except httpx.HTTPError as exc:
-            raise RemoteClosedError(f"stream broken: {type(exc).__name__}: {exc}") from None
-
-    async def events(self) -> AsyncIterator[str]:
-        import httpx
-        from httpx_sse import EventSource
-
-        try:
-            async for event in EventSource(self._response).aiter_sse():
-                if len(event.data) > MAX_EVENT:  # (as SSEDecoder's limit)
-                    raise ProtocolError(
-                        f"{PROTOCOL}: an SSE event's data is longer than {MAX_EVENT} characters")
-                yield event.data
-        except httpx.TimeoutException as exc:
-            raise ServiceTimeoutError(f"timed out ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise RemoteClosedError(f"stream broken: {type(exc).__name__}: {exc}") from None
-
-    async def aclose(self) -> None:
-        await self._response.aclose()

@@ -47,13 +47,14 @@ from typing import TYPE_CHECKING, Any
 from ..context import LLMContext
 from ..errors import (
     ConnectError,
+    RateLimitError,
     RemoteClosedError,
     ServiceError,
     ServiceTimeoutError,
 )
 from ..frames import CancelFrame, EndFrame, LLMTextFrame, StartFrame
 from ..secrets import REDACTED, redact_text
-from ._stream import HttpxSSEClient, RateLimited, SSEClient, open_client, status_error
+from ._stream import HttpxSSEClient, SSEClient, open_client, status_error
 from .llm import LLMService
 from .openai_stream import StreamRound
 from .tools import Tool
@@ -167,7 +168,7 @@ class OpenAILLMService(LLMService):
             try:
                 await self._stream(context, epoch, rnd, started, ttfb)
                 return rnd
-            except RateLimited as exc:
+            except RateLimitError as exc:
                 # (at least MIN_RETRY_WAIT: "Retry-After: 0" must not make a busy loop)
                 wait = 1.0 if exc.retry_after is None else max(exc.retry_after, MIN_RETRY_WAIT)
                 if rnd.tokens_out or clock.now() + wait > deadline:

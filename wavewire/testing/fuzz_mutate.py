@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..serializers.base import Message
-from .fuzz import FuzzTarget, Raw, _copy, _paths, to_text
+from .fuzz import FuzzTarget
+from .fuzz_json import Raw, _copy, _paths, to_text
 
 __all__ = ["HOSTILE_POOL", "mutants", "field_sweep"]
 

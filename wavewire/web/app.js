@@ -1,5 +1,6 @@
 // wavewire browser client: microphone -> 16 kHz s16le over WebSocket /ws -> bot -> speakers.
-// /ws speaks RTVI in its text messages: conversation.js shows the conversation.
+// /ws speaks RTVI in its text messages: conversation.js shows the conversation, page.js
+// the log, hint, meters and other transcripts; this file runs the audio and the socket.
 //
 // Query parameters of the page:
 //   token=T       passed on to /ws as ?token=T
@@ -38,6 +39,8 @@
     mute: $("mute"),
   };
   let muted = false;
+  const page = window.createPage(ui, { selftest });
+  const { log, setHint } = page;
   const conversation = window.createConversation(ui, {
     log: (text, cls) => log(text, cls),
     clearPlayback: () => audio && audio.player && audio.player.port.postMessage({ type: "clear" }),
@@ -268,92 +271,9 @@
       if (audio && audio.player) audio.player.port.postMessage({ type: "clear" });
       return log(`${type}: playback cleared`);
     }
-    const t = transcriptOf(msg, type);
-    if (t) return showTranscript(t);
+    const t = page.transcriptOf(msg, type);
+    if (t) return page.showTranscript(t);
     log(text.length > 500 ? text.slice(0, 500) + "…" : text);
-  }
-
-  // Recognises the usual shapes: {type:"transcript", role, text, final}, Pipecat RTVI
-  // {type:"user-transcription", data:{text, final}}, {type:"bot-transcription", ...}.
-  function transcriptOf(msg, type) {
-    if (!msg || typeof msg !== "object") return null;
-    const data = msg.data && typeof msg.data === "object" ? msg.data : {};
-    const text = [msg.text, msg.transcript, data.text, data.transcript].find(
-      (v) => typeof v === "string",
-    );
-    const looksLike = /transcri|^(user|bot|assistant)[-_]?(text|speech|message)$/i.test(type);
-    if (text === undefined || !(looksLike || msg.transcript !== undefined)) return null;
-    const who = String(msg.role || msg.speaker || data.role || data.speaker || "").toLowerCase();
-    const bot = /bot|assistant|agent|tts|llm/.test(who || type.toLowerCase());
-    const finalFlag = [msg.final, msg.is_final, msg.isFinal, data.final, data.is_final].find(
-      (v) => typeof v === "boolean",
-    );
-    return { role: bot ? "bot" : "user", text, final: finalFlag !== false };
-  }
-
-  const interim = { user: null, bot: null };
-
-  function showTranscript({ role, text, final }) {
-    let li = interim[role];
-    if (!li) {
-      li = document.createElement("li");
-      li.className = role;
-      const who = document.createElement("span");
-      who.className = "who";
-      who.textContent = role === "bot" ? "Bot" : "You";
-      li.append(who, document.createElement("span"));
-      ui.transcript.append(li);
-    }
-    li.lastChild.textContent = text;
-    li.classList.toggle("interim", !final);
-    interim[role] = final ? null : li;
-    trim(ui.transcript, 200);
-    ui.transcript.scrollTop = ui.transcript.scrollHeight;
-  }
-
-  // ---- log, hint, meters ----------------------------------------------------------------
-
-  function log(text, cls = "") {
-    const li = document.createElement("li");
-    if (cls) li.className = cls;
-    const time = document.createElement("time");
-    time.textContent = new Date().toLocaleTimeString();
-    li.append(time, document.createTextNode(text));
-    ui.log.append(li);
-    trim(ui.log, 300);
-    ui.log.scrollTop = ui.log.scrollHeight;
-    if (selftest) console.log(`[wavewire] ${text}`);
-  }
-
-  function trim(list, max) {
-    while (list.children.length > max) list.firstElementChild.remove();
-  }
-
-  function setHint(text, error = false) {
-    ui.hint.textContent = text;
-    ui.hint.classList.toggle("error", error);
-  }
-
-  function showLevel(fill, label, level) {
-    const db = level > 0 ? 20 * Math.log10(level) : -Infinity;
-    const pct = Math.max(0, Math.min(100, ((db + 60) / 60) * 100));
-    fill.style.width = `${pct.toFixed(1)}%`;
-    label.textContent = Number.isFinite(db) && db > -90 ? `${db.toFixed(0)} dB` : "–∞ dB";
-  }
-
-  function frameLoop() {
-    showLevel(ui.inLevel, ui.inDb, levels.in);
-    showLevel(ui.outLevel, ui.outDb, levels.out);
-    levels.in *= 0.92;
-    levels.out *= 0.92;
-    const p = stats.player;
-    ui.stats.textContent =
-      `sent ${stats.sentFrames} frames` +
-      (stats.droppedFrames ? ` (${stats.droppedFrames} dropped)` : "") +
-      ` · received ${(p.receivedMs / 1000).toFixed(1)} s` +
-      ` · buffer ${Math.round(p.depthMs)} ms · underruns ${p.underruns}` +
-      (p.droppedMs ? ` · trimmed ${Math.round(p.droppedMs)} ms` : "");
-    requestAnimationFrame(frameLoop);
   }
 
   // ---- self-test hook (see the header) ----------------------------------------------------
@@ -417,7 +337,7 @@
     ui.mute.setAttribute("aria-pressed", String(muted));
     ui.mute.textContent = muted ? "Unmute" : "Mute";
   });
-  requestAnimationFrame(frameLoop);
+  page.startMeters(levels, stats);
   if (!window.isSecureContext) {
     setHint("This page is not a secure context (use https or localhost): the microphone may be unavailable.", true);
   }

@@ -27,8 +27,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
-from wavewire.audio._pcm import BytesLike, check_pcm
 from wavewire.audio.chunker import Chunker
+from wavewire.audio.pcm import BytesLike, check_pcm
 from wavewire.errors import FrameFormatError
 
 __all__ = ["VADAnalyzer", "VADParams", "VADState", "VADEvent", "VAD", "frame_dbfs"]

@@ -7,7 +7,7 @@ width_db/2`` to 1 at ``threshold_dbfs + width_db/2`` (0.5 exactly at the thresho
 
 from __future__ import annotations
 
-from wavewire.audio._pcm import check_rate
+from wavewire.audio.pcm import check_rate
 from wavewire.audio.vad.base import VADAnalyzer, frame_dbfs
 from wavewire.errors import FrameFormatError
 

@@ -11,9 +11,10 @@ type-confused events, non-UTF-8, a broken chunked body), for the client's harden
 
 Replies are scripted and deterministic: a list of :class:`Reply` / :class:`Failure`
 (one per request, in order; the last one repeats) or a callable given the
-:class:`RecordedRequest`. Every request is recorded. Plain asyncio HTTP/1.1 with
-keep-alive and chunked streaming, so a dropped stream is a real protocol error at the
-client::
+:class:`RecordedRequest` (the script's types, and the JSON a reply becomes, are
+:mod:`.openai_script`'s, imported here too). Every request is recorded. Plain asyncio
+HTTP/1.1 with keep-alive and chunked streaming, so a dropped stream is a real protocol
+error at the client::
 
     async with FakeOpenAI([Reply("Hello there.")], api_key="sk-test") as fake:
         ... # point a client at fake.base_url
@@ -24,125 +25,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
+
+from .openai_script import (
+    DEFAULT_ERRORS,
+    Answers,
+    Failure,
+    RecordedRequest,
+    Reply,
+    Script,
+    ToolCall,
+    echo,
+)
 
 __all__ = ["FakeOpenAI", "Failure", "RecordedRequest", "Reply", "ToolCall", "echo", "run"]
 
-
-@dataclass(slots=True)
-class ToolCall:
-    """A tool call the fake LLM makes."""
-
-    name: str
-    """Function name."""
-    arguments: dict[str, Any] | str = field(default_factory=dict)
-    """Arguments (a dict is sent as its JSON text; a string is sent as is)."""
-    id: str | None = None
-    """Call id (default ``call_<n>``)."""
-
-
-@dataclass(slots=True)
-class Reply:
-    """One scripted answer: text and/or tool calls, streamed in many chunks."""
-
-    text: str = ""
-    """The answer's text; streamed one word (with its leading space) per chunk."""
-    tool_calls: Sequence[ToolCall] = ()
-    """Tool calls, streamed after the text; several are parallel calls."""
-    arg_fragment: int = 6
-    """Characters of tool-call arguments per chunk."""
-    chunk_delay: float = 0.0
-    """Seconds (real time) between chunks."""
-    first_delay: float = 0.0
-    """Seconds before the first chunk (after the response headers)."""
-    drop_after: int | None = None
-    """Close the connection abruptly after this many data chunks (a broken stream)."""
-    hang_after: int | None = None
-    """Stop sending after this many chunks and wait until the client closes."""
-    error_after: int | None = None
-    """After this many chunks, send ``data: {"error": ...}`` and end the stream."""
-    malformed: bool = False
-    """Mix malformed SSE lines (bad JSON, a stray field, a comment) into the stream."""
-    hostile: bytes = b""
-    """Bytes sent after ``hostile_after`` chunks, as they are (hostile SSE lines, a
-    type-confused chunk, non-UTF-8…), in one well-formed HTTP chunk."""
-    hostile_after: int = 1
-    """How many chunks go before ``hostile``."""
-    raw_hostile: bool = False
-    """Write ``hostile`` on the socket without chunk framing (a broken chunked body), then
-    close the connection."""
-
-
-@dataclass(slots=True)
-class Failure:
-    """One scripted error response (before any streaming)."""
-
-    status: int = 500
-    """HTTP status."""
-    message: str = ""
-    """``error.message`` (default: the usual one for the status)."""
-    type: str = ""
-    """``error.type`` (default: the usual one for the status)."""
-    code: str | None = None
-    """``error.code``."""
-    retry_after: float | None = None
-    """``Retry-After`` header (seconds), for 429 and 503."""
-    delay: float = 0.0
-    """Seconds before answering."""
-
-
-@dataclass(slots=True)
-class RecordedRequest:
-    """One request the fake received."""
-
-    method: str
-    """HTTP method."""
-    path: str
-    """Request path."""
-    headers: dict[str, str]
-    """Headers, names in lower case."""
-    body: Any
-    """The decoded JSON body (``None`` if it was not JSON)."""
-    started_at: float = 0.0
-    """``time.perf_counter()`` when the fake began reading the request (after its head
-    arrived)."""
-    finished_at: float = 0.0
-    """``time.perf_counter()`` when the fake had written the whole response (0 if it did
-    not finish). A reply without delays is written without yielding to the event loop, so
-    ``finished_at - started_at`` is the fake's own time, for benchmarks to subtract."""
-    query: str = ""
-    """The request target's query string (after ``?``), if any."""
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """The request's chat messages."""
-        return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
-
-
-Script = Callable[[RecordedRequest], "Reply | Failure"]
-_WORD = re.compile(r"\s*\S+")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
-_DEFAULT_ERRORS = {
-    400: ("Invalid request.", "invalid_request_error"),
-    401: ("Incorrect API key provided.", "invalid_request_error"),
-    403: ("Country, region, or territory not supported.", "invalid_request_error"),
-    429: ("Rate limit reached for requests.", "requests"),
-    500: ("The server had an error while processing your request.", "server_error"),
-    503: ("The engine is currently overloaded, please try again later.", "server_error"),
-}
-
-
-def echo(request: RecordedRequest) -> Reply:
-    """The default script: repeat the last user message."""
-    users = [m for m in request.messages if m.get("role") == "user"]
-    said = users[-1].get("content", "") if users else ""
-    return Reply(f"You said: {said}" if isinstance(said, str) and said else "Hello!")
 
 
 class FakeOpenAI:
@@ -177,7 +79,7 @@ class FakeOpenAI:
         self._closed_event = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
-        self._seq = 0
+        self._answers = Answers()
 
     @property
     def base_url(self) -> str:
@@ -278,7 +180,7 @@ class FakeOpenAI:
                 extra = {}
                 if answer.retry_after is not None:
                     extra["Retry-After"] = f"{answer.retry_after:g}"
-                message, kind = _DEFAULT_ERRORS.get(answer.status, _DEFAULT_ERRORS[500])
+                message, kind = DEFAULT_ERRORS.get(answer.status, DEFAULT_ERRORS[500])
                 await self._error(writer, answer.status, answer.message or message,
                                   answer.type or kind, answer.code, extra)
             elif body.get("stream"):
@@ -314,49 +216,9 @@ class FakeOpenAI:
 
     # -- answers ----------------------------------------------------------------------
 
-    def _plan(self, reply: Reply) -> tuple[list[dict[str, Any]], int]:
-        """The reply's deltas (one per chunk) and its completion token count."""
-        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
-        tokens = _WORD.findall(reply.text)
-        deltas += [{"content": t} for t in tokens]
-        count = len(tokens)
-        for index, call in enumerate(reply.tool_calls):
-            self._seq += 1
-            args = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-            deltas.append({"tool_calls": [{
-                "index": index, "id": call.id or f"call_{self._seq}", "type": "function",
-                "function": {"name": call.name, "arguments": ""}}]})
-            step = max(1, reply.arg_fragment)
-            for i in range(0, len(args), step):
-                deltas.append({"tool_calls": [{
-                    "index": index, "function": {"arguments": args[i:i + step]}}]})
-                count += 1
-        return deltas, count
-
-    @staticmethod
-    def _prompt_tokens(body: dict[str, Any]) -> int:
-        return sum(len(str(m.get("content") or "").split()) + 4 for m in body["messages"]
-                   if isinstance(m, dict))
-
     async def _complete(self, writer: asyncio.StreamWriter, body: dict[str, Any],
                         reply: Reply) -> None:
-        deltas, count = self._plan(reply)
-        calls = [{"id": d["tool_calls"][0]["id"], "type": "function",
-                  "function": {"name": d["tool_calls"][0]["function"]["name"], "arguments": ""}}
-                 for d in deltas if "tool_calls" in d and "id" in d["tool_calls"][0]]
-        for d in deltas:
-            for tc in d.get("tool_calls", []):
-                calls[tc["index"]]["function"]["arguments"] += tc["function"].get("arguments", "")
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
-        if calls:
-            message["tool_calls"] = calls
-        prompt = self._prompt_tokens(body)
-        out = {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
-               "created": int(time.time()), "model": body.get("model", self.model),
-               "choices": [{"index": 0, "message": message,
-                            "finish_reason": "tool_calls" if calls else "stop"}],
-               "usage": {"prompt_tokens": prompt, "completion_tokens": count,
-                         "total_tokens": prompt + count}}
+        out = self._answers.completion(reply, body, len(self.requests), self.model)
         await self._respond(writer, 200, json.dumps(out).encode())
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -371,20 +233,7 @@ class FakeOpenAI:
             writer.write(b"%x\r\n%s\r\n" % (len(data), data))
             await writer.drain()
 
-        base = {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": body.get("model", self.model)}
-        deltas, count = self._plan(reply)
-        finish = "tool_calls" if reply.tool_calls else "stop"
-        chunks = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
-                  for d in deltas]
-        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-        if (body.get("stream_options") or {}).get("include_usage"):
-            prompt = self._prompt_tokens(body)
-            chunks.append({**base, "choices": [], "usage": {
-                "prompt_tokens": prompt, "completion_tokens": count,
-                "total_tokens": prompt + count,
-                "completion_tokens_details": {"reasoning_tokens": 0},
-                "prompt_tokens_details": {"cached_tokens": 0}}})
+        chunks = self._answers.chunks(reply, body, len(self.requests), self.model)
         if reply.first_delay:
             await asyncio.sleep(reply.first_delay)
         for n, chunk in enumerate(chunks):
