@@ -23,11 +23,11 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .._log import logger
 from ..clock import Clock, MonotonicClock
 from ..errors import InvalidStateError
 from ..events import EventEmitter
 from ..frames import CancelFrame, EndFrame, ErrorFrame, Frame, InterruptionFrame, StartFrame
+from ..log import logger
 from ..processors.base import DOWNSTREAM, UPSTREAM, FrameDirection, FrameProcessor, TaskContext
 from ._ends import TaskSink, TaskSource
 from .lifecycle import _ACCEPTING, _TRANSITIONS, TaskState

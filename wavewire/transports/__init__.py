@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wavewire._lazy import lazy_getattr
+from wavewire.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .auth import AuthRequest, token_auth

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from .._log import logger
 from ..errors import clip
+from ..log import logger
 from ._serving import Admission, SessionServing
 from .auth import AuthRequest
 from .http import Request, Response, json_response, respond, static_response, text_response

@@ -22,9 +22,9 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._log import logger
 from ..errors import ProtocolError, SessionClosedError, clip
 from ..events import EventEmitter
+from ..log import logger
 from .join import Join, JoinState
 from .routes import ConnectionInfo, Route
 from .session import ServerSession

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._log import logger
+from ..log import logger
 
 if TYPE_CHECKING:
     from ..clock import Clock

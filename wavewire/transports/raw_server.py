@@ -40,8 +40,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._log import logger
 from ..errors import ConnectionClosedError, InvalidStateError, clip
+from ..log import logger
 from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
 from .connection import Message

@@ -35,8 +35,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._log import logger
 from ..errors import clip
+from ..log import logger
 from ..pipelines.task import PipelineParams, TaskState
 from ..pipelines.taskgroup import TaskGroup
 from ._requests import RequestHandling
