@@ -77,15 +77,20 @@ def test_deadlines_run_in_order_and_never_early(kind: str) -> None:
             if len(seen) == len(delays):
                 done.set_result(None)
 
-        now = time.monotonic()
         for delay in delays:
-            call_later(delay, fire, now + max(delay, 0.0))  # a past one: due now
+            # Each deadline from the time it is armed (a loaded machine may pause between
+            # two arms); a past one is due now.
+            call_later(delay, fire, time.monotonic() + max(delay, 0.0))
         await asyncio.wait_for(done, 10)
         return seen
 
     seen = _run(kind, main)
-    deadlines = [d for d, _ in seen]
-    assert deadlines == sorted(deadlines)  # slots run in time order
+    # Slots run in time order; within one slot, in the order they were armed. So a
+    # deadline never runs after one that is more than a slot (plus the microseconds
+    # between the test's clock reading and the timer's) later than it.
+    for i, (earlier, _) in enumerate(seen):
+        for later, _ in seen[i + 1:]:
+            assert earlier <= later + COARSE_RESOLUTION + 0.001, seen
     for deadline, ran in seen:
         assert ran >= deadline  # never early
 
