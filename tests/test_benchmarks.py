@@ -18,13 +18,15 @@ SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.sta
 EXPECT = {
     "audio.py": ["per 20 ms frame", "added delay on 20 ms chunks"],
     "conversation.py": ["Framework time per turn", "| wavewire  |"],
+    "edge_cost.py": ["Output edge", "raw", "twilio", "per frame"],
     "pipeline.py": ["marginal cost per processor hop", "no task left running"],
     "serializers.py": ["protocol", "twilio"],
     "websocket.py": ["Summary", "wavewire   C=    5"],
     "voice.py": ["silence timeout", "| total", "from vad start"],
     "voice_load.py": ["Summary", "wavewire  C=    2", "answered"],
 }
-NO_PIPECAT = {"audio.py", "voice.py"}  # voice.py: the offline assistant has no pipecat twin
+NO_PIPECAT = {"audio.py", "voice.py", "edge_cost.py"}  # voice.py: the offline assistant has
+# no pipecat twin; edge_cost.py measures wavewire's output edge alone
 HAVE_PIPECAT = importlib.util.find_spec("pipecat") is not None
 
 
