@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callgrind", action="store_true",
                         help="instructions per frame under valgrind (deterministic)")
     parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS),
+                        help="comma-separated, from: " + ", ".join(PROTOCOLS))
     parser.add_argument("--one", choices=PROTOCOLS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:  # one measured run (under callgrind)
@@ -117,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     frames = 200 if args.smoke else args.frames
     print(f"Output edge, 20 ms frames, pacing off ({frames} frames)")
-    for protocol in PROTOCOLS:
+    for protocol in args.protocols.split(","):
+        if protocol not in PROTOCOLS:
+            raise SystemExit(f"unknown protocol {protocol!r}")
         if args.callgrind:
             n = max(100, frames // 5)
             per = (_instructions(protocol, 5 * n) - _instructions(protocol, n)) / (4 * n)
