@@ -221,7 +221,7 @@ class ServerSession:
         if conn is None:
             return
         try:
-            await _writable(conn)
+            await _as_connection(conn).wait_writable()
         except ConnectionClosedError:
             if self._output is conn:
                 self._output = None
@@ -276,14 +276,15 @@ class ServerSession:
                 await self._replace(old)
         if role == "input":
             for message in self.input_serializer.open():
-                await conn.send(message)
+                await send_message(_as_connection(conn), message)
         if role in ("both", "output"):
             if old_out is not None and old_out is not conn and role == "output":
                 await self._replace(old_out)
+            out = _as_connection(conn)
             for message in self.output_serializer.open():
-                await conn.send(message)
+                await send_message(out, message)
             # Sends made meanwhile land in the outbox and are flushed too.
-            await self._outbox.flush(_as_connection(conn))
+            await self._outbox.flush(out)
             if self._output_conn is conn:
                 self._output = conn
 
@@ -389,28 +390,11 @@ async def _close(conn: Socket, code: int, reason: str) -> None:
         pass
 
 
-async def _writable(conn: Socket) -> None:
-    """Wait until ``conn`` takes messages again (or is closed)."""
-    wait = getattr(conn, "wait_writable", None)
-    if wait is not None:
-        await wait()
-        return
-    # A socket from before the connection contract: it has no wait_writable, so watch
-    # its flow-control flag (the output socket is only ever waited on while paused).
-    while conn.paused and not conn.closed:  # noqa: ASYNC110 -- it has no event to await
-        await asyncio.sleep(_POLL)
-
-
-_POLL = 0.005
-"""Seconds between looks at a socket without ``wait_writable`` (see :func:`_writable`)."""
-
 
 def _as_connection(conn: Socket) -> Connection:
-    """``conn`` as a :class:`~.connection.Connection` (for :meth:`Outbox.flush`): itself if
-    it is one, else a view adding what the contract has and it lacks."""
-    if isinstance(conn, Connection):
-        return conn
-    return _SocketView(conn)
+    """``conn`` as a :class:`~.connection.Connection`: itself if it is one, else a view
+    adding what a socket from before the contract lacks (``stats``, ``wait_writable``)."""
+    return conn if isinstance(conn, Connection) else _SocketView(conn)
 
 
 class _SocketView:
@@ -426,7 +410,9 @@ class _SocketView:
         return ConnState(int(self.sock.state))
 
     async def wait_writable(self) -> None:
-        await _writable(self.sock)
+        sock = self.sock  # it has no event to await: watch its flow-control flag
+        while sock.paused and not sock.closed:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.sock.close(code, reason)
