@@ -218,18 +218,8 @@ class ServerSession:
         """Return once the output socket takes messages again, or is gone (the next
         :meth:`send_nowait` then holds the message)."""
         conn = self._output
-        if conn is None:
-            return
-        try:
+        if conn is not None:
             await _as_connection(conn).wait_writable()
-        except ConnectionClosedError:
-            if self._output is conn:
-                self._output = None
-
-    async def send(self, message: Message) -> None:
-        """Send ``message`` to the output socket, waiting while it is not keeping up, or
-        hold it in the outbox (the contract's :func:`~.connection.send`)."""
-        await send_message(self, message)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close every attached socket with ``code`` (each within its close deadline)."""
