@@ -10,6 +10,8 @@ send a frame here only when it is not already whole samples in the target format
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import FrameFormatError
 
 __all__ = ["Conversion", "Converter", "converter"]
@@ -17,9 +19,10 @@ __all__ = ["Conversion", "Converter", "converter"]
 
 class Converter:
     """Converts a stream of s16le PCM from one rate and channel count to another, keeping
-    the resampler's filter history between calls (so chunk edges are seamless)."""
+    the resampler's filter history between calls (so chunk edges are seamless).
+    :attr:`process` is the conversion itself (calling the converter calls it)."""
 
-    __slots__ = ("_convert_channels", "_in_channels", "_mid_channels", "_out_channels", "resampler")
+    __slots__ = ("process", "resampler")
 
     def __init__(self, in_rate: int, in_channels: int, out_rate: int, out_channels: int) -> None:
         from .channels import convert_channels
@@ -27,19 +30,26 @@ class Converter:
 
         # Change channels on the side with fewer of them, so the resampler does less work.
         mid = min(in_channels, out_channels)
-        self._in_channels = in_channels
-        self._mid_channels = mid
-        self._out_channels = out_channels
-        self.resampler = StreamResampler(in_rate, out_rate, mid)
-        self._convert_channels = convert_channels
+        self.resampler = resampler = StreamResampler(in_rate, out_rate, mid)
+        self.process: Callable[[bytes], bytes]
+        """bytes in the source format -> bytes in the target format."""
+        if in_channels == out_channels:
+            self.process = resampler.process
+            return
+        resample = resampler.process
+
+        def process(pcm: bytes) -> bytes:
+            if in_channels != mid:
+                pcm = convert_channels(pcm, in_channels, mid)
+            pcm = resample(pcm)
+            if mid != out_channels:
+                pcm = convert_channels(pcm, mid, out_channels)
+            return pcm
+
+        self.process = process
 
     def __call__(self, pcm: bytes) -> bytes:
-        if self._in_channels != self._mid_channels:
-            pcm = self._convert_channels(pcm, self._in_channels, self._mid_channels)
-        pcm = self.resampler.process(pcm)
-        if self._mid_channels != self._out_channels:
-            pcm = self._convert_channels(pcm, self._mid_channels, self._out_channels)
-        return pcm
+        return self.process(pcm)
 
     def reset(self) -> None:
         """Forget filter history (the stream restarts, e.g. after an interruption)."""
@@ -57,12 +67,13 @@ class Conversion:
     """Checks each frame's declared format and converts it to one target format
     (``rate``, ``channels``), with a stateful :class:`Converter` per source format."""
 
-    __slots__ = ("_by_source", "channels", "rate")
+    __slots__ = ("_by_source", "_process", "channels", "rate")
 
     def __init__(self, rate: int, channels: int) -> None:
         self.rate = rate
         self.channels = channels
         self._by_source: dict[tuple[int, int], Converter] = {}
+        self._process: dict[tuple[int, int], Callable[[bytes], bytes]] = {}
 
     def __call__(self, audio: bytes, rate: int, channels: int, *, allow_empty: bool) -> bytes:
         """``audio`` (declared ``rate`` Hz, ``channels``) in the target format. Raises
@@ -72,12 +83,13 @@ class Conversion:
             raise FrameFormatError(f"{len(audio)} bytes, {rate} Hz, {channels} channel(s)")
         if rate == self.rate and channels == self.channels:
             return audio
-        convert = self._by_source.get((rate, channels))
-        if convert is None:
+        process = self._process.get((rate, channels))
+        if process is None:
             convert = self._by_source[rate, channels] = Converter(
                 rate, channels, self.rate, self.channels
             )
-        return convert(audio)
+            process = self._process[rate, channels] = convert.process
+        return process(audio)
 
     def reset(self) -> None:
         """Forget filter history (after an interruption the stream restarts)."""
