@@ -331,16 +331,19 @@ class OutputEdge(FrameProcessor):
         nowait = self._send_nowait
         if nowait is None:
             return messages
-        stats = self.stats
+        sent = 0
         try:
-            for i, message in enumerate(messages):
+            for message in messages:
                 if not nowait(message):
-                    return messages[i:]
-                stats.messages_out += 1
+                    self.stats.messages_out += sent
+                    return messages[sent:]
+                sent += 1
         except Exception:
+            self.stats.messages_out += sent
             self._send_failed()
             self._advance(chunk, played=False)
             return None
+        self.stats.messages_out += sent
         self._advance(chunk, played=True)
         return None
 
