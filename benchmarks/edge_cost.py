@@ -14,7 +14,8 @@ Run from a checkout::
 
 ``--callgrind`` runs this script under ``valgrind --tool=callgrind`` twice per protocol
 (N and 5N frames) and divides the difference in instructions by 4N, so start-up and
-import cost cancel out. ``PYTHONHASHSEED`` is fixed so runs repeat exactly.
+import cost cancel out. ``PYTHONHASHSEED`` is fixed and numpy's BLAS runs one thread, so
+runs repeat.
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ async def _run(protocol: str, frames: int) -> tuple[float, int]:
 def _instructions(protocol: str, frames: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
-        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
+        # One BLAS thread: idle worker threads spin for as long as the machine lets
+        # them, and callgrind would count that.
+        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT),
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              sys.executable, __file__, "--one", protocol, "--frames", str(frames)],
