@@ -18,6 +18,7 @@ SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.sta
 EXPECT = {
     "audio.py": ["per 20 ms frame", "added delay on 20 ms chunks"],
     "conversation.py": ["Framework time per turn", "| wavewire  |"],
+    "edge_cost.py": ["Output edge", "raw", "twilio", "per frame"],
     "pipeline.py": ["marginal cost per processor hop", "no task left running"],
     "serializers.py": ["protocol", "twilio"],
     "websocket.py": ["Summary", "wavewire   C=    5"],
@@ -26,8 +27,8 @@ EXPECT = {
     "ws_client.py": ["µs/msg", "| client ", "| picows "],
 }
 # voice.py: the offline assistant has no pipecat twin; ws_client.py measures wavewire's
-# client against the wire libraries only
-NO_PIPECAT = {"audio.py", "voice.py", "ws_client.py"}
+# client against the wire libraries only; edge_cost.py measures wavewire's output edge alone
+NO_PIPECAT = {"audio.py", "voice.py", "ws_client.py", "edge_cost.py"}
 HAVE_PIPECAT = importlib.util.find_spec("pipecat") is not None
 
 

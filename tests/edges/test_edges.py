@@ -407,10 +407,10 @@ async def test_back_pressure_waits_instead_of_dropping():
     producer = asyncio.create_task(produce())
     await pb.clock.advance(0)
     assert not producer.done()  # waiting for space
-    assert pb.edge._queued_ms <= 200
+    assert pb.edge.player.queued_ms <= 200
     for _ in range(100):
         await pb.clock.advance(0.02)
-        assert pb.edge._queued_ms <= 200
+        assert pb.edge.player.queued_ms <= 200
     await asyncio.wait_for(producer, 1)
     await pb.finish(1)
     assert sum(len(m) for _, m in pb.sent.audio()) == 2 * 16000 * 1.5

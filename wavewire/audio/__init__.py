@@ -11,6 +11,7 @@ back-ends load only when a function that needs them runs. Submodules:
 * :mod:`~wavewire.audio.chunker` — :class:`Chunker`
 * :mod:`~wavewire.audio.pacer` — :class:`MediaPacer`
 * :mod:`~wavewire.audio.vad` — :class:`VAD`, :class:`VADParams` and the analyzers
+* :mod:`~wavewire.audio.convert` — ``Conversion``: the edges' format check and conversion
 """
 
 from __future__ import annotations

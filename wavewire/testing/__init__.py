@@ -1,6 +1,9 @@
-"""Helpers for testing pipelines and processors: :func:`run_test` and :class:`FakeClock`."""
+"""Helpers for testing pipelines and processors: :func:`run_test`, :class:`FakeClock` and
+:class:`FakeConnection` (a connection with no socket)."""
 
 from .clock import FakeClock
+from .connection import FakeConnection
 from .run import RunResult, Sleep, Up, assert_frame_types, run_test, start_task
 
-__all__ = ["FakeClock", "RunResult", "Sleep", "Up", "assert_frame_types", "run_test", "start_task"]
+__all__ = ["FakeClock", "FakeConnection", "RunResult", "Sleep", "Up", "assert_frame_types",
+           "run_test", "start_task"]

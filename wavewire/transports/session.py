@@ -5,16 +5,18 @@ A session is a :class:`~wavewire.pipelines.task.PipelineTask` running
 ``input`` and an ``output`` socket, joined by key) attach to it:
 
 * the input socket's reader task feeds :meth:`InputEdge.feed`;
-* the output edge sends through :meth:`ServerSession.send`, which writes to the output
-  socket.
+* the output edge sends to the session itself, which is a
+  :class:`~wavewire.transports.connection.Connection`: :meth:`ServerSession.send_nowait`
+  writes to the output socket, and :meth:`ServerSession.wait_writable` waits for it,
+  so the edge's one "now, else wait" path is the contract's.
 
 **Output policy while no output socket is attached** (before the partner socket arrives,
-or while it reconnects): messages wait in a bounded buffer of ``output_buffer``
-messages (default 50, one second of 20 ms audio); when it is full the *oldest* message is
-dropped and counted (``dropped_no_output``, and in the task's drops as
-``output-absent``). The buffer is flushed, after the serializer's ``open()`` messages,
-when an output socket attaches. Stale audio is worth less than fresh audio, hence
-drop-oldest.
+or while it reconnects): messages wait in an
+:class:`~wavewire.transports.connection.Outbox` of ``output_buffer`` messages (default
+50, one second of 20 ms audio); when it is full the *oldest* message is dropped and
+counted (``dropped_no_output``, and in the task's drops as ``output-absent``). The
+outbox is flushed, after the serializer's ``open()`` messages, when an output socket
+attaches. Stale audio is worth less than fresh audio, hence drop-oldest.
 
 **Lifecycle.** Which sockets a session has, and what happens when one comes or goes,
 is the table of :mod:`.join` (:attr:`ServerSession.join`); attach and detach only
@@ -35,14 +37,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConnectionClosedError
 from ..pipelines.task import PipelineParams, PipelineTask, TaskState
+from .connection import Connection, ConnectionStats, ConnState, Outbox
+from .connection import send as send_message
 from .edges import InputEdge, OutputEdge
 from .join import Join, JoinState
-from .wire import ConnectionClosed
 
 if TYPE_CHECKING:
     from ..audio.vad import VAD
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
     from ..serializers.base import FrameSerializer, Message
     from .metrics import SessionTotals
     from .routes import ConnectionInfo, Role
-    from .wire import ServerConnection as Connection
+    from .wire import ServerConnection as Socket
 
 __all__ = ["ServerSession"]
 
@@ -105,10 +108,8 @@ class ServerSession:
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
         self.input_edge = InputEdge(input_serializer, vad=vad, vad_frames=vad_frames, name=f"session#{self.id}::in")
-        self.output_edge = OutputEdge(
-            output_serializer, self.send, send_nowait=self.send_nowait, pace=pace,
-            name=f"session#{self.id}::out",
-        )
+        self.output_edge = OutputEdge(output_serializer, self, pace=pace,
+                                      name=f"session#{self.id}::out")
         self.task = PipelineTask(
             [self.input_edge, *processors, self.output_edge],
             params=params,
@@ -125,11 +126,14 @@ class ServerSession:
         """Close code used for the sockets when the session ends (1001 when draining)."""
         self.dropped_no_output = 0
         """Messages dropped because no output socket was attached and the buffer was full."""
-        self._input: Connection | None = None
-        self._output: Connection | None = None
-        self._output_conn: Connection | None = None  # attached in the output role
-        self._held: deque[Message] = deque()
-        self._held_max = max(0, output_buffer)
+        self.stats = ConnectionStats()
+        """The session as a connection: ``waits`` counts sends that waited for the output
+        socket (what was written is in the output edge's and the socket's counters)."""
+        self._state = ConnState.OPEN
+        self._input: Socket | None = None
+        self._output: Socket | None = None
+        self._output_conn: Socket | None = None  # attached in the output role
+        self._outbox = Outbox(output_buffer, on_drop=self._dropped_held)
         self._resume_timer: asyncio.TimerHandle | None = None
 
     def _on_started(self, task: PipelineTask, frame: Any) -> None:
@@ -167,7 +171,7 @@ class ServerSession:
     @property
     def held(self) -> int:
         """Messages waiting for an output socket."""
-        return len(self._held)
+        return len(self._outbox)
 
     def totals(self) -> SessionTotals:
         """This session's counters, for the metrics endpoint."""
@@ -185,46 +189,44 @@ class ServerSession:
             errors=self.task.stats.errors,
         )
 
-    # -- output --------------------------------------------------------------------------
+    # -- output: the session as the output edge's connection ----------------------------
 
-    async def send(self, message: Message) -> None:
-        """The output edge's ``send``: to the output socket, or into the bounded buffer."""
-        conn = self._output
-        if conn is not None:
-            try:
-                if not conn.send_nowait(message):
-                    await conn.send(message)
-                return
-            except ConnectionClosed:
-                if self._output is conn:
-                    self._output = None
-        self._hold(message)
+    @property
+    def state(self) -> ConnState:
+        """OPEN until the session's sockets are closed (messages sent meanwhile reach the
+        output socket or wait in the outbox), then CLOSED."""
+        return self._state
 
     def send_nowait(self, message: Message) -> bool:
-        """``send`` without a coroutine when it can finish at once: True when the message
-        was written (or held in the buffer); False when the output socket's write buffer
-        is full and the caller must ``await send(message)``."""
+        """Write ``message`` to the output socket now (True), or say False when its write
+        buffer is full (await :meth:`wait_writable`); with no output socket attached the
+        message waits in the outbox (True). Raises
+        :class:`~wavewire.errors.ConnectionClosedError` once the sockets are closed."""
         conn = self._output
         if conn is not None:
             try:
                 return conn.send_nowait(message)
-            except ConnectionClosed:
+            except ConnectionClosedError:
                 if self._output is conn:
                     self._output = None
-        self._hold(message)
+        if self._state is not ConnState.OPEN:
+            raise ConnectionClosedError(self.close_code, "the session's sockets are closed")
+        self._outbox.put(message)
         return True
 
-    def _hold(self, message: Message) -> None:
-        held = self._held
-        if len(held) >= self._held_max:
-            if not held:
-                self._drop_held(1)
-                return
-            held.popleft()
-            self._drop_held(1)
-        held.append(message)
+    async def wait_writable(self) -> None:
+        """Return once the output socket takes messages again, or is gone (the next
+        :meth:`send_nowait` then holds the message)."""
+        conn = self._output
+        if conn is not None:
+            await _as_connection(conn).wait_writable()
 
-    def _drop_held(self, n: int) -> None:
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close every attached socket with ``code`` (each within its close deadline)."""
+        self.close_code = code
+        await self.close_sockets(None)
+
+    def _dropped_held(self, n: int) -> None:
         self.dropped_no_output += n
         self.task.count_drop("output-absent", n)
 
@@ -249,7 +251,7 @@ class ServerSession:
             )
         return state
 
-    async def attach(self, conn: Connection, role: Role) -> None:
+    async def attach(self, conn: Socket, role: Role) -> None:
         """Attach a socket in ``role``; sends its serializer's ``open()`` messages (and,
         for an output socket, what was held while none was attached). The socket counts
         as attached from the start: if sending fails, :meth:`detach` it all the same."""
@@ -264,25 +266,25 @@ class ServerSession:
                 await self._replace(old)
         if role == "input":
             for message in self.input_serializer.open():
-                await conn.send(message)
+                await send_message(_as_connection(conn), message)
         if role in ("both", "output"):
             if old_out is not None and old_out is not conn and role == "output":
                 await self._replace(old_out)
+            out = _as_connection(conn)
             for message in self.output_serializer.open():
-                await conn.send(message)
-            held = self._held
-            while held:  # sends made meanwhile land in the buffer and are flushed too
-                await conn.send(held.popleft())
+                await send_message(out, message)
+            # Sends made meanwhile land in the outbox and are flushed too.
+            await self._outbox.flush(out)
             if self._output_conn is conn:
                 self._output = conn
 
-    async def _replace(self, old: Connection) -> None:
+    async def _replace(self, old: Socket) -> None:
         self.replaced += 1
         if self._on_close is not None:
             self._on_close(1008)
         await _close(old, 1008, "replaced by a newer connection")
 
-    async def detach(self, conn: Connection, role: Role) -> None:
+    async def detach(self, conn: Socket, role: Role) -> None:
         """A socket has closed: fire the join's event for it, if it is the socket
         attached in its role (a replaced socket is not). An input socket that hangs up
         (1000), or that cannot come back (no key, no resume window), ends the session;
@@ -321,13 +323,13 @@ class ServerSession:
             self.join.step("end")
         self.join.step("closed")
 
-    async def close_sockets(self, timeout: float) -> None:
-        """Close every attached socket with :attr:`close_code` (bounded by ``timeout``)."""
+    async def close_sockets(self, timeout: float | None) -> None:
+        """Close every attached socket with :attr:`close_code` (bounded by ``timeout``, and
+        each by its own close deadline); what the outbox held is dropped (counted)."""
         conns = {c for c in (self._input, self._output, self._output_conn) if c is not None}
         self._input = self._output = self._output_conn = None
-        if self._held:
-            self._drop_held(len(self._held))
-            self._held.clear()
+        self._state = ConnState.CLOSED
+        self._outbox.clear()
         if conns:
             await asyncio.wait(
                 [asyncio.ensure_future(_close(c, self.close_code, "")) for c in conns],
@@ -371,8 +373,36 @@ class ServerSession:
         return f"<ServerSession #{self.id} {self.info.route}{key} {self.task.state.value}>"
 
 
-async def _close(conn: Connection, code: int, reason: str) -> None:
+async def _close(conn: Socket, code: int, reason: str) -> None:
     try:
         await conn.close(code, reason)
     except Exception:
         pass
+
+
+
+def _as_connection(conn: Socket) -> Connection:
+    """``conn`` as a :class:`~.connection.Connection`: itself if it is one, else a view
+    adding what a socket from before the contract lacks (``stats``, ``wait_writable``)."""
+    return conn if isinstance(conn, Connection) else _SocketView(conn)
+
+
+class _SocketView:
+    """A socket from before the connection contract, seen through it."""
+
+    def __init__(self, sock: Socket) -> None:
+        self.sock = sock
+        self.stats = ConnectionStats()
+        self.send_nowait = sock.send_nowait
+
+    @property
+    def state(self) -> ConnState:
+        return ConnState(int(self.sock.state))
+
+    async def wait_writable(self) -> None:
+        sock = self.sock  # it has no event to await: watch its flow-control flag
+        while sock.paused and not sock.closed:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.sock.close(code, reason)
