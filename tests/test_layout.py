@@ -34,7 +34,7 @@ MAX_LINES = 400
 
 OVERSIZE_ALLOWED: frozenset[str] = frozenset({
     # Being split in parallel (issue #11); emptied when those branches merge.
-    "transports/edges.py",
+    "transports/session.py",  # until the wire socket is a Connection (_SocketView goes)
     "transports/wire.py",
 })
 """Modules (relative to ``wavewire/``) that may still exceed :data:`MAX_LINES`."""
