@@ -22,7 +22,7 @@ upgrade).
 
 Delivery: :meth:`ServerConnection.consume` runs a handler for every message, in order, in
 the task that calls it. A message that arrives while that task is idle is handled right
-away inside the read callback, *as* that task (see :mod:`.inline`). Flow control: when
+away inside the read callback, *as* that task (see :mod:`.inbox`). Flow control: when
 more than ``max_queue`` messages wait unread, reading from the socket pauses (TCP pushes
 back on the peer) until half of them are taken. When the transport's write buffer is
 above its high-water mark, :meth:`~ServerConnection.send_nowait` says so and
@@ -34,17 +34,15 @@ above its high-water mark, :meth:`~ServerConnection.send_nowait` says so and
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConnectionClosedError
 from . import connection
 from .connection import ConnectionStats, ConnState
-from .http import HTTPError, Request, Response, parse_request, text_response
-from .inline import DONE, Handler, enter_task, finish, leave_task, pump, reraise
-from .ws.handshake import accept_key, find_head_end, upgrade_error
+from .http import Request, Response
+from .inbox import Inbox
+from .ws.handshake import accept_key, upgrade_error
 from .ws.protocol import WebSocketProtocol
 
 __all__ = ["ServerConnection", "ConnectionClosed", "upgrade_error", "accept_key"]
@@ -55,13 +53,11 @@ ConnectionClosed = ConnectionClosedError
 CONNECTING, OPEN, CLOSING, CLOSED = (ConnState.CONNECTING, ConnState.OPEN, ConnState.CLOSING,
                                      ConnState.CLOSED)
 
-MAX_HEAD = 16384
-"""Largest request head accepted, bytes (larger: 431)."""
 MAX_EARLY = 1 << 16
 """Bytes sent after the head and before the server answers; more pause reading."""
 
 
-class ServerConnection(asyncio.BufferedProtocol):
+class ServerConnection(Inbox, asyncio.BufferedProtocol):
     """One server-side connection: HTTP request head, then WebSocket messages.
 
     :param on_request: called once with ``(connection, request)`` when the request head
@@ -97,26 +93,19 @@ class ServerConnection(asyncio.BufferedProtocol):
         self.close_timeout = close_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
-        self.max_queue = max(2, max_queue)
-        self.request: Request | None = None
         self.subprotocol: str | None = None
         self.remote_address: Any = None
         self.transport: asyncio.Transport | None = None
         self.paused = False
         """The transport's write buffer is above its high-water mark."""
-        self._rbuf = read_buffer if read_buffer is not None else memoryview(bytearray(16384))
-        self._ws = WebSocketProtocol(on_message=self._deliver, write=self._write,
-                                     on_end=self._ended, read_buffer=self._rbuf)
-        self._stats = ConnectionStats()
-        self._loop = asyncio.get_running_loop()
-        self._head = bytearray()
-        self._inbox: deque[bytes | str] = deque()
-        self._reading_paused = False
-        self._waiter: asyncio.Future[Any] | None = None
-        self._handler: Handler | None = None
-        self._handler_task: asyncio.Task[Any] | None = None
-        self._handler_context: contextvars.Context | None = None
-        self._pump: Generator[Any, Any, None] | None = None  # runs the handler inline
+        # (Every attribute counts: past 30, CPython 3.11 gives the instance a plain dict
+        # and each attribute read on the per-frame path gets slower.)
+        self._ws = WebSocketProtocol(
+            on_message=self._deliver, write=self._write, on_end=self._ended,
+            on_request=self._request_arrived,
+            read_buffer=read_buffer if read_buffer is not None else memoryview(bytearray(16384)),
+        )
+        self._init_inbox(asyncio.get_running_loop(), max_queue)
         self._drain: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._timer: asyncio.TimerHandle | None = None  # handshake / close deadline
@@ -133,10 +122,7 @@ class ServerConnection(asyncio.BufferedProtocol):
     @property
     def stats(self) -> ConnectionStats:
         """What went over the connection (messages and payload bytes each way)."""
-        ws, stats = self._ws, self._stats
-        stats.messages_in, stats.bytes_in = ws.messages_in, ws.bytes_in
-        stats.messages_out, stats.bytes_out = ws.messages_out, ws.bytes_out
-        return stats
+        return self._ws.stats
 
     def send_nowait(self, message: bytes | str) -> bool:
         """Sends ``message`` at once unless the write buffer is full (False: await
@@ -173,7 +159,7 @@ class ServerConnection(asyncio.BufferedProtocol):
         transport = self.transport
         if ws.state is OPEN:
             ws.close(code, reason)
-            self._wake_reader()
+            self._end_input()
             self._cancel_timer()
             self._timer = self._loop.call_later(self.close_timeout, self._abort)
         elif ws.state is CONNECTING and transport is not None:
@@ -197,19 +183,19 @@ class ServerConnection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._ws.state is CONNECTING:
-            self._head_data(data)
+            self._handshake_data(data)
         else:
             self._ws.receive_data(data)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._rbuf
+        return self._ws.read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
         ws = self._ws
         if ws.state is not CONNECTING:
             ws.receive_into(nbytes)
         else:
-            self._head_data(bytes(self._rbuf[:nbytes]))
+            self._handshake_data(bytes(ws.read_buffer[:nbytes]))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
@@ -225,6 +211,7 @@ class ServerConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ws.connection_lost()
+        self._eof = True
         for timer in (self._timer, self._ping_timer, self._pong_timer):
             if timer is not None:
                 timer.cancel()
@@ -247,40 +234,38 @@ class ServerConnection(asyncio.BufferedProtocol):
     def _ended(self) -> None:
         """The protocol is done (close frame answered, a failure, a refusal): no more
         messages, and the server closes TCP first."""
-        self._wake_reader()
+        self._end_input()
         if self.transport is not None:
             self.transport.close()
 
+    def _closed_error(self) -> ConnectionClosedError:
+        return self._ws.closed_error()
+
+    def _pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._ws.state is OPEN and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
     # -- handshake -----------------------------------------------------------------------------
 
-    def _head_data(self, data: bytes) -> None:
-        if self.request is not None:  # waiting for the server's answer: frames are held
-            self._ws.receive_data(data)
-            if self._ws.buffered > MAX_EARLY and self.transport is not None:
-                self.transport.pause_reading()
-                self._reading_paused = True
-            return
-        head = self._head
-        start = max(0, len(head) - 3)
-        head += data
-        found = find_head_end(head, start)  # CRLF CRLF, or bare LFs (RFC 9112 §2.2)
-        if found is None:
-            if len(head) > MAX_HEAD:
-                self.reject(text_response(431, "request head too large\n"))
-            return
-        end, after = found
-        rest = bytes(head[after:])
-        raw = bytes(head[:end])
-        self._head = bytearray()
-        try:
-            request = parse_request(raw)
-        except HTTPError as exc:
-            self.reject(text_response(exc.status, f"{exc}\n"))
-            return
-        self.request = request
-        if rest:
-            self._ws.receive_data(rest)  # held until accept()
+    def _handshake_data(self, data: bytes) -> None:
+        ws = self._ws
+        ws.receive_data(data)  # the request head; then frames, held until accept()
+        if ws.request is not None and ws.state is CONNECTING and ws.buffered > MAX_EARLY:
+            self._reading_paused = True
+            self._pause_reading()
+
+    def _request_arrived(self, request: Request) -> None:
         self._on_request(self, request)
+
+    @property
+    def request(self) -> Request | None:
+        """The request head, once it has arrived."""
+        return self._ws.request
 
     def _open_expired(self) -> None:
         self._timer = None
@@ -303,7 +288,7 @@ class ServerConnection(asyncio.BufferedProtocol):
     ) -> None:
         """Completes the opening handshake (101) and starts delivering messages."""
         ws = self._ws
-        request = self.request
+        request = ws.request
         transport = self.transport
         if ws.state is not CONNECTING or request is None or transport is None:
             raise ws.closed_error()
@@ -325,136 +310,6 @@ class ServerConnection(asyncio.BufferedProtocol):
     @max_size.setter
     def max_size(self, value: int | None) -> None:
         self._ws.max_size = value
-
-    # -- receiving ------------------------------------------------------------------------------
-
-    def _deliver(self, message: bytes | str) -> None:
-        inbox = self._inbox
-        waiter = self._waiter
-        context = self._handler_context
-        if context is not None and not inbox and waiter is not None and not waiter.done():
-            # The consuming task is idle: handle the message here, as that task.
-            task = self._handler_task
-            handling = self._pump
-            if handling is None:
-                assert self._handler is not None
-                handling = self._pump = pump(self._handler)
-                handling.send(None)  # to its first yield: no handler code runs yet
-            assert task is not None
-            try:
-                enter_task(self._loop, task)
-            except RuntimeError:  # called from inside a running task: queue it instead
-                pass
-            else:
-                # While the handler runs here, this call is the consuming task: nothing
-                # else may complete its waiter (the handler closing the connection would).
-                self._waiter = None
-                try:
-                    yielded = context.run(handling.send, message)
-                except BaseException as exc:  # the task raises it where it waits
-                    self._pump = None
-                    waiter.set_result(reraise(exc))
-                    return
-                finally:
-                    leave_task(self._loop, task)
-                if yielded is not DONE:  # it suspended
-                    waiter.set_result(finish(handling, yielded, self._forget_pump))
-                    return
-                self._waiter = waiter  # done: the task waits for the next message again
-                if self._ws.state is not OPEN:
-                    waiter.set_result(None)  # ... or finds there will be none
-                return
-        inbox.append(message)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        if len(inbox) >= self.max_queue and not self._reading_paused:
-            self._reading_paused = True
-            if self.transport is not None:
-                self.transport.pause_reading()
-
-    def _forget_pump(self, handling: Generator[Any, Any, None]) -> None:
-        if self._pump is handling:
-            self._pump = None
-
-    def _wake_reader(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def recv(self) -> bytes | str:
-        """The next message (``bytes`` or ``str``); :class:`ConnectionClosed` when there is
-        none and none will come. (Not while :meth:`consume` runs.)"""
-        inbox = self._inbox
-        while not inbox:
-            if self._ws.state > OPEN:
-                raise self._ws.closed_error()
-            waiter = self._waiter = self._loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-        message = inbox.popleft()
-        if self._reading_paused and len(inbox) <= self.max_queue >> 1:
-            self._resume_reading()
-        return message
-
-    async def consume(self, handler: Handler, context: contextvars.Context | None = None) -> None:
-        """Runs ``await handler(message)`` for every message, in order, until the
-        connection closes (then raises :class:`ConnectionClosed`; a handler's exception
-        propagates). Messages that arrive while the handler is idle run inline (see
-        :mod:`.inline`) when ``context`` is the calling task's context -- create the task
-        with ``context=`` to allow it (on Python 3.12+ the task's own context is used)."""
-        task = asyncio.current_task()
-        if context is None and task is not None and hasattr(task, "get_context"):
-            context = task.get_context()
-        self._handler = handler
-        self._handler_task = task
-        if enter_task is not None and task is not None:
-            self._handler_context = context
-        inbox = self._inbox
-        ws = self._ws
-        try:
-            while True:
-                while not inbox:
-                    if ws.state > OPEN:
-                        raise ws.closed_error()
-                    waiter = self._waiter = self._loop.create_future()
-                    try:
-                        handoff = await waiter
-                    except BaseException:
-                        if waiter.done() and not waiter.cancelled() and waiter.result():
-                            waiter.result().close()  # cancelled before taking it over
-                        raise
-                    finally:
-                        self._waiter = None
-                    if handoff is not None:
-                        await handoff  # an inline call suspended (or raised): finish it
-                message = inbox.popleft()
-                if self._reading_paused and len(inbox) <= self.max_queue >> 1:
-                    self._resume_reading()
-                await handler(message)
-        finally:
-            self._handler = self._handler_task = self._handler_context = None
-            self._pump = None
-
-    def _resume_reading(self) -> None:
-        if self._ws.state is OPEN and self.transport is not None:
-            self._reading_paused = False
-            self.transport.resume_reading()
-
-    def __aiter__(self) -> ServerConnection:
-        return self
-
-    async def __anext__(self) -> bytes | str:
-        try:
-            return await self.recv()
-        except ConnectionClosed:
-            raise StopAsyncIteration from None
-
-    @property
-    def pending(self) -> int:
-        """Messages received and not taken yet."""
-        return len(self._inbox)
 
     # -- keepalive -------------------------------------------------------------------------------
 

@@ -176,6 +176,10 @@ class FrameCodec:
         """The peer broke a rule: fail the connection with ``code``."""
         raise NotImplementedError
 
+    def handshake_data(self, data: bytes | memoryview) -> None:
+        """Bytes that came before the handshake completed: held, and read once it has."""
+        self._rest += data
+
     def closed_error(self) -> ConnectionClosedError:
         """The error of a send on this end once it is not open."""
         return ConnectionClosedError(1006)
@@ -204,8 +208,8 @@ class FrameCodec:
         """The peer sent ``data`` (which may be a view of a reused buffer)."""
         if self._done:
             return
-        if self.state is _CONNECTING:  # held until the handshake completes
-            self._rest += data
+        if self.state is _CONNECTING:
+            self.handshake_data(data)
             return
         try:
             self._parse(data)

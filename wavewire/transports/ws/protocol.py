@@ -32,9 +32,10 @@ import struct
 from collections.abc import Callable, Sequence
 
 from ...errors import ConnectionClosedError, InvalidStateError, ProtocolError
-from ..connection import ConnState
+from ..connection import ConnectionStats, ConnState
+from ..http import MAX_HEAD, HTTPError, Request, parse_request, text_response
 from .framing import OP_CLOSE, OP_PING, OP_PONG, FrameCodec
-from .handshake import accept_response
+from .handshake import accept_response, find_head_end
 
 __all__ = ["ConnEvent", "TRANSITIONS", "next_state", "valid_close_code", "WebSocketProtocol"]
 
@@ -103,6 +104,10 @@ def _discard(data: bytes) -> None:
     pass
 
 
+def _unanswered(request: Request) -> None:
+    pass
+
+
 class WebSocketProtocol(FrameCodec):
     """One end of a WebSocket connection, without I/O (see the module docstring).
 
@@ -112,21 +117,30 @@ class WebSocketProtocol(FrameCodec):
     :param on_message: each message received while open.
     :param write: bytes to send to the peer.
     :param on_end: the protocol is done with the connection (see the module docstring).
+    :param on_request: a server end: the client's request head arrived; the owner
+        answers with :meth:`accept` or :meth:`reject`.
     :param read_buffer: where a driver reads into before calling
         :meth:`~FrameCodec.receive_into` (default: a 64 KiB buffer of its own).
     """
 
-    __slots__ = ("write", "on_end", "rcvd_code", "rcvd_reason", "sent_code", "ping_payload")
+    __slots__ = ("write", "on_end", "on_request", "request", "rcvd_code", "rcvd_reason",
+                 "sent_code", "ping_payload", "_head", "_stats")
 
     def __init__(self, *, client: bool = False, max_size: int | None = 1 << 20,
                  on_message: Callable[[bytes | str], None] | None = None,
                  write: Callable[[bytes], None] | None = None,
                  on_end: Callable[[], None] | None = None,
+                 on_request: Callable[[Request], None] | None = None,
                  read_buffer: memoryview | None = None) -> None:
         super().__init__(client=client, max_size=max_size, on_message=on_message,
                          read_buffer=read_buffer)
         self.write: Callable[[bytes], None] = write or _discard
         self.on_end: Callable[[], None] = on_end or _nothing
+        self.on_request: Callable[[Request], None] = on_request or _unanswered
+        self.request: Request | None = None
+        """The client's request head (a server end), once it has arrived."""
+        self._head = bytearray()
+        self._stats = ConnectionStats()
         self.rcvd_code: int | None = None
         """The close code the peer sent (1005: none in its close frame; 1006: the
         connection went without one), ``None`` until then."""
@@ -137,18 +151,56 @@ class WebSocketProtocol(FrameCodec):
         """The payload of the ping whose pong has not come yet."""
 
     def _to(self, event: ConnEvent) -> None:
+        """The one place the state changes (raising, before anything is written, on a
+        pair the table does not have)."""
         self.state = next_state(self.state, event)
 
+    @property
+    def stats(self) -> ConnectionStats:
+        """What went over the connection (one object, updated when read)."""
+        stats = self._stats
+        stats.messages_in, stats.bytes_in = self.messages_in, self.bytes_in
+        stats.messages_out, stats.bytes_out = self.messages_out, self.bytes_out
+        return stats
+
     # -- handshake ---------------------------------------------------------------------------
+
+    def handshake_data(self, data: bytes | memoryview) -> None:
+        """Bytes before the handshake completed. A server end reads the request head
+        from them (a malformed or oversized one is answered with its HTTP error), hands
+        it to ``on_request`` and holds what follows until :meth:`accept`; a client end
+        holds everything (its driver reads the response head, see :mod:`.handshake`)."""
+        if self.client or self.request is not None:
+            self._rest += data
+            return
+        head = self._head
+        start = max(0, len(head) - 3)
+        head += data
+        found = find_head_end(head, start)
+        if found is None:
+            if len(head) > MAX_HEAD:
+                self.reject(text_response(431, "request head too large\n").serialize())
+            return
+        end, after = found
+        self._rest = bytes(head[after:])
+        raw = bytes(head[:end])
+        self._head = bytearray()
+        try:
+            request = parse_request(raw)
+        except HTTPError as exc:
+            self.reject(text_response(exc.status, f"{exc}\n").serialize())
+            return
+        self.request = request
+        self.on_request(request)
 
     def accept(self, key: str | None = None, subprotocol: str | None = None,
                headers: Sequence[tuple[str, str]] = ()) -> None:
         """The handshake completed. A server passes the request's ``Sec-WebSocket-Key``
         (``key``): its 101 response is written first. Then whatever the peer sent early
         is read."""
+        self._to(ConnEvent.ACCEPT)
         if key is not None:
             self.write(accept_response(key, subprotocol, headers))
-        self._to(ConnEvent.ACCEPT)
         held, self._rest = self._rest, b""
         if held:
             self.receive_data(held)
@@ -156,9 +208,9 @@ class WebSocketProtocol(FrameCodec):
     def reject(self, response: bytes = b"") -> None:
         """The handshake ends without a WebSocket; ``response`` (an HTTP response) is
         written first."""
+        self._to(ConnEvent.REJECT)
         if response:
             self.write(response)
-        self._to(ConnEvent.REJECT)
         self._end_input()
         self.on_end()
 
@@ -190,16 +242,16 @@ class WebSocketProtocol(FrameCodec):
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake: a close frame with ``code`` and ``reason`` (cut
         to 123 bytes). Messages that arrive until the peer answers are dropped."""
-        state = next_state(self.state, ConnEvent.CLOSE_SENT)  # before writing anything
+        self._to(ConnEvent.CLOSE_SENT)
         self._send_close(code, reason)
-        self.state = state
 
     def fail(self, code: int, reason: str) -> None:
         """Fail the connection: a close frame with ``code`` (if none was sent yet), no
         more input, and the end."""
-        if self.state is OPEN:
-            self._send_close(code, reason)
+        was_open = self.state is OPEN
         self._to(ConnEvent.FAIL)
+        if was_open:
+            self._send_close(code, reason)
         self._end_input()
         self.on_end()
 
@@ -240,8 +292,9 @@ class WebSocketProtocol(FrameCodec):
                 raise ProtocolError("close reason is not UTF-8", close_code=1007,
                                     fatal=True) from None
         self.rcvd_code, self.rcvd_reason = code, reason
-        if self.state is OPEN:  # answer with the same code
-            self._send_close(code if payload else None, "")
+        was_open = self.state is OPEN
         self._to(ConnEvent.CLOSE_RECEIVED)
+        if was_open:  # answer with the same code
+            self._send_close(code if payload else None, "")
         self._end_input()
         self.on_end()
