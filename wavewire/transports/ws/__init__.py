@@ -7,6 +7,6 @@
 * :mod:`.protocol` -- :class:`~.protocol.WebSocketProtocol`: bytes in, messages out,
   bytes to write; the closing handshake, ping/pong and the state table.
 
-Nothing here opens a socket, reads a clock or touches an event loop, so all of it is
-tested with plain bytes.
+Nothing here opens a socket, sets a timer or touches an event loop, so all of it is
+tested with plain bytes (tests/transports/ws/).
 """

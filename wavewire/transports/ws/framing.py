@@ -9,15 +9,16 @@ failing the connection with its close code:
 * frames from a client must be masked and frames from a server must not be; reserved
   bits clear; opcodes known (1002);
 * control frames at most 125 bytes and not fragmented; continuation frames only inside
-  a fragmented message, and nothing else inside one (1002);
+  a fragmented message, and no new data message inside one (1002);
 * a message larger than ``max_size`` (1009), checked from the frame header, before its
   payload is buffered;
 * text must be valid UTF-8 (1007).
 
-The parser is the base of :class:`~wavewire.transports.ws.protocol.WebSocketProtocol`,
-which says what a control frame does and what failing means (:meth:`FrameCodec.control`,
-:meth:`FrameCodec.fail`); data messages go to :attr:`FrameCodec.on_message` while the
-connection is open.
+The codec is the base of :class:`~wavewire.transports.ws.protocol.WebSocketProtocol`,
+which says what a control frame does, what failing means and what comes before the
+handshake completes (:meth:`FrameCodec.control`, :meth:`FrameCodec.fail`,
+:meth:`FrameCodec.handshake_data`); data messages go to :attr:`FrameCodec.on_message`
+while the connection is open.
 
 One case is special inside the parser, because it is nearly every frame of a voice
 session: a masked, unfragmented binary frame of 126..65535 bytes (a 20 ms audio chunk).

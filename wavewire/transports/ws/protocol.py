@@ -3,8 +3,11 @@
 :class:`WebSocketProtocol` is one end of a connection, client or server. Its owner (a
 driver, such as :class:`~wavewire.transports.wire.ServerConnection`, or a test) hands it
 what the peer sent (:meth:`~FrameCodec.receive_data`,
-:meth:`~FrameCodec.receive_into`) and gives it three callables:
+:meth:`~FrameCodec.receive_into`) and gives it callables:
 
+* ``on_request(request)`` -- a server end: the client's request head arrived (a
+  malformed one is answered with its HTTP error by the protocol itself); the owner
+  answers with :meth:`~WebSocketProtocol.accept` or :meth:`~WebSocketProtocol.reject`;
 * ``on_message(message)`` -- each whole message, ``bytes`` or ``str``, while open;
 * ``write(data)`` -- bytes to send to the peer (pongs, close frames, the handshake answer);
 * ``on_end()`` -- the protocol is done with the connection: the peer's close frame
