@@ -3,7 +3,8 @@
 A :class:`~wavewire.transports.wire.ServerConnection` is opened on a fake transport (no
 socket, no system call): the handshake is fed in, a consuming task is started the way
 the server starts it (``create_task(..., context=)`` so messages are handled inline),
-then N masked 640-byte binary frames (20 ms of 16 kHz PCM) are fed one per read through
+then N masked 640-byte binary frames (20 ms of 16 kHz PCM) are fed one per read (or
+``--per-read`` of them, as a server behind on its reads gets them) through
 ``get_buffer``/``buffer_updated``, each echoed by the handler with ``send_nowait``.
 What is left is the layer's own per-frame work: parsing, unmasking, running the handler
 as the consuming task, framing and writing the answer.
@@ -94,8 +95,9 @@ def feed(conn: ServerConnection, data: bytes) -> None:
     conn.buffer_updated(len(data))
 
 
-async def run(frames: int) -> tuple[float, int]:
-    """Echo ``frames`` frames; returns (seconds spent feeding them, bytes echoed)."""
+async def run(frames: int, per_read: int = 1) -> tuple[float, int]:
+    """Echo ``frames`` frames, ``per_read`` to a read; returns (seconds spent feeding
+    them, bytes echoed)."""
     loop = asyncio.get_running_loop()
     transport = FakeTransport()
     context = contextvars.copy_context()
@@ -124,13 +126,13 @@ async def run(frames: int) -> tuple[float, int]:
     feed(conn, REQUEST)
     for _ in range(3):
         await asyncio.sleep(0)  # the consuming task starts and waits for a message
-    frame = masked_frame(bytes(range(256)) * 2 + bytes(FRAME_BYTES - 512))
+    frame = masked_frame(bytes(range(256)) * 2 + bytes(FRAME_BYTES - 512)) * per_read
     before = transport.written
     done: asyncio.Future[float] = loop.create_future()
 
     def read_callback() -> None:  # as the event loop's read callback: outside any task
         start = time.perf_counter()
-        for _ in range(frames):
+        for _ in range(frames // per_read):
             feed(conn, frame)
         done.set_result(time.perf_counter() - start)
 
@@ -142,16 +144,17 @@ async def run(frames: int) -> tuple[float, int]:
     return seconds, echoed
 
 
-def measure(frames: int) -> float:
+def measure(frames: int, per_read: int = 1) -> float:
     """µs per echoed frame, checking every frame came back."""
-    seconds, echoed = asyncio.run(run(frames))
+    frames -= frames % per_read
+    seconds, echoed = asyncio.run(run(frames, per_read))
     want = frames * (4 + FRAME_BYTES)
     if echoed != want:
         raise SystemExit(f"echoed {echoed} bytes, expected {want}")
     return seconds / frames * 1e6
 
 
-def callgrind_ir(frames: int) -> int:
+def callgrind_ir(frames: int, per_read: int) -> int:
     """Total instructions of one run of ``frames`` frames under callgrind."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -161,7 +164,8 @@ def callgrind_ir(frames: int) -> int:
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         proc = subprocess.run(
             [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
-             sys.executable, __file__, "--frames", str(frames), "--quiet"],
+             sys.executable, __file__, "--frames", str(frames), "--per-read", str(per_read),
+             "--quiet"],
             env=env, capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:
@@ -176,28 +180,32 @@ def callgrind_ir(frames: int) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=20000, help="frames to echo")
+    parser.add_argument("--per-read", type=int, default=1,
+                        help="frames in each read (several: a server behind on its reads)")
     parser.add_argument("--smoke", action="store_true", help="a few hundred frames")
     parser.add_argument("--callgrind", action="store_true",
                         help="instructions per frame, under valgrind (deterministic)")
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     frames = 300 if args.smoke else args.frames
+    per_read = max(1, args.per_read)
     if args.quiet:  # the run callgrind measures
-        measure(frames)
+        measure(frames, per_read)
         return
     if args.callgrind:
         low, high = (frames // 4, frames) if not args.smoke else (100, 300)
-        ir_low, ir_high = callgrind_ir(low), callgrind_ir(high)
+        low, high = low - low % per_read, high - high % per_read
+        ir_low, ir_high = callgrind_ir(low, per_read), callgrind_ir(high, per_read)
         per = (ir_high - ir_low) / (high - low)
         print(f"{wire.__file__}")
         print(f"instructions per echoed frame: {per:,.0f} "
               f"({ir_low:,} Ir at {low} frames, {ir_high:,} Ir at {high})")
         return
-    measure(min(frames, 1000))  # warm up
-    best = min(measure(frames) for _ in range(3))
+    measure(min(frames, 1000), per_read)  # warm up
+    best = min(measure(frames, per_read) for _ in range(3))
     print(f"{wire.__file__}")
     print(f"µs per echoed frame: {best:.2f} ({frames} frames of {FRAME_BYTES} bytes, "
-          f"best of 3)")
+          f"{per_read} per read, best of 3)")
 
 
 if __name__ == "__main__":

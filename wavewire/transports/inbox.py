@@ -48,6 +48,10 @@ _DONE = object()
 """What a :func:`_pump` yields when it has finished a message."""
 
 
+def _no_step(message: Any) -> Any:
+    raise RuntimeError("no handler is running")
+
+
 @types.coroutine
 def _pump(handler: Handler) -> Generator[Any, Any, None]:
     """Runs ``await handler(message)`` for each message sent in, yielding ``_DONE``
@@ -109,6 +113,7 @@ class Inbox:
         self._handler_task: asyncio.Task[Any] | None = None
         self._handler_context: contextvars.Context | None = None
         self._running: Generator[Any, Any, None] | None = None  # runs the handler inline
+        self._step: Callable[[Any], Any] = _no_step  # its ``send``, bound once (not per message)
 
     def _closed_error(self) -> ConnectionClosedError:
         raise NotImplementedError
@@ -131,6 +136,7 @@ class Inbox:
             if running is None:
                 assert self._handler is not None
                 running = self._running = _pump(self._handler)
+                self._step = running.send
                 running.send(None)  # to its first yield: no handler code runs yet
             assert task is not None
             try:
@@ -142,9 +148,9 @@ class Inbox:
                 # else may complete its waiter (the handler closing the connection would).
                 self._waiter = None
                 try:
-                    yielded = context.run(running.send, message)
+                    yielded = context.run(self._step, message)
                 except BaseException as exc:  # the task raises it where it waits
-                    self._running = None
+                    self._running, self._step = None, _no_step
                     waiter.set_result(_reraise(exc))
                     return
                 finally:
@@ -165,7 +171,7 @@ class Inbox:
 
     def _forget(self, running: Generator[Any, Any, None]) -> None:
         if self._running is running:
-            self._running = None
+            self._running, self._step = None, _no_step
 
     def _wake_reader(self) -> None:
         waiter = self._waiter
@@ -232,7 +238,7 @@ class Inbox:
                 await handler(message)
         finally:
             self._handler = self._handler_task = self._handler_context = None
-            self._running = None
+            self._running, self._step = None, _no_step
 
     def __aiter__(self) -> Self:
         return self

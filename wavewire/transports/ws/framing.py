@@ -55,6 +55,11 @@ _OPEN = ConnState.OPEN
 _CONNECTING = ConnState.CONNECTING
 _NO_LIMIT = 1 << 63
 
+MAX_VIEWS = 16
+"""Frame positions in the read buffer whose views a connection keeps (see
+:meth:`FrameCodec._views_at`): a memoryview slice costs as much as the rest of taking a
+frame, and audio frames land at the same few places read after read."""
+
 
 def _failure(reason: str, code: int = 1002) -> ProtocolError:
     return ProtocolError(reason, close_code=code, fatal=True)
@@ -79,7 +84,7 @@ class FrameCodec:
 
     __slots__ = ("state", "on_message", "messages_in", "bytes_in", "messages_out", "bytes_out",
                  "client", "read_buffer", "_limit", "_masked", "_fast_b1", "_rest", "_frag_op",
-                 "_frags", "_frag_size", "_done", "_key", "_body", "_body_end")
+                 "_frags", "_frag_size", "_done", "_key", "_body", "_body_end", "_views")
 
     def __init__(self, *, client: bool = False, max_size: int | None = 1 << 20,
                  on_message: Callable[[bytes | str], None] | None = None,
@@ -88,7 +93,8 @@ class FrameCodec:
         """Where the connection is (only the subclass's transitions change it)."""
         self.on_message: Callable[[bytes | str], None] = on_message or _ignore
         self.messages_in = 0
-        """Messages received (delivered or, while closing, dropped)."""
+        """Messages received (delivered or, while closing, dropped); a read of several
+        is added once it has been parsed."""
         self.bytes_in = 0
         """Payload bytes of those messages."""
         self.messages_out = 0
@@ -115,6 +121,7 @@ class FrameCodec:
         self._key = read_buffer[4:8]
         self._body = read_buffer[8:8]
         self._body_end = 8
+        self._views: dict[int, tuple[int, memoryview, memoryview]] = {}  # see _views_at
 
     @property
     def max_size(self) -> int | None:
@@ -203,6 +210,11 @@ class FrameCodec:
                     self.bytes_in += length
                     self.on_message(apply_mask(self._body, self._key))
                     return
+            try:  # several frames, or anything else: parsed in place
+                self._parse(buf, nbytes)
+            except ProtocolError as exc:
+                self.fail(exc.close_code, str(exc))
+            return
         self.receive_data(buf[:nbytes])
 
     def receive_data(self, data: bytes | memoryview) -> None:
@@ -213,111 +225,140 @@ class FrameCodec:
             self.handshake_data(data)
             return
         try:
-            self._parse(data)
+            self._parse(data, len(data))
         except ProtocolError as exc:
             self.fail(exc.close_code, str(exc))
 
-    def _parse(self, data: bytes | memoryview) -> None:
+    def _views_at(self, pos: int, end: int) -> tuple[int, memoryview, memoryview]:
+        """``(end, key, payload)``: views of the read buffer for the usual frame at
+        ``pos``..``end``, kept for the next read with a frame there (reads that hold
+        several audio frames hold them at the same places), at most :data:`MAX_VIEWS`."""
+        views = self._views
+        found = views.get(pos)
+        if found is None or found[0] != end:
+            buf = self.read_buffer
+            found = (end, buf[pos + 4:pos + 8], buf[pos + 8:end])
+            if len(views) < MAX_VIEWS or pos in views:
+                views[pos] = found
+        return found
+
+    def _parse(self, data: bytes | memoryview, n: int) -> None:
+        """Take the frames in ``data[:n]`` (after the incomplete frame held from before);
+        keep a copy of what is left of an incomplete one."""
         rest = self._rest
         if rest:
-            data = rest + data
+            data = rest + data[:n]
+            n = len(data)
             self._rest = b""
-        n = len(data)
+        in_buffer = data is self.read_buffer
+        views = self._views
         pos = 0
         limit = self._limit
         masked = self._masked
         fast_b1 = self._fast_b1
-        while n - pos >= 2:
-            b0 = data[pos]
-            b1 = data[pos + 1]
-            if b0 == 0x82 and b1 == fast_b1 and not self._frag_op and self.state is _OPEN:
-                # The usual frame: masked, unfragmented, binary, 126..65535 bytes.
-                if n - pos < 8:
-                    break
-                length = (data[pos + 2] << 8) | data[pos + 3]
-                if length > limit:
-                    raise _failure(f"message over {limit} bytes", 1009)
-                end = pos + 8 + length
-                if end > n:
-                    break
-                self.messages_in += 1
-                self.bytes_in += length
-                self.on_message(apply_mask(data[pos + 8:end], data[pos + 4:pos + 8]))
-                pos = end
-                continue
-            length = b1 & 0x7F
-            h = pos + 2
-            if length == 126:
-                if n - h < 2:
-                    break
-                length = (data[h] << 8) | data[h + 1]
-                h += 2
-            elif length == 127:
-                if n - h < 8:
-                    break
-                length = int.from_bytes(data[h:h + 8], "big")
-                h += 8
-                if length >> 63:
-                    raise _failure("bad frame length")
-            if b1 >> 7 != masked:
-                raise _failure("client frames must be masked" if masked
-                               else "server frames must not be masked")
-            if b0 & 0x70:
-                raise _failure("reserved bits set")
-            opcode = b0 & 0x0F
-            fin = b0 & 0x80
-            if opcode >= 8:
-                if opcode > OP_PONG:
-                    raise _failure(f"unknown opcode {opcode}")
-                if length > 125 or not fin:
-                    raise _failure("bad control frame")
-            else:
-                if opcode > OP_BINARY:
-                    raise _failure(f"unknown opcode {opcode}")
-                if opcode == OP_CONT:
-                    if not self._frag_op:
-                        raise _failure("continuation without a message")
-                elif self._frag_op:
-                    raise _failure("expected a continuation frame")
-                if self._frag_size + length > limit:
-                    raise _failure(f"message over {limit} bytes", 1009)
-            if masked:
-                end = h + 4 + length
-                if end > n:
-                    break
-                payload = apply_mask(data[h + 4:end], data[h:h + 4])
-            else:
-                end = h + length
-                if end > n:
-                    break
-                payload = bytes(data[h:end])
-            pos = end
-            if opcode == OP_CONT:
-                self._frags.append(payload)
-                self._frag_size += length
-                if not fin:
+        count = size = 0  # messages and their bytes: added to the totals once per read
+        try:
+            while n - pos >= 2:
+                b0 = data[pos]
+                b1 = data[pos + 1]
+                if b0 == 0x82 and b1 == fast_b1 and not self._frag_op and self.state is _OPEN:
+                    # The usual frame: masked, unfragmented, binary, 126..65535 bytes.
+                    if n - pos < 8:
+                        break
+                    length = (data[pos + 2] << 8) | data[pos + 3]
+                    if length > limit:
+                        raise _failure(f"message over {limit} bytes", 1009)
+                    end = pos + 8 + length
+                    if end > n:
+                        break
+                    count += 1
+                    size += length
+                    if in_buffer:
+                        found = views.get(pos)
+                        if found is None or found[0] != end:
+                            found = self._views_at(pos, end)
+                        self.on_message(apply_mask(found[2], found[1]))
+                    else:
+                        self.on_message(apply_mask(data[pos + 8:end], data[pos + 4:pos + 8]))
+                    pos = end
                     continue
-                payload = b"".join(self._frags)
-                opcode = self._frag_op
-                self._frag_op = self._frag_size = 0
-                self._frags = []
-            elif opcode >= 8:
-                self.control(opcode, payload)
-                if self._done:  # the close frame: nothing after it is read
-                    return
-                continue
-            elif not fin:
-                self._frag_op = opcode
-                self._frags = [payload]
-                self._frag_size = length
-                continue
-            message = _text(payload) if opcode == OP_TEXT else payload
-            self.messages_in += 1
-            self.bytes_in += len(payload)
-            if self.state is _OPEN:  # closing: only the peer's close frame matters now
-                self.on_message(message)
+                length = b1 & 0x7F
+                h = pos + 2
+                if length == 126:
+                    if n - h < 2:
+                        break
+                    length = (data[h] << 8) | data[h + 1]
+                    h += 2
+                elif length == 127:
+                    if n - h < 8:
+                        break
+                    length = int.from_bytes(data[h:h + 8], "big")
+                    h += 8
+                    if length >> 63:
+                        raise _failure("bad frame length")
+                if b1 >> 7 != masked:
+                    raise _failure("client frames must be masked" if masked
+                                   else "server frames must not be masked")
+                if b0 & 0x70:
+                    raise _failure("reserved bits set")
+                opcode = b0 & 0x0F
+                fin = b0 & 0x80
+                if opcode >= 8:
+                    if opcode > OP_PONG:
+                        raise _failure(f"unknown opcode {opcode}")
+                    if length > 125 or not fin:
+                        raise _failure("bad control frame")
+                else:
+                    if opcode > OP_BINARY:
+                        raise _failure(f"unknown opcode {opcode}")
+                    if opcode == OP_CONT:
+                        if not self._frag_op:
+                            raise _failure("continuation without a message")
+                    elif self._frag_op:
+                        raise _failure("expected a continuation frame")
+                    if self._frag_size + length > limit:
+                        raise _failure(f"message over {limit} bytes", 1009)
+                if masked:
+                    end = h + 4 + length
+                    if end > n:
+                        break
+                    payload = apply_mask(data[h + 4:end], data[h:h + 4])
+                else:
+                    end = h + length
+                    if end > n:
+                        break
+                    payload = bytes(data[h:end])
+                pos = end
+                if opcode == OP_CONT:
+                    self._frags.append(payload)
+                    self._frag_size += length
+                    if not fin:
+                        continue
+                    payload = b"".join(self._frags)
+                    opcode = self._frag_op
+                    self._frag_op = self._frag_size = 0
+                    self._frags = []
+                elif opcode >= 8:
+                    self.control(opcode, payload)
+                    if self._done:  # the close frame: nothing after it is read
+                        return
+                    continue
+                elif not fin:
+                    self._frag_op = opcode
+                    self._frags = [payload]
+                    self._frag_size = length
+                    continue
+                message = _text(payload) if opcode == OP_TEXT else payload
+                count += 1
+                size += len(payload)
+                if self.state is _OPEN:  # closing: only the peer's close frame matters now
+                    self.on_message(message)
+        finally:
+            if count:
+                self.messages_in += count
+                self.bytes_in += size
         if pos < n:
-            self._rest = bytes(data[pos:])
+            self._rest = bytes(data[pos:n])
 
     def _end_input(self) -> None:
         """Read nothing more (the peer's close frame came, the connection failed or is
