@@ -189,3 +189,14 @@ def test_a_client_end_holds_everything_before_the_handshake() -> None:
     client.ws.accept()
     assert client.messages == [b"early"]
 
+
+
+def test_reads_of_many_audio_frames_at_changing_places_deliver_fresh_bytes() -> None:
+    # Views of the read buffer are kept per frame position: a later read with other
+    # sizes at those places, or more frames than are kept, must still deliver its own.
+    server = End()
+    for sizes in ([640] * 20, [700, 600] * 10, [640] * 20, [126, 65535 - 20000]):
+        audio = [os.urandom(n) for n in sizes]
+        feed(server, b"".join(frame(2, a) for a in audio))
+        assert server.messages[-len(audio):] == audio
+    assert server.ws.messages_in == 62
