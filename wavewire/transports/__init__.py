@@ -8,6 +8,9 @@
   :class:`ClientSession` (:mod:`.client_session`) runs a bot over it.
 * :class:`InputEdge` / :class:`OutputEdge` (:mod:`.edges`) -- the first and last
   processor of every session.
+* :mod:`.ws` -- the WebSocket protocol without I/O (handshake, framing, the state
+  table); :mod:`.wire` drives it for the server's connections, :mod:`.inbox` hands their
+  messages to the consuming task.
 
 Names load lazily, so ``import wavewire.transports`` costs nothing.
 """
