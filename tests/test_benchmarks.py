@@ -25,10 +25,12 @@ EXPECT = {
     "voice.py": ["silence timeout", "| total", "from vad start"],
     "voice_load.py": ["Summary", "wavewire  C=    2", "answered"],
     "ws_client.py": ["µs/msg", "| client ", "| picows "],
+    "wire_cost.py": ["µs per echoed frame"],
 }
 # voice.py: the offline assistant has no pipecat twin; ws_client.py measures wavewire's
-# client against the wire libraries only; edge_cost.py measures wavewire's output edge alone
-NO_PIPECAT = {"audio.py", "voice.py", "ws_client.py", "edge_cost.py"}
+# client against the wire libraries only; edge_cost.py and wire_cost.py measure wavewire's
+# output edge and its own WebSocket layer alone
+NO_PIPECAT = {"audio.py", "voice.py", "ws_client.py", "edge_cost.py", "wire_cost.py"}
 HAVE_PIPECAT = importlib.util.find_spec("pipecat") is not None
 
 

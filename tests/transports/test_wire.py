@@ -9,8 +9,6 @@ import base64
 import contextvars
 import os
 import struct
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wavewire.transports import wire
 from wavewire.transports.http import parse_request
 from wavewire.transports.wire import (
     ConnectionClosed,
@@ -663,29 +660,6 @@ async def test_send_on_a_closed_connection_raises() -> None:
         with pytest.raises(ConnectionClosed):
             await conn.send("x")
         assert h.closed[0].code == 1006
-
-
-@pytest.mark.parametrize("c_mask", [True, False], ids=["c-apply-mask", "python"])
-def test_unmask_matches_plain_masking_for_any_length_and_buffer(c_mask: bool) -> None:
-    if c_mask and wire._apply_mask is None:
-        pytest.skip("websockets' C speedups are not installed")
-    unmask = wire._unmask if c_mask else wire._py_unmask
-    assert (unmask is wire._py_unmask) != c_mask
-    key = bytes([1, 2, 3, 250])
-    for n in [*range(0, 300), 640, 4097]:
-        data = os.urandom(n + 7)
-        want = mask_bytes(data[3:3 + n], key)
-        view = memoryview(bytearray(b"\xff" * 5 + key + data))  # a read buffer, key inside
-        assert unmask(data[3:3 + n], key) == want
-        assert unmask(view[12:12 + n], view[5:9]) == want
-
-
-def test_the_c_unmask_loads_without_importing_the_websockets_package() -> None:
-    code = ("import sys, wavewire.transports.wire as w; "
-            "print(w._apply_mask is not None, 'websockets' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["True", "False"]
 
 
 def test_upgrade_error_is_none_for_a_valid_request() -> None:

@@ -10,6 +10,9 @@
   processor of every session.
 * :func:`.raw_server.serve` -- a raw WebSocket server with a handler per connection
   (no pipeline session), on the same wire layer: the emulators and provider fakes.
+* :mod:`.ws` -- the WebSocket protocol without I/O (handshake, framing, the state
+  table); :mod:`.wire` drives it for the server's connections, :mod:`.inbox` hands their
+  messages to the consuming task.
 
 Names load lazily, so ``import wavewire.transports`` costs nothing.
 """
