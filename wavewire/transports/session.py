@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConnectionClosedError
 from ..pipelines.task import PipelineParams, PipelineTask, TaskState
-from .connection import Connection, ConnectionStats, ConnState, Outbox
+from .connection import ConnectionStats, ConnState, Outbox
 from .connection import send as send_message
 from .edges import InputEdge, OutputEdge
 from .join import Join, JoinState
@@ -219,7 +219,7 @@ class ServerSession:
         :meth:`send_nowait` then holds the message)."""
         conn = self._output
         if conn is not None:
-            await _as_connection(conn).wait_writable()
+            await conn.wait_writable()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close every attached socket with ``code`` (each within its close deadline)."""
@@ -266,11 +266,11 @@ class ServerSession:
                 await self._replace(old)
         if role == "input":
             for message in self.input_serializer.open():
-                await send_message(_as_connection(conn), message)
+                await send_message(conn, message)
         if role in ("both", "output"):
             if old_out is not None and old_out is not conn and role == "output":
                 await self._replace(old_out)
-            out = _as_connection(conn)
+            out = conn
             for message in self.output_serializer.open():
                 await send_message(out, message)
             # Sends made meanwhile land in the outbox and are flushed too.
@@ -378,31 +378,3 @@ async def _close(conn: Socket, code: int, reason: str) -> None:
         await conn.close(code, reason)
     except Exception:
         pass
-
-
-
-def _as_connection(conn: Socket) -> Connection:
-    """``conn`` as a :class:`~.connection.Connection`: itself if it is one, else a view
-    adding what a socket from before the contract lacks (``stats``, ``wait_writable``)."""
-    return conn if isinstance(conn, Connection) else _SocketView(conn)
-
-
-class _SocketView:
-    """A socket from before the connection contract, seen through it."""
-
-    def __init__(self, sock: Socket) -> None:
-        self.sock = sock
-        self.stats = ConnectionStats()
-        self.send_nowait = sock.send_nowait
-
-    @property
-    def state(self) -> ConnState:
-        return ConnState(int(self.sock.state))
-
-    async def wait_writable(self) -> None:
-        sock = self.sock  # it has no event to await: watch its flow-control flag
-        while sock.paused and not sock.closed:  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.sock.close(code, reason)
