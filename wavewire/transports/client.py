@@ -227,9 +227,8 @@ class WebSocketClient(EventEmitter):
                     error = self.error or exc
                     self._stop(error)
                     raise error from None
-        except asyncio.CancelledError:  # leave nothing open: cut the dial or connection
-            self.abort()
-            self._stop(self.error)
+        except asyncio.CancelledError:  # leave no socket: cut the dial or connection
+            self.abort()  # (what is held stays for close() to count)
             raise
         self._spawn(self._run(), f"{self.name}:reader")
 

@@ -10,10 +10,15 @@ per :mod:`.backoff`'s policy:
 
 * a refusal with an HTTP status → :func:`~.backoff.handshake_error` (401/403
   :class:`~wavewire.errors.AuthError`, 429 :class:`~wavewire.errors.RateLimitError` with
-  ``Retry-After``, others :class:`~wavewire.errors.ConnectError`);
+  ``Retry-After``, others :class:`~wavewire.errors.ConnectError`), carrying the answer's
+  headers and the part of its body that came with them (redacted, bounded);
 * no answer within ``open_timeout`` → :class:`~wavewire.errors.ServiceTimeoutError`;
 * DNS, a refused port, a broken or unexpected handshake (a subprotocol not offered) →
   a retryable ``ConnectError``; a URL that is not a WebSocket URL → one that is not.
+
+The TCP connection is opened by :class:`DialSocket` (``picows``' socket factory), so a
+dial that is cancelled, passes its deadline or is cut (``WebSocketClient.abort``) ends
+its connection at once rather than when the handshake would have timed out.
 
 The request and response are logged at DEBUG (``> GET …``, ``< HTTP/1.1 101 …``) on
 :data:`LOGGER_NAME`, whose :class:`~wavewire.secrets.RedactingFilter` scrubs credentials;
@@ -196,7 +201,12 @@ async def dial(
         raise err from None
     if debug:
         _log_response(log, transport.response)
-    conn = cast(ClientConnection, listener)
+    conn = cast("ClientConnection | None", listener)
+    if conn is None or sock.is_cut:  # the connection ended during the handshake
+        if conn is not None:
+            conn.abort()
+        what = "the dial was given up" if sock.is_cut else "closed during the handshake"
+        raise ConnectError(f"{where}: {what}")
     try:
         conn.subprotocol = _chosen(transport, offered, where)
     except ServiceError:
