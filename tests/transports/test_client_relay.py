@@ -219,3 +219,48 @@ async def test_the_raw_server_cancels_on_request_when_the_peer_leaves() -> None:
         async with asyncio.timeout(T):
             await cancelled.wait()
         await until(lambda: not server.group.tasks)
+
+
+async def test_a_dial_through_an_http_proxy_still_works() -> None:
+    """The dial opens its own socket (to the proxy here), then tunnels through it."""
+    tunnels: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        tunnels.append(head.split(b"\r\n", 1)[0])
+        host, port = head.split()[1].decode().rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    up = Upstream()
+    async with serve(up.handler, HOST, 0) as server:
+        port = server.port
+        listener = await asyncio.start_server(proxy, HOST, 0)
+        proxy_url = f"http://{HOST}:{listener.sockets[0].getsockname()[1]}"
+        try:
+            ws = WebSocketClient(server.url, FrameSerializer(), reconnect=None,
+                                 proxy=proxy_url, close_timeout=1.0)
+            got: asyncio.Queue[object] = asyncio.Queue()
+            await ws.connect(got.put)
+            await ws.send("through")
+            async with asyncio.timeout(T):
+                assert await got.get() == "through"
+            await ws.close()
+            async with asyncio.timeout(T):
+                assert await up.ended.get() == 1000
+        finally:
+            listener.close()
+            async with asyncio.timeout(T):
+                await listener.wait_closed()
+    assert tunnels == [f"CONNECT {HOST}:{port} HTTP/1.1".encode()]
