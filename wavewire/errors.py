@@ -21,6 +21,8 @@ Messages never include secrets: tokens and keys are redacted before they get her
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "WavewireError",
     "InvalidStateError",
@@ -36,8 +38,8 @@ __all__ = [
     "RemoteClosedError",
     "ServiceTimeoutError",
 ]
-# ``clip`` and ``PEER_TEXT_LIMIT`` (below) are helpers for the modules that build error
-# messages and log lines, not part of the package's top-level API.
+# ``clip``, ``PEER_TEXT_LIMIT`` and ``REFUSAL_BODY_LIMIT`` (below) are helpers for the
+# modules that build error messages and log lines, not part of the package's top-level API.
 
 
 class WavewireError(Exception):
@@ -95,14 +97,27 @@ class MessageTooLargeError(ProtocolError):
 
 
 class ServiceError(WavewireError):
-    """A remote service or peer failed. ``retryable`` tells reconnect logic what to do."""
+    """A remote service or peer failed. ``retryable`` tells reconnect logic what to do.
+
+    When the service answered with an HTTP status (a refused WebSocket handshake),
+    ``status``, ``headers`` and ``body`` are that answer, so a relay can pass it on:
+    ``headers`` as ``(name, value)`` pairs in the order sent, ``body`` its start (at most
+    :data:`REFUSAL_BODY_LIMIT` bytes); both with credentials redacted."""
 
     retryable: bool = True
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.headers: list[tuple[str, str]] = list(headers)
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        """The first value of the answer's header ``name`` (any case), if it was sent."""
+        low = name.lower()
+        return next((v for k, v in self.headers if k.lower() == low), None)
 
 
 class ConnectError(ServiceError):
@@ -122,8 +137,9 @@ class RateLimitError(ServiceError):
     header), if it said; reconnect logic waits at least that long."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message, status=status, code=code)
+                 retry_after: float | None = None, headers: Sequence[tuple[str, str]] = (),
+                 body: bytes = b"") -> None:
+        super().__init__(message, status=status, code=code, headers=headers, body=body)
         self.retry_after = retry_after
 
 
@@ -139,6 +155,9 @@ class RemoteClosedError(ServiceError):
 class ServiceTimeoutError(ServiceError, TimeoutError):
     """A deadline passed while waiting for the service."""
 
+
+REFUSAL_BODY_LIMIT = 4096
+"""Most bytes of a refused handshake's body that a :class:`ServiceError` keeps."""
 
 PEER_TEXT_LIMIT = 200
 """Most characters of peer-supplied text that :func:`clip` lets through."""

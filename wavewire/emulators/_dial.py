@@ -53,6 +53,11 @@ class Dialed:
         await self.client.send(message)
         return True
 
+    def abort(self) -> None:
+        """Cut the TCP connection now, with no close frame (the peer sees 1006, as when
+        the network drops); the client's reader then ends by itself."""
+        self.client.abort()
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with ``code`` (bounded by the client's close deadline) and stop the
         client's tasks. Idempotent."""

@@ -8,9 +8,9 @@ frame, 48 kHz stereo s16le, with ``sequenceNumber`` +1 and ``timestamp`` +960 on
 query string, as the SFU cannot send headers.
 
 Optional impairments: ``lose`` (sequence numbers skipped, as lost packets),
-``reconnect_at`` (the SFU's stream socket goes away at that second -- closed with 1001
-"going away", which the bot must treat as a drop to resume -- and the SFU dials the same
-URL again after ``reconnect_gap`` seconds, sending the frames produced meanwhile as a
+``reconnect_at`` (the SFU's stream socket drops at that second -- its TCP connection cut,
+no close frame, so the bot sees 1006 and must resume -- and the SFU dials the same URL
+again after ``reconnect_gap`` seconds, sending the frames produced meanwhile as a
 backlog, as its bounded buffer does).
 
 Both sockets are dialed with wavewire's own client (:mod:`._dial`).
@@ -168,9 +168,9 @@ class CloudflareEmulator:
                 self.lost_sent += 1
                 continue
             if i == drop_at and self._stream is not None:
-                # the SFU's side of the socket goes away; it dials again after a gap
+                # the SFU's side of the socket drops; it dials again after a gap
                 gone, self._stream = self._stream, None
-                await gone.close(1001, "going away")
+                gone.abort()
                 reconnect = self._group.create_task(self._redial(), "sfu-stream:redial")
             if self._stream is None:
                 assert reconnect is not None

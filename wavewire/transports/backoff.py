@@ -7,7 +7,8 @@ each failure is (:func:`handshake_error`, :func:`close_error`).
   from the ``Retry-After`` header (seconds or an HTTP date) and is honoured as the
   least delay before the next attempt; 408 and 5xx → retryable
   :class:`~wavewire.errors.ConnectError`; any other status → a ``ConnectError`` that is
-  not retried (the same request would be refused the same way).
+  not retried (the same request would be refused the same way). The error keeps the
+  answer's headers and the start of its body, redacted (:func:`redacted_answer`).
 * A closed connection: 1000 is a normal end (no error); 1001, 1005, 1006, 1011-1014 (the
   peer went away or was busy) are retried; a close the peer sent with any other code
   (1002, 1003, 1007-1010, 4xxx) is a :class:`~wavewire.errors.RemoteClosedError` that is
@@ -25,9 +26,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
+    REFUSAL_BODY_LIMIT,
     AuthError,
     ConnectError,
     MessageTooLargeError,
@@ -37,7 +39,9 @@ from ..errors import (
     ServiceError,
     ServiceTimeoutError,
     WavewireError,
+    clip,
 )
+from ..secrets import REDACTED, is_secret_header, redact_subprotocols, redact_text
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -49,6 +53,7 @@ __all__ = [
     "RETRY_CLOSE_CODES",
     "parse_retry_after",
     "handshake_error",
+    "redacted_answer",
     "close_error",
     "gave_up_error",
 ]
@@ -192,21 +197,51 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
-def handshake_error(where: str, status: int, headers: Mapping[str, str] | None = None
-                    ) -> ServiceError:
+def handshake_error(where: str, status: int, headers: Mapping[str, str] | None = None,
+                    body: bytes | None = None) -> ServiceError:
     """The typed error of a handshake refused with HTTP ``status``; ``where`` names the
-    (redacted) URL. ``retryable`` says whether another attempt could succeed."""
+    (redacted) URL. ``retryable`` says whether another attempt could succeed. The answer's
+    ``headers`` (every pair, in order) and ``body`` are kept on the error, redacted and
+    the body bounded (:func:`redacted_answer`); the body's start is in the message."""
+    pairs, kept = redacted_answer(headers, body)
     message = f"{where}: refused with HTTP {status}"
+    detail = f": {clip(kept.decode('utf-8', 'replace'))}" if kept.strip() else ""
+    answer: dict[str, Any] = {"status": status, "headers": pairs, "body": kept}
     if status in (401, 403):
-        return AuthError(message, status=status)
+        return AuthError(message + detail, **answer)
     if status == 429:
         retry_after = parse_retry_after(_header(headers, "retry-after"))
         if retry_after is not None:
             message += f" (retry after {retry_after:g} s)"
-        return RateLimitError(message, status=status, retry_after=retry_after)
-    err = ConnectError(message, status=status)
+        return RateLimitError(message + detail, retry_after=retry_after, **answer)
+    err = ConnectError(message + detail, **answer)
     err.retryable = status == 408 or status >= 500
     return err
+
+
+def redacted_answer(headers: Mapping[str, str] | None, body: bytes | None
+                    ) -> tuple[list[tuple[str, str]], bytes]:
+    """A refusal's headers (every ``(name, value)`` pair, in order) and body, each with
+    credentials replaced by ``***`` (:mod:`wavewire.secrets`; an authentication
+    challenge such as ``WWW-Authenticate`` is kept as sent); the body cut to
+    :data:`~wavewire.errors.REFUSAL_BODY_LIMIT` bytes. Bytes that are not UTF-8 are kept
+    as they are."""
+    pairs: list[tuple[str, str]] = []
+    if headers is not None:
+        items = headers.raw_items() if hasattr(headers, "raw_items") else headers.items()
+        for name, value in items:
+            if is_secret_header(name):
+                value = REDACTED
+            elif name.lower() == "sec-websocket-protocol":
+                value = ", ".join(redact_subprotocols(value.split(",")))
+            elif not name.lower().endswith("-authenticate"):  # a challenge holds no secret
+                value = redact_text(value)
+            pairs.append((name, value))
+    data = bytes(body or b"")[:REFUSAL_BODY_LIMIT]
+    if data:
+        text = data.decode("utf-8", "surrogateescape")
+        data = redact_text(text).encode("utf-8", "surrogateescape")[:REFUSAL_BODY_LIMIT]
+    return pairs, data
 
 
 def close_error(

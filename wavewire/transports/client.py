@@ -1,15 +1,15 @@
 """``WebSocketClient``: one logical connection to a WebSocket peer that survives drops.
 
-Used by ``wavewire connect`` (a bot as a client, :mod:`.client_session`) and by services
-(:mod:`wavewire.services.base`), which compose a client with a serializer. The client
+Used by ``wavewire connect`` (:mod:`.client_session`), services (a client with a
+serializer: :mod:`wavewire.services.base`) and relays. The client
 
 * opens each connection through :func:`~.client_dial.dial` (``picows``: extra headers,
-  subprotocols, TLS, proxy; every failure a typed error) and sends its serializer's
-  ``open()`` messages on *every* connection; one connection is a
-  :class:`~.client_conn.ClientConnection` (the :mod:`.connection` contract);
+  subprotocols, TLS, proxy; every failure a typed error, a refusal's HTTP answer on it)
+  and sends its serializer's ``open()`` messages on *every* connection; one connection
+  is a :class:`~.client_conn.ClientConnection` (the :mod:`.connection` contract);
 * reconnects after the peer goes away, waiting per :class:`Backoff` on its clock, never
-  less than a 429's ``Retry-After``; :mod:`.backoff` says which failures are retried
-  (auth refusals never are) and which typed error each is. :meth:`~WebSocketClient.connect`
+  less than a 429's ``Retry-After`` (:mod:`.backoff`: what is retried -- never an auth
+  refusal -- and which typed error each failure is). :meth:`~WebSocketClient.connect`
   raises the error of the failure; a client that stops for good later keeps why in
   ``error`` and emits ``on_failed``;
 * runs one reader task owned by ``owner`` (a session's task group or a processor;
@@ -19,9 +19,10 @@ Used by ``wavewire connect`` (a bot as a client, :mod:`.client_session`) and by 
   re-armed on every connection (:mod:`.periodic`);
 * sends now, or waits while the peer is not keeping up (the contract's ``send``); what is
   sent while disconnected waits in an :class:`~.connection.Outbox` (``buffer_size``
-  messages, default 50: one second of 20 ms audio; the oldest dropped and counted
-  beyond), sent right after ``open()`` on the next connection;
-  :meth:`~WebSocketClient.clear` empties it when an interruption makes it stale.
+  messages, default 50 = 1 s of 20 ms audio; the oldest dropped and counted beyond), sent
+  after ``open()`` on the next connection; :meth:`~WebSocketClient.clear` empties it;
+* ends with a close handshake (:meth:`~WebSocketClient.close`) or without one
+  (:meth:`~WebSocketClient.abort`: the peer sees 1006).
 
 Events: ``on_connected(client)``, ``on_disconnected(client, code, reason)``,
 ``on_reconnecting(client, attempt, delay)``, ``on_decode_error(client, error)``,
@@ -47,8 +48,16 @@ from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
 from .backoff import RETRY_CLOSE_CODES, Backoff, Waiter, close_error, retry
 from .client_conn import ClientConnection
-from .client_dial import dial
-from .client_io import ClientStats, TaskOwner, open_messages, periodic_sender, read_messages
+from .client_dial import DialSocket, dial
+from .client_io import (
+    ClientStats,
+    TaskOwner,
+    close_connection,
+    open_messages,
+    periodic_sender,
+    read_messages,
+    stop_tasks,
+)
 from .connection import ConnState, Outbox, send
 from .periodic import PeriodicMessages, Schedule
 
@@ -104,9 +113,8 @@ class WebSocketClient(EventEmitter):
         close_errors: Callable[[int | None, str], WavewireError | None] | None = None,
     ) -> None:
         self.url = url
-        self.serializer: FrameSerializer = (
-            serializer_factory() if callable(serializer_factory) else serializer_factory
-        )
+        make = serializer_factory
+        self.serializer: FrameSerializer = make() if callable(make) else make
         self.headers = dict(headers or {})
         self.subprotocols = list(subprotocols or [])
         self.reconnect = reconnect
@@ -129,6 +137,8 @@ class WebSocketClient(EventEmitter):
         self.close_code: int | None = None
         """The code of the last close seen."""
         self._conn: ClientConnection | None = None
+        self._dialing: DialSocket | None = None
+        self._subprotocol: str | None = None
         self._on_message: Callable[[Message], Awaitable[None]] | None = None
         self._on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
         self._held = Outbox(buffer_size, on_drop=self._dropped)
@@ -145,12 +155,15 @@ class WebSocketClient(EventEmitter):
         self._init_events("on_connected", "on_disconnected", "on_reconnecting",
                           "on_decode_error", "on_failed")
 
-    # -- state ---------------------------------------------------------------------------
-
     @property
     def connected(self) -> bool:
         """True while a connection is open."""
         return self._conn is not None
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server chose on the current (or last) connection, if any."""
+        return self._subprotocol
 
     @property
     def closed(self) -> bool:
@@ -196,8 +209,6 @@ class WebSocketClient(EventEmitter):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # -- connecting ----------------------------------------------------------------------
-
     async def connect(self, on_message: Callable[[Message], Awaitable[None]] | None = None, *,
                       on_frames: Callable[[list[Frame]], Awaitable[None]] | None = None
                       ) -> None:
@@ -207,39 +218,45 @@ class WebSocketClient(EventEmitter):
         (:class:`~wavewire.errors.AuthError` at once) if no connection could be made."""
         if self._started:
             raise RuntimeError(f"{self.name}: connect() was already called")
-        self._started = True
-        self._on_message = on_message
-        self._on_frames = on_frames
+        self._started, self._on_message, self._on_frames = True, on_message, on_frames
         try:
-            await self._open()
-        except ServiceError as exc:
-            if not exc.retryable or self.reconnect is None or not await self._retry(exc):
-                error = self.error or exc
-                self._stop(error)
-                raise error from None
+            try:
+                await self._open()
+            except ServiceError as exc:
+                if not exc.retryable or self.reconnect is None or not await self._retry(exc):
+                    error = self.error or exc
+                    self._stop(error)
+                    raise error from None
+        except asyncio.CancelledError:  # leave no socket: cut the dial or connection
+            self.abort()  # (what is held stays for close() to count)
+            raise
         self._spawn(self._run(), f"{self.name}:reader")
 
     async def _open(self) -> None:
+        self._dialing = dialing = DialSocket()  # abort() cuts it
         try:
             conn = await dial(
                 self.url, where=self.where, headers=self.headers,
                 subprotocols=self.subprotocols, open_timeout=self.open_timeout,
                 ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
                 close_timeout=self.close_timeout, max_size=self.max_size, ssl=self.ssl,
-                proxy=self.proxy,
+                proxy=self.proxy, sock=dialing,
             )
         except ServiceError:
             self.stats.failed_attempts += 1
             raise
+        finally:
+            self._dialing = None
         try:
             await open_messages(conn, self.serializer.open(), self._held, self.stats)
         except ConnectionClosedError as exc:
             self.stats.failed_attempts += 1
             raise ConnectError(f"{self.where}: closed while opening ({exc})") from None
-        if self._closing:  # close() came during the handshake
+        if self._closing:  # close() or abort() came during the handshake
             conn.abort()
             raise ConnectError(f"{self.where}: closed while connecting")
         self._conn = conn
+        self._subprotocol = conn.subprotocol
         self.stats.connects += 1
         self._schedule.start(periodic_sender(conn, lambda: self._conn, self.stats), rearm=True)
         await self.call_event_handler("on_connected")
@@ -254,8 +271,6 @@ class WebSocketClient(EventEmitter):
         if failure is not None:
             self.error = failure
         return ok
-
-    # -- the reader ----------------------------------------------------------------------
 
     async def _run(self) -> None:
         conn: ClientConnection | None = None
@@ -297,8 +312,6 @@ class WebSocketClient(EventEmitter):
         if self.error is not None and not self._closing:
             await self.call_event_handler("on_failed", self.error)
 
-    # -- periodic messages -----------------------------------------------------------------
-
     def every(self, interval_s: float, make_messages: Callable[[], Sequence[Message]], *,
               idle_only: bool = False) -> PeriodicMessages:
         """Send ``make_messages()`` every ``interval_s`` seconds of the client's clock while
@@ -306,8 +319,6 @@ class WebSocketClient(EventEmitter):
         without any message sent (a keep-alive during silence). Returns the hook;
         ``hook.cancel()`` stops it."""
         return self._schedule.add(interval_s, make_messages, idle_only)
-
-    # -- sending ---------------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
         """Send one message, or buffer it while disconnected (see the module docstring)."""
@@ -340,8 +351,6 @@ class WebSocketClient(EventEmitter):
         self.stats.cleared += n
         return n
 
-    # -- closing ---------------------------------------------------------------------------
-
     async def close(self, code: int = 1000, reason: str = "", *, drain: float = 0.0) -> None:
         """Send the serializer's ``close()`` messages, close, stop the client's tasks
         (bounded by ``close_timeout``). With ``drain``, first wait up to that many
@@ -350,36 +359,28 @@ class WebSocketClient(EventEmitter):
         self._closing = True
         self._waiter.wake()  # a backoff wait ends now
         self._schedule.stop()
-        conn = self._conn
-        if conn is not None:
-            try:
-                async with asyncio.timeout(self.close_timeout + max(0.0, drain)):
-                    for message in self.serializer.close():
-                        await send(conn, message)
-                        self.stats.messages_out += 1
-                    if drain > 0:
-                        try:
-                            async with asyncio.timeout(drain):
-                                await conn.wait_closed()
-                        except TimeoutError:
-                            pass
-                    await conn.close(code, reason)
-            except (ConnectionClosedError, TimeoutError):
-                pass
-        await self._stop_tasks()
+        if self._conn is not None:
+            await close_connection(self._conn, self.serializer.close(), self.stats, code,
+                                   reason, drain=drain, timeout=self.close_timeout)
+        await stop_tasks(self._tasks, self._own_group, self.close_timeout)
         if self._conn is not None:  # the reader was cancelled before it saw the close
             self._conn.abort()
             self._conn = None
         self._stop(self.error)
 
-    async def _stop_tasks(self) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in self._tasks if t is not current]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.close_timeout)
-        await self._own_group.close(self.close_timeout)
+    def abort(self) -> None:
+        """Stop for good now, with no close handshake: cut the TCP connection (or a dial
+        under way; the peer sees 1006, as when a relay's other leg drops); no reconnect.
+        The reader ends by itself; :meth:`close` may follow to wait for the tasks."""
+        self._closing = True
+        self._waiter.wake()
+        self._schedule.stop()
+        if self._dialing is not None:
+            self._dialing.cut()
+        if self._conn is not None:
+            self._conn.abort()
+        if not self._started:
+            self._stop(self.error)
 
     def _stop(self, error: WavewireError | None) -> None:
         self.error = error

@@ -10,10 +10,15 @@ per :mod:`.backoff`'s policy:
 
 * a refusal with an HTTP status → :func:`~.backoff.handshake_error` (401/403
   :class:`~wavewire.errors.AuthError`, 429 :class:`~wavewire.errors.RateLimitError` with
-  ``Retry-After``, others :class:`~wavewire.errors.ConnectError`);
+  ``Retry-After``, others :class:`~wavewire.errors.ConnectError`), carrying the answer's
+  headers and the part of its body that came with them (redacted, bounded);
 * no answer within ``open_timeout`` → :class:`~wavewire.errors.ServiceTimeoutError`;
 * DNS, a refused port, a broken or unexpected handshake (a subprotocol not offered) →
   a retryable ``ConnectError``; a URL that is not a WebSocket URL → one that is not.
+
+The TCP connection is opened by :class:`DialSocket` (``picows``' socket factory), so a
+dial that is cancelled, passes its deadline or is cut (``WebSocketClient.abort``) ends
+its connection at once rather than when the handshake would have timed out.
 
 The request and response are logged at DEBUG (``> GET …``, ``< HTTP/1.1 101 …``) on
 :data:`LOGGER_NAME`, whose :class:`~wavewire.secrets.RedactingFilter` scrubs credentials;
@@ -23,7 +28,9 @@ The request and response are logged at DEBUG (``> GET …``, ``< HTTP/1.1 101 �
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -40,7 +47,7 @@ from .client_conn import ClientConnection
 if TYPE_CHECKING:
     import ssl as ssl_module
 
-__all__ = ["dial", "proxy_for", "PicowsLog", "LOGGER_NAME"]
+__all__ = ["dial", "DialSocket", "proxy_for", "PicowsLog", "LOGGER_NAME"]
 
 LOGGER_NAME = "wavewire.websockets.client"
 """The client's connection log (handshakes at DEBUG, ``picows``' own messages)."""
@@ -77,6 +84,53 @@ def proxy_for(url: str, proxy: str | bool | None) -> str | None:
     return proxies.get(scheme) or proxies.get("all") or None
 
 
+class DialSocket:
+    """The TCP socket of one :func:`dial`, opened by :meth:`connect` (``picows``' socket
+    factory) so that a dial given up -- cancelled, past its deadline, or :meth:`cut` by
+    its client -- closes its TCP connection at once instead of leaving it to the
+    handshake's own timeout: the peer sees the connection end while it is still
+    answering the handshake."""
+
+    __slots__ = ("sock", "is_cut")
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.is_cut = False
+
+    async def connect(self, where: Any) -> socket.socket:
+        """A socket connected to ``where`` (a ``picows`` parsed URL: host, port), trying
+        each address the name resolves to in turn."""
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(where.host, where.port, type=socket.SOCK_STREAM)
+        failure: OSError | None = None
+        for family, kind, proto, _name, address in infos:
+            sock = self.sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                failure = exc
+                continue
+            if self.is_cut:
+                sock.close()
+                break
+            return sock
+        if self.is_cut:
+            raise ConnectionAbortedError("the dial was given up")
+        raise failure or OSError(f"no address for {where.host}")
+
+    def cut(self) -> None:
+        """End the dial's TCP connection now (a no-op once the socket is closed)."""
+        self.is_cut = True
+        sock = self.sock
+        if sock is not None and sock.fileno() >= 0:
+            with contextlib.suppress(OSError):  # not connected yet: connect() sees is_cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 async def dial(
     url: str,
     *,
@@ -90,10 +144,14 @@ async def dial(
     max_size: int | None,
     ssl: ssl_module.SSLContext | None,
     proxy: str | bool | None,
+    sock: DialSocket | None = None,
 ) -> ClientConnection:
     """Open a connection to ``url`` (``where`` is its redacted form, for messages).
     Raises :class:`~wavewire.errors.ServiceError` subclasses whose ``retryable`` says
-    whether another attempt could succeed (module docstring)."""
+    whether another attempt could succeed (module docstring). ``sock`` lets the caller
+    :meth:`~DialSocket.cut` the dial while it is under way; cancelled, the dial cuts its
+    TCP connection itself."""
+    sock = sock or DialSocket()
     extra = dict(headers or {})
     offered = [p for p in (subprotocols or ()) if p]
     if offered:
@@ -118,6 +176,7 @@ async def dial(
                 max_frame_size=max_size if max_size is not None else 1 << 62,
                 extra_headers=extra or None,
                 proxy=proxy_for(url, proxy),
+                socket_factory=sock.connect,
                 **options,
             )
     except WSInvalidStatusError as exc:
@@ -125,16 +184,29 @@ async def dial(
         if debug:
             _log_response(log, response)
         status = int(response.status) if response is not None else 0
-        raise handshake_error(where, status, response.headers if response else None) from None
+        raise handshake_error(where, status, response.headers if response else None,
+                              exc.raw_body) from None
     except TimeoutError:
+        sock.cut()
         raise ServiceTimeoutError(f"{where}: no handshake within {open_timeout:g} s") from None
-    except (OSError, WSError) as exc:
+    except BaseException as exc:  # cancelled, or the connection failed
+        given_up = sock.is_cut
+        sock.cut()
+        if not isinstance(exc, (OSError, WSError)):
+            raise
+        if given_up:
+            raise ConnectError(f"{where}: the dial was given up") from None
         err = ConnectError(f"{where}: {type(exc).__name__}: {redact_text(str(exc))}")
         err.retryable = not isinstance(exc, WSInvalidURL)
         raise err from None
     if debug:
         _log_response(log, transport.response)
-    conn = cast(ClientConnection, listener)
+    conn = cast("ClientConnection | None", listener)
+    if conn is None or sock.is_cut:  # the connection ended during the handshake
+        if conn is not None:
+            conn.abort()
+        what = "the dial was given up" if sock.is_cut else "closed during the handshake"
+        raise ConnectError(f"{where}: {what}")
     try:
         conn.subprotocol = _chosen(transport, offered, where)
     except ServiceError:

@@ -1,6 +1,8 @@
 """What a :class:`~wavewire.transports.client.WebSocketClient` does on one open connection:
 start it (:func:`open_messages`), read it (:func:`read_messages`), send its periodic
-messages (:func:`periodic_sender`); and the client's counters (:class:`ClientStats`) and task owner (:class:`TaskOwner`).
+messages (:func:`periodic_sender`), end it (:func:`close_connection`) and stop the
+client's tasks (:func:`stop_tasks`); and the client's counters (:class:`ClientStats`) and
+task owner (:class:`TaskOwner`).
 
 :func:`read_messages` receives until the connection closes, passing each message on and
 decoding it through the serializer: a bad message is counted and reported, a fatal
@@ -10,6 +12,7 @@ decoding it through the serializer: a bad message is counted and reported, a fat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,10 +22,12 @@ from .connection import Outbox, send
 
 if TYPE_CHECKING:
     from ..frames import Frame
+    from ..pipelines.taskgroup import TaskGroup
     from ..serializers.base import FrameSerializer, Message
     from .client_conn import ClientConnection
 
-__all__ = ["ClientStats", "TaskOwner", "open_messages", "read_messages", "periodic_sender"]
+__all__ = ["ClientStats", "TaskOwner", "open_messages", "read_messages", "periodic_sender",
+           "close_connection", "stop_tasks"]
 
 
 class TaskOwner(Protocol):
@@ -144,3 +149,36 @@ def periodic_sender(
         return True
 
     return send_periodic
+
+
+async def close_connection(conn: ClientConnection, messages: Iterable[Message],
+                           stats: ClientStats, code: int, reason: str, *, drain: float,
+                           timeout: float) -> None:
+    """End ``conn``: send ``messages`` (the serializer's ``close()``); with ``drain``,
+    wait up to that many seconds for the peer to close by itself (so the replies those
+    messages asked for are received); then close with ``code`` and ``reason``. All of it
+    within ``timeout + drain`` seconds; a connection that closes meanwhile is no error."""
+    try:
+        async with asyncio.timeout(timeout + max(0.0, drain)):
+            for message in messages:
+                await send(conn, message)
+                stats.messages_out += 1
+            if drain > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(drain):
+                        await conn.wait_closed()
+            await conn.close(code, reason)
+    except (ConnectionClosedError, TimeoutError):
+        pass
+
+
+async def stop_tasks(tasks: set[asyncio.Task], group: TaskGroup, timeout: float) -> None:
+    """Cancel ``tasks`` (but the current one) and close ``group``, waiting at most
+    ``timeout`` seconds for each."""
+    current = asyncio.current_task()
+    running = [t for t in tasks if t is not current]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=timeout)
+    await group.close(timeout)

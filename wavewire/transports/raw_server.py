@@ -18,8 +18,9 @@ Each connection, from its request head to its end, is one task of the server's
    :class:`~wavewire.transports.http.Response` to refuse (any status, headers such as
    ``Retry-After`` or ``WWW-Authenticate``, a body), or an :class:`Accept` (the
    subprotocol, extra headers, a per-connection ``state`` for the handler), or ``None``
-   to accept as is. Without ``on_request`` every upgrade is accepted. A request that is
-   not a valid WebSocket upgrade is then refused (426/400) by the wire layer's checks.
+   to accept as is; if the peer leaves while it is deciding, it is cancelled. Without
+   ``on_request`` every upgrade is accepted. A request that is not a valid WebSocket
+   upgrade is then refused (426/400) by the wire layer's checks.
 2. ``handler(conn)`` serves the :class:`RawConnection`. When it returns, the connection
    is closed with 1000; when it raises, with 1011 (the error is logged, redacted) and
    the server keeps serving; :class:`~wavewire.errors.ConnectionClosedError` (the peer
@@ -302,13 +303,17 @@ class RawServer:
         else:
             logger.error("{}: {} failed: {}", self.name, what, text)
 
-    async def _decide(self, request: Request) -> Response | Accept:
+    async def _decide(self, conn: ServerConnection, request: Request
+                      ) -> Response | Accept | None:
+        """``on_request``'s answer; ``None`` when the peer left while it was deciding."""
         if self.on_request is None:
             return Accept()
         try:
             result = self.on_request(request)
             if inspect.isawaitable(result):
-                result = await result
+                result = await _unless_gone(conn, result)
+        except _Gone:
+            return None
         except Exception as exc:
             self._failed("on_request", exc)
             return text_response(500, "internal error\n")
@@ -317,7 +322,9 @@ class RawServer:
     async def _serve(self, conn: ServerConnection, request: Request,
                      context: contextvars.Context) -> None:
         """One connection, from its request head to its end."""
-        decision = await self._decide(request)
+        decision = await self._decide(conn, request)
+        if decision is None:  # the peer left while on_request was deciding
+            return
         if isinstance(decision, Response):
             conn.reject(decision)
             return
@@ -353,6 +360,28 @@ def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0, *,
     with ``async with``) to listen. ``options`` are :class:`RawServer`'s (timeouts,
     keepalive, ``max_size``, ``max_queue``, ``name``, ``log``)."""
     return RawServer(handler, host, port, on_request=on_request, **options)
+
+
+class _Gone(Exception):
+    """The peer left while ``on_request`` was deciding."""
+
+
+async def _unless_gone(conn: ServerConnection, deciding: Awaitable[Decision]) -> Decision:
+    """``await deciding``; cancelled (then :class:`_Gone`) if the peer drops the connection."""
+    task = asyncio.current_task()
+    assert task is not None
+    waiting = [True]
+    gone = asyncio.ensure_future(conn.wait_closed())
+    gone.add_done_callback(lambda f: waiting[0] and not f.cancelled() and task.cancel())
+    try:
+        return await deciding
+    except asyncio.CancelledError:
+        if not gone.done() or gone.cancelled() or task.uncancel() > 0:
+            raise
+        raise _Gone from None
+    finally:
+        waiting[0] = False
+        gone.cancel()
 
 
 def _cut(conn: ServerConnection) -> None:

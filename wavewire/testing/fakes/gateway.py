@@ -8,14 +8,17 @@ set: the header ``cf-aig-authorization: Bearer <token>`` (the bare token is acce
 too), or the subprotocol ``cf-aig-authorization.<token>`` for browsers; otherwise HTTP
 401. The provider's own credentials pass through untouched (headers, query, the other
 subprotocols); the gateway's are removed. The upstream's handshake refusal is answered
-to the client with its status (and ``Retry-After``); then messages and closes are
-relayed both ways, and a dropped connection on one side is dropped on the other.
+to the client as the upstream gave it: its status, headers (``Retry-After``,
+``WWW-Authenticate``…) and body, with credentials redacted and the body bounded (what
+the client's typed error keeps); an upstream that does not answer is 502 (504 past the
+deadline). The subprotocol the upstream selected is the one the client gets. Then
+messages and closes are relayed both ways, and a dropped connection on one side is
+dropped on the other (the TCP connection cut: the peer sees 1006). A client that leaves
+while the upstream is still being dialed cancels the dial; an upstream connection whose
+client never arrives is cut after a deadline.
 
 The upstream leg is wavewire's own :class:`~wavewire.transports.client.WebSocketClient`
-(no reconnect). That client does not report which subprotocol the upstream selected, so
-the gateway answers the first one the client offered besides its own -- the one a
-provider that reads a key from the subprotocols selects (Deepgram's ``token``) -- or
-none.
+(no reconnect).
 
 Workers AI (``/workers-ai?model=@cf/deepgram/...``) goes to ``routes["workers-ai"]``, a
 Deepgram fake: ``nova-*`` models to ``/v1/listen``, ``flux`` to ``/v2/listen``, ``aura-*``
@@ -29,13 +32,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import hmac
+import http
 from urllib.parse import urlsplit
 
-from ...errors import ConnectionClosedError, RateLimitError, ServiceError, ServiceTimeoutError
+from ...errors import ConnectionClosedError, ServiceError, ServiceTimeoutError
 from ...serializers.base import FrameSerializer
 from ...transports.client import WebSocketClient
-from ...transports.http import Request, Response
+from ...transports.http import Headers, Request, Response
 from ...transports.raw_server import Accept, RawConnection
 from ...transports.wire import upgrade_error
 from ._base import FakeServer, Handshake, Reject, _Conn, offered_subprotocols
@@ -49,15 +54,22 @@ _DEFAULT_PATHS = {"cartesia": "/tts/websocket"}
 _SENDABLE = (1000, 1001, 1003, 1007, 1008, 1009, 1011, 1012, 1013)
 """Close codes relayed as they are (with 3000-4999); others mean a drop."""
 _ACCEPT_WAIT = 10.0
-"""Seconds the upstream's messages wait for the client's side to be accepted."""
+"""Seconds the upstream's messages wait for the client's side to be accepted (and an
+upstream connection waits for its client before it is cut)."""
+_NOT_RELAYED = {"connection", "content-length", "transfer-encoding", "keep-alive",
+                "upgrade", "date"}
+"""Headers of an upstream refusal that describe the upstream's own connection."""
 
 
 class _Relay:
     """One forwarded connection: the upstream client and the client's side once accepted."""
 
-    def __init__(self) -> None:
+    def __init__(self, hs: Handshake) -> None:
+        self.hs = hs
         self.upstream: WebSocketClient | None = None
         self.downstream: RawConnection | None = None
+        self.expiry: asyncio.TimerHandle | None = None
+        """Cuts the upstream if the client's side is not accepted in time."""
         self.accepted = asyncio.Event()
         self.ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         """The upstream's close (code, reason), once it closed."""
@@ -77,6 +89,20 @@ class _Relay:
 
 def _sendable(code: int | None) -> bool:
     return code is not None and (code in _SENDABLE or 3000 <= code <= 4999)
+
+
+def _refusal(exc: ServiceError, status: int) -> Response:
+    """The upstream's refusal as the client gets it (already redacted and bounded)."""
+    headers = Headers([("Date", email.utils.formatdate(usegmt=True)), ("Connection", "close"),
+                       ("Content-Length", str(len(exc.body)))])
+    for name, value in exc.headers:
+        if name.lower() not in _NOT_RELAYED:
+            headers[name] = value
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return Response(status, phrase, headers, exc.body)
 
 
 class FakeAIGateway(FakeServer):
@@ -139,7 +165,7 @@ class FakeAIGateway(FakeServer):
                 headers["Authorization"] = f"Token {self.workers_ai_key}"
         target = path + (f"?{query}" if query else "")
         protocols = [p for p in offered if not p.startswith(f"{AUTH_HEADER}.")]
-        relay = _Relay()
+        relay = _Relay(hs)
         assert self._server is not None
         upstream = WebSocketClient(
             self.routes[provider].rstrip("/") + target, FrameSerializer(), headers=headers,
@@ -147,24 +173,40 @@ class FakeAIGateway(FakeServer):
             max_size=1 << 22, name=f"gateway:{provider}", owner=self._server.group,
         )
         upstream.add_event_handler("on_disconnected", relay.upstream_closed)
-        try:
+        try:  # cancelled (the client left meanwhile), connect() cuts the dial
             await upstream.connect(relay.down)
         except ServiceError as exc:
             if exc.status is None:  # no answer at all
                 status = 504 if isinstance(exc, ServiceTimeoutError) else 502
                 return self._reject(parts.path, Reject(status, "upstream unreachable"))
-            extra = {}
-            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-                extra["Retry-After"] = f"{exc.retry_after:g}"
-            return self._reject(parts.path, Reject(exc.status, f"upstream refused: {exc.status}",
-                                                   extra))
+            self.rejected.append((exc.status, parts.path))
+            return _refusal(exc, exc.status)
         relay.upstream = upstream
         self.forwarded.append((provider, target))
         self._relays[id(hs)] = relay
-        return Accept(protocols[0] if protocols else None, state=hs)
+        relay.expiry = asyncio.get_running_loop().call_later(
+            _ACCEPT_WAIT, lambda: self._abandon(self._relays.pop(id(hs))))
+        return Accept(upstream.subprotocol, state=hs)
+
+    async def close(self) -> None:
+        """Cut the upstream connections whose clients never arrived, then close."""
+        for relay in self._relays.values():
+            self._abandon(relay)
+        self._relays.clear()
+        await super().close()
+
+    def _abandon(self, relay: _Relay) -> None:
+        """The client's side was never accepted (it left as the dial ended): cut the
+        upstream."""
+        if relay.expiry is not None:
+            relay.expiry.cancel()
+        if relay.upstream is not None:
+            relay.upstream.abort()
 
     async def session(self, conn: _Conn, hs: Handshake) -> None:
         relay = self._relays.pop(id(hs))
+        if relay.expiry is not None:
+            relay.expiry.cancel()
         upstream = relay.upstream
         assert upstream is not None
         client = relay.downstream = conn.ws
@@ -186,6 +228,8 @@ class FakeAIGateway(FakeServer):
                     client.abort()
             elif _sendable(client.close_code):  # the client ended: say it upstream
                 await upstream.close(client.close_code or 1000, client.close_reason)
+            else:  # the client dropped (or the gateway is going): drop the upstream
+                upstream.abort()
             pipe.cancel()
             await asyncio.gather(pipe, return_exceptions=True)
             await upstream.close(1001, "going away")
