@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from wavewire.errors import AuthError, RateLimitError
 from wavewire.serializers.base import FrameSerializer
 from wavewire.transports.client import WebSocketClient
+from wavewire.transports.connection import Connection, ConnState, send
 from wavewire.transports.http import Request, text_response
 from wavewire.transports.raw_server import Accept, RawConnection, serve
 
@@ -41,10 +42,10 @@ async def test_accepts_with_the_subprotocol_headers_and_state_on_request_chose()
     def on_request(request: Request) -> Accept:
         offered = request.headers.get("Sec-WebSocket-Protocol") or ""
         chosen = "chat.v2" if "chat.v2" in offered else None
-        return Accept(chosen, headers=[("X-Served-By", "raw")], state={"user": "ada"})
+        return Accept(chosen, headers=[("X-Served-By", "raw")], data={"user": "ada"})
 
     async def handler(conn: RawConnection) -> None:
-        seen.append((conn.path, conn.state, conn.subprotocol))
+        seen.append((conn.path, conn.data, conn.subprotocol))
         await echo(conn)
 
     async with serve(handler, HOST, 0, on_request=on_request) as server:
@@ -58,6 +59,27 @@ async def test_accepts_with_the_subprotocol_headers_and_state_on_request_chose()
                 assert await ws.recv() == b"\x01\x02" * 100
                 assert await ws.recv() == "héllo"
     assert seen == [("/room?x=1", {"user": "ada"}, "chat.v2")]
+
+
+async def test_a_raw_connection_meets_the_connection_contract() -> None:
+    seen: list[tuple[bool, ConnState, int, int]] = []
+
+    async def handler(conn: RawConnection) -> None:
+        message = await conn.recv()
+        await conn.wait_writable()  # the peer keeps up: returns at once
+        await send(conn, message)
+        seen.append((isinstance(conn, Connection), conn.state, conn.stats.messages_in,
+                     conn.stats.messages_out))
+        await conn.close()
+        seen.append((True, conn.state, 0, 0))
+
+    async with serve(handler, HOST, 0) as server:
+        async with connect(url(server), proxy=None) as ws:
+            await ws.send(b"\x05" * 320)
+            async with asyncio.timeout(T):
+                assert await ws.recv() == b"\x05" * 320
+                await ws.wait_closed()
+    assert seen == [(True, ConnState.OPEN, 1, 1), (True, ConnState.CLOSED, 0, 0)]
 
 
 async def test_refuses_with_401_and_429_and_their_headers() -> None:

@@ -86,12 +86,12 @@ class VideoSDKEmulator(ServerEmulator):
         ok = secrets.compare_digest(ref, self.ref) and not self._ref_used
         if ok:
             self._ref_used = True
-        return Accept(state=ok)
+        return Accept(data=ok)
 
     async def _accept(self, ws: RawConnection) -> bool:
         from ..errors import ProtocolError
 
-        if not ws.state:
+        if not ws.data:
             self.refused.append((1008, "invalid ref"))
             await ws.close(1008, "invalid ref")
             return False

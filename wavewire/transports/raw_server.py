@@ -17,7 +17,7 @@ Each connection, from its request head to its end, is one task of the server's
 1. ``on_request(request)`` (plain or ``async``) decides. It returns an HTTP
    :class:`~wavewire.transports.http.Response` to refuse (any status, headers such as
    ``Retry-After`` or ``WWW-Authenticate``, a body), or an :class:`Accept` (the
-   subprotocol, extra headers, a per-connection ``state`` for the handler), or ``None``
+   subprotocol, extra headers, a per-connection ``data`` for the handler), or ``None``
    to accept as is; if the peer leaves while it is deciding, it is cancelled. Without
    ``on_request`` every upgrade is accepted. A request that is not a valid WebSocket
    upgrade is then refused (426/400) by the wire layer's checks.
@@ -45,7 +45,7 @@ from ..errors import ConnectionClosedError, InvalidStateError, clip
 from ..log import logger
 from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
-from .connection import Message
+from .connection import ConnectionStats, ConnState, Message, send
 from .http import Request, Response, text_response
 from .wire import ServerConnection, upgrade_error
 
@@ -60,8 +60,8 @@ class Accept:
     """The subprotocol selected (one the client offered), or none."""
     headers: Sequence[tuple[str, str]] = ()
     """Extra headers on the 101 response."""
-    state: Any = None
-    """Anything the handler needs about this connection (:attr:`RawConnection.state`)."""
+    data: Any = None
+    """Anything the handler needs about this connection (:attr:`RawConnection.data`)."""
     max_size: int | None = None
     """Largest message accepted, bytes (``None``: the server's ``max_size``)."""
 
@@ -73,18 +73,19 @@ OnRequest = Callable[[Request], "Decision | Awaitable[Decision]"]
 
 
 class RawConnection:
-    """One accepted WebSocket connection, as a handler sees it."""
+    """One accepted WebSocket connection, as a handler sees it: a
+    :class:`~wavewire.transports.connection.Connection`, plus the request and receiving."""
 
-    __slots__ = ("_conn", "_context", "request", "state")
+    __slots__ = ("_conn", "_context", "request", "data")
 
-    def __init__(self, conn: ServerConnection, request: Request, state: Any,
+    def __init__(self, conn: ServerConnection, request: Request, data: Any,
                  context: contextvars.Context | None) -> None:
         self._conn = conn
         self._context = context
         self.request = request
         """The upgrade request (path with query, headers)."""
-        self.state = state
-        """What ``on_request`` put in :attr:`Accept.state`."""
+        self.data = data
+        """What ``on_request`` put in :attr:`Accept.data`."""
 
     @property
     def path(self) -> str:
@@ -95,6 +96,16 @@ class RawConnection:
     def subprotocol(self) -> str | None:
         """The subprotocol selected, if any."""
         return self._conn.subprotocol
+
+    @property
+    def state(self) -> ConnState:
+        """Where the connection is in its life."""
+        return self._conn.state
+
+    @property
+    def stats(self) -> ConnectionStats:
+        """What went over the connection."""
+        return self._conn.stats
 
     @property
     def remote_address(self) -> Any:
@@ -130,10 +141,15 @@ class RawConnection:
         """Send at once unless the peer is not keeping up (``False``: await :meth:`send`)."""
         return self._conn.send_nowait(message)
 
+    async def wait_writable(self) -> None:
+        """Return once :meth:`send_nowait` may write again (or the connection closed)."""
+        await self._conn.wait_writable()
+
     async def send(self, message: Message) -> None:
         """Send one message, waiting while the peer is not keeping up."""
-        if not self._conn.send_nowait(message):
-            await self._conn.send(message)
+        conn = self._conn
+        if not conn.send_nowait(message):
+            await send(conn, message)
 
     # -- closing -----------------------------------------------------------------------
 
@@ -338,7 +354,7 @@ class RawServer:
                         headers=list(decision.headers) or None)
         except ConnectionClosedError:  # the peer left (or close()) while deciding
             return
-        raw = RawConnection(conn, request, decision.state, context)
+        raw = RawConnection(conn, request, decision.data, context)
         try:
             await self.handler(raw)
         except ConnectionClosedError:

@@ -267,10 +267,10 @@ class FakeServer:
             return self._reject(hs.path, rej)
         if self._refuse:
             return self._reject(hs.path, Reject(401, "Unauthorized"))
-        return Accept(self.subprotocol(offered), state=hs)
+        return Accept(self.subprotocol(offered), data=hs)
 
     async def _handler(self, ws: RawConnection) -> None:
-        hs: Handshake = ws.state
+        hs: Handshake = ws.data
         self.handshakes.append(hs)
         self.connections += 1
         self.active += 1

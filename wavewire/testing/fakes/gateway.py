@@ -186,7 +186,7 @@ class FakeAIGateway(FakeServer):
         self._relays[id(hs)] = relay
         relay.expiry = asyncio.get_running_loop().call_later(
             _ACCEPT_WAIT, lambda: self._abandon(self._relays.pop(id(hs))))
-        return Accept(upstream.subprotocol, state=hs)
+        return Accept(upstream.subprotocol, data=hs)
 
     async def close(self) -> None:
         """Cut the upstream connections whose clients never arrived, then close."""
