@@ -46,7 +46,7 @@ from ..pipelines.taskgroup import TaskGroup
 from ..secrets import redact_text
 from .http import Request, Response, text_response
 from .raw_connection import Accept, RawConnection, cut
-from .wire import ServerConnection, upgrade_error
+from .wire import ServerConnection, bound_port, upgrade_error
 
 __all__ = ["Accept", "Decision", "RawConnection", "RawServer", "serve"]
 
@@ -123,10 +123,7 @@ class RawServer:
     @property
     def port(self) -> int:
         """The TCP port bound (useful with ``port=0``)."""
-        if self._listener is not None:
-            for sock in self._listener.sockets:
-                return int(sock.getsockname()[1])
-        return self._port
+        return bound_port(self._listener, self._port)
 
     @property
     def url(self) -> str:

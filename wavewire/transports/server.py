@@ -46,7 +46,7 @@ from .metrics import ServerMetrics, SessionTotals
 from .registry import SessionRegistry
 from .routes import ConnectionInfo, Route
 from .session import ServerSession
-from .wire import ServerConnection
+from .wire import ServerConnection, bound_port
 
 if TYPE_CHECKING:
     import ssl as ssl_module
@@ -180,10 +180,7 @@ class WebSocketServer(RequestHandling):
     @property
     def port(self) -> int:
         """The TCP port actually bound (useful with ``port=0``)."""
-        if self._listener is not None:
-            for sock in self._listener.sockets:
-                return int(sock.getsockname()[1])
-        return self._port
+        return bound_port(self._listener, self._port)
 
     @property
     def sessions(self) -> list[ServerSession]:

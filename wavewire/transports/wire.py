@@ -45,7 +45,16 @@ from .inbox import Inbox
 from .ws.handshake import accept_key, upgrade_error
 from .ws.protocol import WebSocketProtocol
 
-__all__ = ["ServerConnection", "ConnectionClosed", "upgrade_error", "accept_key"]
+__all__ = ["ServerConnection", "ConnectionClosed", "upgrade_error", "accept_key", "bound_port"]
+
+def bound_port(listener: asyncio.Server | None, default: int) -> int:
+    """The TCP port ``listener`` is bound to (what ``port=0`` picked), or ``default``
+    while it is not listening."""
+    if listener is not None:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return default
+
 
 ConnectionClosed = ConnectionClosedError
 """The name this module's callers use for :class:`~wavewire.errors.ConnectionClosedError`."""
