@@ -37,6 +37,7 @@ from typing import Any
 if not os.environ.get("PYTHONPATH"):  # else PYTHONPATH says which tree is measured
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from wavewire.testing.transport import FakeTransport, feed
 from wavewire.transports import wire
 from wavewire.transports.wire import ServerConnection
 
@@ -48,38 +49,6 @@ REQUEST = (
 ).encode()
 
 
-class FakeTransport:
-    """Just enough of an asyncio transport: writes are counted, never sent."""
-
-    def __init__(self) -> None:
-        self.written = 0
-        self.writes = 0
-        self.closing = False
-        self.reading = True
-
-    def write(self, data: bytes) -> None:
-        self.writes += 1
-        self.written += len(data)
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 9) if name == "peername" else default
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-
 def masked_frame(payload: bytes, mask: bytes = b"\x11\x22\x33\x44") -> bytes:
     """A client's binary frame (masked with a fixed key, so every run is the same)."""
     n = len(payload)
@@ -88,18 +57,11 @@ def masked_frame(payload: bytes, mask: bytes = b"\x11\x22\x33\x44") -> bytes:
     return head + mask + body
 
 
-def feed(conn: ServerConnection, data: bytes) -> None:
-    """One read of ``data``, the way a buffered transport delivers it."""
-    buf = conn.get_buffer(len(data))
-    buf[:len(data)] = data
-    conn.buffer_updated(len(data))
-
-
 async def run(frames: int, per_read: int = 1) -> tuple[float, int]:
     """Echo ``frames`` frames, ``per_read`` to a read; returns (seconds spent feeding
     them, bytes echoed)."""
     loop = asyncio.get_running_loop()
-    transport = FakeTransport()
+    transport = FakeTransport(keep=False)
     context = contextvars.copy_context()
     tasks: list[asyncio.Task[None]] = []
     holder: list[ServerConnection] = []

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
-from typing import Any
 
 import pytest
 
 from wavewire.errors import ConnectionClosedError
+from wavewire.testing.transport import FakeTransport, feed
 from wavewire.transports.connection import Connection, ConnState, send
 from wavewire.transports.wire import ServerConnection
 
@@ -20,45 +20,6 @@ from .ws._peer import frame, parse
 KEY = base64.b64encode(b"0123456789abcdef").decode()
 REQUEST = (f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.closing = False
-        self.reading = True
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 9) if name == "peername" else default
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-    def take(self) -> bytes:
-        out = bytes(self.data)
-        self.data.clear()
-        return out
-
-
-def feed(conn: ServerConnection, data: bytes) -> None:
-    buf = conn.get_buffer(len(data))
-    buf[:len(data)] = data
-    conn.buffer_updated(len(data))
 
 
 async def opened() -> tuple[ServerConnection, FakeTransport]:

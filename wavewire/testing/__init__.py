@@ -1,5 +1,6 @@
-"""Helpers for testing pipelines and processors: :func:`run_test`, :class:`FakeClock` and
-:class:`FakeConnection` (a connection with no socket)."""
+"""Helpers for testing pipelines and processors: :func:`run_test`, :class:`FakeClock`,
+:class:`FakeConnection` (a connection with no socket) and, in :mod:`.transport`,
+:class:`~.transport.FakeTransport` (an asyncio transport with no socket)."""
 
 from .clock import FakeClock
 from .connection import FakeConnection
