@@ -113,12 +113,12 @@ class OutputEdge(FrameProcessor):
         self.serializer = serializer
         self._send_nowait: Callable[[Message], bool] | None
         self._send_wait: Callable[[Message], Awaitable[Any]]
-        if callable(send):  # a coroutine function (and perhaps its send_nowait)
-            self._send_nowait = send_nowait
-            self._send_wait = send
-        else:  # a Connection (it may still be building itself: no isinstance check here)
+        if isinstance(send, Connection):
             self._send_nowait = send.send_nowait
             self._send_wait = partial(send_message, send)
+        else:  # a coroutine function (and perhaps its send_nowait)
+            self._send_nowait = send_nowait
+            self._send_wait = send
         self._encode_audio = serializer.encode_audio
         self._pcm_out = serializer.pcm_binary
         self.max_lead = max_lead

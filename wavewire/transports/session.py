@@ -107,6 +107,15 @@ class ServerSession:
         self.key = info.key
         self.input_serializer = input_serializer
         self.output_serializer = output_serializer
+        # The session is its output edge's Connection: complete before the edge sees it.
+        self.stats = ConnectionStats()
+        """The session as a connection: ``waits`` counts sends that waited for the output
+        socket (what was written is in the output edge's and the socket's counters)."""
+        self._state = ConnState.OPEN
+        self._input: Socket | None = None
+        self._output: Socket | None = None
+        self._output_conn: Socket | None = None  # attached in the output role
+        self._outbox = Outbox(output_buffer, on_drop=self._dropped_held)
         self.input_edge = InputEdge(input_serializer, vad=vad, vad_frames=vad_frames, name=f"session#{self.id}::in")
         self.output_edge = OutputEdge(output_serializer, self, pace=pace,
                                       name=f"session#{self.id}::out")
@@ -126,14 +135,6 @@ class ServerSession:
         """Close code used for the sockets when the session ends (1001 when draining)."""
         self.dropped_no_output = 0
         """Messages dropped because no output socket was attached and the buffer was full."""
-        self.stats = ConnectionStats()
-        """The session as a connection: ``waits`` counts sends that waited for the output
-        socket (what was written is in the output edge's and the socket's counters)."""
-        self._state = ConnState.OPEN
-        self._input: Socket | None = None
-        self._output: Socket | None = None
-        self._output_conn: Socket | None = None  # attached in the output role
-        self._outbox = Outbox(output_buffer, on_drop=self._dropped_held)
         self._resume_timer: asyncio.TimerHandle | None = None
 
     def _on_started(self, task: PipelineTask, frame: Any) -> None:
